@@ -1,0 +1,90 @@
+"""Run parameters: one frozen dataclass, stored whole with every run."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DB = Path("data") / "segments.duckdb"
+
+# Per-customer features computed from sales lines, in the order they are stored.
+TRANSACTION_FEATURES: tuple[str, ...] = (
+    "recency_days",
+    "frequency",
+    "monetary",
+    "quantity",
+    "avg_basket_value",
+    "tenure_days",
+    "distinct_products",
+    "return_rate",
+)
+# The features the model clusters on unless --features says otherwise.
+DEFAULT_MODEL_FEATURES: tuple[str, ...] = (
+    "recency_days",
+    "frequency",
+    "monetary",
+    "quantity",
+    "avg_basket_value",
+    "tenure_days",
+)
+SCALERS = ("standard", "robust", "minmax")
+ALGORITHMS = ("kmeans", "agglomerative")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that decides a run's result; stored in runs.params so a run can be repeated."""
+
+    inputs: tuple[Path, ...]
+    db_path: Path = DEFAULT_DB
+    mode: str = "transactions"  # or "customers": one row per customer
+    column_map: dict[str, str] = field(default_factory=dict)  # canonical name -> name in the file
+    # customer-table mode
+    id_column: str | None = None
+    feature_columns: tuple[str, ...] = ()
+    country_column: str | None = None
+    tenure_column: str | None = None
+    # transactions mode
+    date_format: str | None = None  # strptime format; detected when None
+    dayfirst: bool | None = None  # resolves d/m vs m/d when every date fits both
+    snapshot_date: date | None = None  # default: day after the last sale
+    line_outlier_factor: float = 20.0  # a line is an extreme outlier above factor x the 99th percentile
+    rfm_cuts: dict[str, tuple[float, ...]] = field(default_factory=dict)  # custom R/F/M cut points
+    model_features: tuple[str, ...] = DEFAULT_MODEL_FEATURES
+    # model
+    k: int | None = None  # None: choose by the sweep
+    k_min: int = 2
+    k_max: int = 10
+    scaler: str = "standard"
+    algorithm: str = "kmeans"
+    n_init: int = 3
+    seed: int = 0
+    silhouette_sample: int = 6000
+    sample_size: int = 5000  # agglomerative / DBSCAN comparison sample
+    min_samples: int = 10  # density-based outliers
+    noise_quantile: float = 0.99  # eps = this quantile of the min_samples-NN distance
+    stability_rounds: int = 5
+    threads: int | None = None
+    memory_limit: str | None = None
+    progress: bool = True
+
+    def to_params(self) -> dict[str, Any]:
+        """The parameters as JSON-ready values (paths and dates as strings)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("progress", "db_path"):
+                continue
+            if isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = [str(v) if isinstance(v, Path) else v for v in value]
+            elif isinstance(value, date):
+                value = value.isoformat()
+            elif isinstance(value, dict):
+                value = {k: list(v) if isinstance(v, tuple) else v for k, v in value.items()}
+            out[f.name] = value
+        return out

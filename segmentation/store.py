@@ -1,0 +1,241 @@
+"""The DuckDB file, the contract between segmentation and dashboard: its tables and the atomic swap.
+
+A run never writes the served file in place. It copies the current file (all earlier runs) to a uniquely
+named temp file beside it, adds the new run there, checkpoints, closes, fsyncs and renames it over the
+served path. Readers holding the old file keep reading it; a failed or killed run leaves it untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+SCHEMA_VERSION = 1
+
+# One statement per table. Every table but meta is keyed by run_id; customers and segments join on
+# (run_id, segment_id). Names live only in segments, so a rename touches one row.
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key VARCHAR PRIMARY KEY,
+    value VARCHAR
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    created_at TIMESTAMP,
+    mode VARCHAR,                -- 'transactions' or 'customers'
+    sources VARCHAR[],           -- input file names as given
+    source_sha256 VARCHAR,       -- sha256 of the input files' sha256s, in the order given
+    snapshot_date DATE,          -- recency and tenure are counted to this day
+    rows_in BIGINT,              -- lines (or customer rows) read
+    rows_clean BIGINT,           -- lines left after cleaning
+    customers BIGINT,
+    params JSON,                 -- every parameter of the run (RunConfig)
+    seed INTEGER,
+    features VARCHAR[],          -- the model's features, in order (customers.features follows it)
+    log_features VARCHAR[],      -- features log-transformed before scaling
+    scaler VARCHAR,
+    algorithm VARCHAR,
+    k INTEGER,
+    k_reason VARCHAR,            -- how k was chosen, one sentence
+    silhouette DOUBLE,
+    davies_bouldin DOUBLE,
+    calinski_harabasz DOUBLE,
+    inertia DOUBLE,
+    stability_ari DOUBLE,        -- mean adjusted Rand index of refits on seeded subsamples
+    outliers BIGINT,             -- customers marked as density-based noise
+    rfm_cuts JSON,               -- {"recency_days": [c1..c4], "frequency": [...], "monetary": [...]}
+    date_format VARCHAR,         -- the strptime format the dates were read with
+    revenue DOUBLE,              -- sum of customers.monetary
+    status VARCHAR,              -- 'ok'
+    duration_s DOUBLE
+);
+CREATE TABLE IF NOT EXISTS cleaning_steps (
+    run_id INTEGER,
+    step INTEGER,                -- order applied
+    rule VARCHAR,                -- machine name, e.g. 'missing_customer_id'
+    description VARCHAR,         -- the rule in words
+    removed BIGINT,
+    rows_left BIGINT,
+    PRIMARY KEY (run_id, step)
+);
+CREATE TABLE IF NOT EXISTS customers (
+    run_id INTEGER,
+    customer_id VARCHAR,
+    country VARCHAR,             -- most frequent country of the customer's lines
+    first_purchase TIMESTAMP,
+    last_purchase TIMESTAMP,
+    recency_days INTEGER,
+    frequency INTEGER,           -- distinct invoices
+    monetary DOUBLE,             -- net revenue: purchases minus returns
+    quantity DOUBLE,
+    avg_basket_value DOUBLE,     -- gross purchase value per invoice
+    tenure_days INTEGER,
+    distinct_products INTEGER,
+    return_rate DOUBLE,          -- returned value / purchased value, capped at 1
+    r_score TINYINT,
+    f_score TINYINT,
+    m_score TINYINT,
+    rfm_group VARCHAR,           -- classic rule-based RFM group
+    segment_id INTEGER,
+    is_outlier BOOLEAN,          -- density-based noise
+    pc1 DOUBLE,
+    pc2 DOUBLE,
+    pc3 DOUBLE,                  -- PCA is nested: (pc1, pc2) is the 2-D projection, (pc1, pc2, pc3) the 3-D
+    dist_own DOUBLE,             -- distance to own centroid, in scaled feature space
+    dist_next DOUBLE,            -- distance to the next-nearest centroid
+    next_segment_id INTEGER,
+    features DOUBLE[],           -- the model's input values, in runs.features order (unscaled)
+    PRIMARY KEY (run_id, customer_id)
+);
+CREATE TABLE IF NOT EXISTS segments (
+    run_id INTEGER,
+    segment_id INTEGER,
+    name VARCHAR,
+    description VARCHAR,
+    action VARCHAR,
+    size BIGINT,
+    share DOUBLE,
+    revenue DOUBLE,
+    revenue_share DOUBLE,
+    outliers BIGINT,
+    PRIMARY KEY (run_id, segment_id)
+);
+CREATE TABLE IF NOT EXISTS segment_profiles (
+    run_id INTEGER,
+    segment_id INTEGER,          -- -1: the whole population
+    feature VARCHAR,
+    mean DOUBLE,
+    median DOUBLE,
+    p25 DOUBLE,
+    p75 DOUBLE,
+    min DOUBLE,
+    max DOUBLE,
+    PRIMARY KEY (run_id, segment_id, feature)
+);
+CREATE TABLE IF NOT EXISTS model_scores (
+    run_id INTEGER,
+    algorithm VARCHAR,           -- 'kmeans', 'agglomerative', 'dbscan'
+    k INTEGER,                   -- clusters (for dbscan: clusters found)
+    inertia DOUBLE,
+    silhouette DOUBLE,
+    davies_bouldin DOUBLE,
+    calinski_harabasz DOUBLE,
+    noise_share DOUBLE,          -- dbscan only
+    n_scored BIGINT,             -- customers the scores were computed on
+    fit_seconds DOUBLE,
+    chosen BOOLEAN,
+    PRIMARY KEY (run_id, algorithm, k)
+);
+CREATE TABLE IF NOT EXISTS models (
+    run_id INTEGER PRIMARY KEY,
+    features VARCHAR[],
+    log_transform BOOLEAN[],     -- log1p(max(x, 0)) before scaling, per feature
+    center DOUBLE[],             -- scaled = (x' - center) / scale
+    scale DOUBLE[],
+    centroids DOUBLE[][],        -- per segment_id, in scaled space
+    pca_mean DOUBLE[],
+    pca_components DOUBLE[][],   -- 3 rows; pc = (scaled - pca_mean) @ components.T
+    feature_min DOUBLE[],        -- slider ranges for the simulator
+    feature_max DOUBLE[],
+    feature_median DOUBLE[]
+);
+"""
+
+TABLES = ("runs", "cleaning_steps", "customers", "segments", "segment_profiles", "model_scores", "models")
+
+
+def create_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create every table (idempotent) and record the schema version."""
+    con.execute(SCHEMA)
+    con.execute(
+        "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+    )
+
+
+@contextlib.contextmanager
+def run_lock(db_path: Path) -> Iterator[None]:
+    """Serialize writers of one DB file across processes (an flock on a sibling .lock file)."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = db_path.with_name(db_path.name + ".lock")
+    with open(lock_path, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            _remove_leftovers(db_path)
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _remove_leftovers(db_path: Path) -> None:
+    """Delete temp files of killed runs; safe only while holding the run lock."""
+    for leftover in db_path.parent.glob(db_path.name + ".tmp-*"):
+        with contextlib.suppress(FileNotFoundError):
+            leftover.unlink()
+
+
+@contextlib.contextmanager
+def staged_copy(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Yield a read-write connection to a fresh copy of db_path; on success swap it in atomically.
+
+    The copy gets a unique name (a killed run's WAL is never replayed into a later run). Any exception
+    deletes the copy and leaves db_path byte-for-byte unchanged. Callers hold run_lock.
+    """
+    tmp = db_path.with_name(f"{db_path.name}.tmp-{uuid.uuid4().hex}")
+    try:
+        if db_path.exists():
+            shutil.copyfile(db_path, tmp)
+        con = duckdb.connect(str(tmp))
+        try:
+            create_schema(con)
+            con.execute("BEGIN TRANSACTION")
+            yield con
+            con.execute("COMMIT")
+            con.execute("CHECKPOINT")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            raise
+        finally:
+            con.close()
+        wal = tmp.with_name(tmp.name + ".wal")
+        if wal.exists():  # a clean close leaves none; a WAL beside a swapped-in file breaks readers
+            raise RuntimeError(f"{tmp}: a write-ahead log was left after closing; not swapping it in.")
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, db_path)
+        _fsync_dir(db_path.parent)
+    finally:
+        for path in (tmp, tmp.with_name(tmp.name + ".wal")):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def next_run_id(con: duckdb.DuckDBPyConnection) -> int:
+    """The id the next run gets: one more than the largest stored."""
+    row = con.execute("SELECT coalesce(max(id), 0) + 1 FROM runs").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def open_read_only(db_path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection for commands that only read (runs, export); never the served write path."""
+    con = duckdb.connect()
+    con.execute("ATTACH ? AS seg (READ_ONLY)", [str(db_path)])
+    con.execute("USE seg")
+    return con
