@@ -151,12 +151,22 @@ CREATE TABLE IF NOT EXISTS models (
 TABLES = ("runs", "cleaning_steps", "customers", "segments", "segment_profiles", "model_scores", "models")
 
 
-def create_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every table (idempotent) and record the schema version."""
-    con.execute(SCHEMA)
-    con.execute(
-        "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
-    )
+def create_schema(con: duckdb.DuckDBPyConnection, catalog: str | None = None) -> None:
+    """Create every table (idempotent) in `catalog` (default: the current one); record the schema version."""
+    previous = con.execute("SELECT current_database()").fetchone()
+    assert previous is not None
+    if catalog:
+        con.execute("USE " + _quote(catalog))
+    try:
+        con.execute(SCHEMA)
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+    finally:
+        con.execute("USE " + _quote(previous[0]))
+
+
+def _quote(identifier: str) -> str:
+    """Quote a catalog name that this module chose itself (never user text)."""
+    return '"' + identifier.replace('"', '""') + '"'
 
 
 @contextlib.contextmanager
@@ -180,39 +190,47 @@ def _remove_leftovers(db_path: Path) -> None:
             leftover.unlink()
 
 
+STAGE = "out"  # the catalog name under which a run's work connection sees the staged copy
+
+
 @contextlib.contextmanager
-def staged_copy(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Yield a read-write connection to a fresh copy of db_path; on success swap it in atomically.
+def staged_copy(con: duckdb.DuckDBPyConnection, db_path: Path) -> Iterator[str]:
+    """Attach a fresh copy of db_path to `con` as catalog "out"; on success swap it in atomically.
 
     The copy gets a unique name (a killed run's WAL is never replayed into a later run). Any exception
-    deletes the copy and leaves db_path byte-for-byte unchanged. Callers hold run_lock.
+    detaches and deletes the copy and leaves db_path byte-for-byte unchanged. Callers hold run_lock.
     """
     tmp = db_path.with_name(f"{db_path.name}.tmp-{uuid.uuid4().hex}")
+    wal = tmp.with_name(tmp.name + ".wal")
+    attached = False
     try:
         if db_path.exists():
             shutil.copyfile(db_path, tmp)
-        con = duckdb.connect(str(tmp))
+        con.execute(f"ATTACH ? AS {STAGE}", [str(tmp)])
+        attached = True
+        create_schema(con, STAGE)
+        con.execute("BEGIN TRANSACTION")
         try:
-            create_schema(con)
-            con.execute("BEGIN TRANSACTION")
-            yield con
+            yield STAGE
             con.execute("COMMIT")
-            con.execute("CHECKPOINT")
         except BaseException:
             with contextlib.suppress(duckdb.Error):
                 con.execute("ROLLBACK")
             raise
-        finally:
-            con.close()
-        wal = tmp.with_name(tmp.name + ".wal")
-        if wal.exists():  # a clean close leaves none; a WAL beside a swapped-in file breaks readers
+        con.execute(f"CHECKPOINT {STAGE}")
+        con.execute(f"DETACH {STAGE}")
+        attached = False
+        if wal.exists():  # a clean detach leaves none; a WAL beside a swapped-in file breaks readers
             raise RuntimeError(f"{tmp}: a write-ahead log was left after closing; not swapping it in.")
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, db_path)
         _fsync_dir(db_path.parent)
     finally:
-        for path in (tmp, tmp.with_name(tmp.name + ".wal")):
+        if attached:
+            with contextlib.suppress(duckdb.Error):
+                con.execute(f"DETACH {STAGE}")
+        for path in (tmp, wal):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
 
@@ -226,9 +244,9 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def next_run_id(con: duckdb.DuckDBPyConnection) -> int:
+def next_run_id(con: duckdb.DuckDBPyConnection, catalog: str = STAGE) -> int:
     """The id the next run gets: one more than the largest stored."""
-    row = con.execute("SELECT coalesce(max(id), 0) + 1 FROM runs").fetchone()
+    row = con.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {_quote(catalog)}.runs").fetchone()
     assert row is not None
     return int(row[0])
 

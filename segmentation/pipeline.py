@@ -1,0 +1,366 @@
+"""One segmentation run: ingest -> clean -> features -> model -> name -> store, as one atomic write."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from segmentation import features as feat
+from segmentation import ingest, naming, sql, store
+from segmentation.clean import CleaningStep, clean_customer_rows, clean_sales
+from segmentation.config import ALGORITHMS, SCALERS, TRANSACTION_FEATURES, RunConfig
+from segmentation.errors import InputError
+from segmentation.model import KScore, ModelResult, fit_model
+
+K_LIMITS = (2, 50)
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a run stored, for the printed report and for tests."""
+
+    run_id: int
+    db_path: Path
+    sources: tuple[str, ...]
+    rows_in: int
+    steps: list[CleaningStep]
+    customers: int
+    snapshot: date | None
+    date_format: str | None
+    k: int
+    k_reason: str
+    scores: list[KScore]
+    rfm_cuts: dict[str, tuple[float, ...]]
+    segments: pd.DataFrame  # segment_id, name, description, action, size, share, revenue_share, means
+    outliers: int
+    stability_ari: float
+    silhouette: float | None
+    seconds: float
+    timings: dict[str, float]
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def validate(cfg: RunConfig) -> None:
+    """Reject parameters that cannot work before any file is read."""
+    low, high = K_LIMITS
+    if cfg.k is not None and not low <= cfg.k <= high:
+        raise InputError(f"--k {cfg.k}: expected a whole number from {low} to {high}.")
+    if not (low <= cfg.k_min <= cfg.k_max <= high):
+        raise InputError(
+            f"--k-range {cfg.k_min}..{cfg.k_max}: expected two whole numbers from {low} to {high}, "
+            "the first not above the second."
+        )
+    if cfg.scaler not in SCALERS:
+        raise InputError(f"--scaler {cfg.scaler}: expected one of {', '.join(SCALERS)}.")
+    if cfg.algorithm not in ALGORITHMS:
+        raise InputError(f"--algorithm {cfg.algorithm}: expected one of {', '.join(ALGORITHMS)}.")
+    if cfg.mode == "transactions":
+        unknown = [f for f in cfg.model_features if f not in TRANSACTION_FEATURES]
+        if unknown or not cfg.model_features:
+            raise InputError(
+                f"--features {','.join(cfg.model_features)}: expected names from "
+                f"{', '.join(TRANSACTION_FEATURES)}."
+            )
+    for name, cuts in cfg.rfm_cuts.items():
+        if name not in feat.RFM_COLUMNS or len(cuts) != 4 or list(cuts) != sorted(set(cuts)):
+            raise InputError(
+                f"--rfm-cuts {name}={','.join(f'{c:g}' for c in cuts)}: expected one of "
+                f"{', '.join(feat.RFM_COLUMNS)} with four increasing numbers."
+            )
+    if not cfg.inputs:
+        raise InputError("segments run: no input file given; expected at least one CSV, XLSX or Parquet file.")
+
+
+def run(cfg: RunConfig, progress: Progress | None = None) -> RunSummary:
+    """Segment cfg.inputs and store the run in cfg.db_path; on any error the stored file is unchanged."""
+    say = progress or (_stderr if cfg.progress else (lambda message: None))
+    validate(cfg)
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    source = ", ".join(str(p) for p in cfg.inputs)
+    with tempfile.TemporaryDirectory(prefix="segments-") as spill:
+        con = duckdb.connect(config=_duckdb_config(cfg, spill))
+        try:
+            clock = time.perf_counter()
+            say(f"reading {source} ...")
+            if cfg.mode == "customers":
+                loaded = ingest.load_customer_table(con, cfg)
+                steps = clean_customer_rows(con, source, cfg.id_column or "id")
+                frame = feat.customer_table_features(con, loaded.feature_names)
+                model_features = tuple(loaded.feature_names)
+                profile_features = model_features
+                snapshot = None
+            else:
+                loaded = ingest.load_sales(con, cfg)
+                say(f"read {loaded.rows_in:,} lines in {time.perf_counter() - clock:.1f}s; cleaning ...")
+                steps = clean_sales(con, source, cfg.snapshot_date, cfg.line_outlier_factor)
+                result = feat.sales_features(con, cfg.snapshot_date, source)
+                frame, snapshot = result.frame, result.snapshot
+                model_features = cfg.model_features
+                profile_features = TRANSACTION_FEATURES
+            timings["ingest_clean_features"] = time.perf_counter() - clock
+            say(f"{len(frame):,} customers as of {snapshot or 'the table'} "
+                f"({timings['ingest_clean_features']:.1f}s); modelling ...")
+            k_range = _k_range(cfg, len(frame), source)
+            rfm_cuts = _rfm(frame, cfg) if cfg.mode == "transactions" else {}
+            clock = time.perf_counter()
+            x = frame[list(model_features)].to_numpy(dtype=float)
+            model = fit_model(
+                x, model_features, scaler=cfg.scaler, algorithm=cfg.algorithm, k=cfg.k, k_range=k_range,
+                n_init=cfg.n_init, seed=cfg.seed, silhouette_sample=cfg.silhouette_sample,
+                sample_size=cfg.sample_size, min_samples=cfg.min_samples,
+                noise_quantile=cfg.noise_quantile, stability_rounds=cfg.stability_rounds,
+                progress=lambda m: say("  " + m),
+            )
+            timings["model"] = time.perf_counter() - clock
+            timings.update({"model." + k: v for k, v in model.timings.items()})
+            say(f"k = {model.k}; naming segments and storing ...")
+            clock = time.perf_counter()
+            names = naming.name_segments(_levels(frame, model.labels, profile_features),
+                                         {int(s): int(c) for s, c in zip(*np.unique(model.labels, return_counts=True))})
+            customers = _customer_table(frame, model, model_features, cfg.mode)
+            con.register("new_customers", customers)
+            with store.run_lock(cfg.db_path), store.staged_copy(con, cfg.db_path):
+                run_id = store.next_run_id(con)
+                _store(con, run_id, cfg, loaded, steps, frame, snapshot, model, names, rfm_cuts,
+                       profile_features, time.perf_counter() - started)
+                segments = _segment_report(con, run_id, cfg.mode)
+            timings["store"] = time.perf_counter() - clock
+        finally:
+            con.close()
+    chosen = next(s for s in model.scores if s.chosen)
+    return RunSummary(
+        run_id=run_id, db_path=cfg.db_path, sources=loaded.sources, rows_in=loaded.rows_in, steps=steps,
+        customers=len(frame), snapshot=snapshot, date_format=loaded.date_format, k=model.k,
+        k_reason=model.k_reason, scores=model.scores, rfm_cuts=rfm_cuts, segments=segments,
+        outliers=int(model.is_outlier.sum()), stability_ari=model.stability_ari,
+        silhouette=chosen.silhouette, seconds=time.perf_counter() - started, timings=timings,
+    )
+
+
+def _duckdb_config(cfg: RunConfig, spill: str) -> dict[str, str | int | bool]:
+    """The work connection: spills to a temp folder, never loads or installs extensions."""
+    config: dict[str, str | int | bool] = {
+        "temp_directory": spill,
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+    }
+    if cfg.threads:
+        config["threads"] = cfg.threads
+    if cfg.memory_limit:
+        config["memory_limit"] = cfg.memory_limit
+    return config
+
+
+def _k_range(cfg: RunConfig, customers: int, source: str) -> tuple[int, int]:
+    """The k values to try, limited by the number of customers (silhouette needs k < customers)."""
+    needed = (cfg.k if cfg.k is not None else cfg.k_min) + 1
+    if customers < needed:
+        k_text = f"k = {cfg.k}" if cfg.k is not None else f"the smallest k of the sweep ({cfg.k_min})"
+        raise InputError(
+            f"{source}: {customers:,} customers left after cleaning, too few for {k_text}; "
+            f"expected at least {needed}."
+        )
+    return cfg.k_min, min(cfg.k_max, customers - 1)
+
+
+def _rfm(frame: pd.DataFrame, cfg: RunConfig) -> dict[str, tuple[float, ...]]:
+    """R, F and M scores 1-5 added to `frame`; returns the cut points used (custom or quintile)."""
+    cuts: dict[str, tuple[float, ...]] = {}
+    for column, score, higher_is_better in (
+        ("recency_days", "r_score", False),
+        ("frequency", "f_score", True),
+        ("monetary", "m_score", True),
+    ):
+        values = frame[column].to_numpy(dtype=float)
+        cuts[column] = tuple(cfg.rfm_cuts.get(column) or feat.quintile_cuts(values))
+        frame[score] = feat.scores(values, cuts[column], higher_is_better)
+    return cuts
+
+
+def _levels(frame: pd.DataFrame, labels: np.ndarray, columns: tuple[str, ...]) -> dict[int, dict[str, float]]:
+    """Per segment and feature: the population percentile of the segment's median (naming's input)."""
+    levels: dict[int, dict[str, float]] = {}
+    for column in columns:
+        values = frame[column].to_numpy(dtype=float)
+        population = np.sort(values)
+        for segment in np.unique(labels):
+            median = float(np.median(values[labels == segment]))
+            below = np.searchsorted(population, median, side="left")
+            at_or_below = np.searchsorted(population, median, side="right")
+            levels.setdefault(int(segment), {})[column] = float((below + at_or_below) / 2 / len(population))
+    return levels
+
+
+def _customer_table(
+    frame: pd.DataFrame, model: ModelResult, model_features: tuple[str, ...], mode: str
+) -> pa.Table:
+    """The customers rows of this run as Arrow, in the stored column order (run_id added on insert)."""
+    n = len(frame)
+
+    def column(name: str, dtype: str) -> pa.Array:
+        if name in frame.columns:
+            return pa.array(frame[name].to_numpy(), type=pa.from_numpy_dtype(np.dtype(dtype)), from_pandas=True)
+        return pa.nulls(n, type=pa.from_numpy_dtype(np.dtype(dtype)))
+
+    flat = frame[list(model_features)].to_numpy(dtype=float).ravel()
+    offsets = np.arange(0, n * len(model_features) + 1, len(model_features), dtype=np.int32)
+    timestamps = {
+        c: pa.array(frame[c], type=pa.timestamp("us")) if c in frame.columns else pa.nulls(n, pa.timestamp("us"))
+        for c in ("first_purchase", "last_purchase")
+    }
+    return pa.table({
+        "customer_id": pa.array(frame["customer_id"].astype(str), type=pa.string()),
+        "country": pa.array(frame["country"].fillna("Unknown").astype(str), type=pa.string()),
+        "first_purchase": timestamps["first_purchase"],
+        "last_purchase": timestamps["last_purchase"],
+        "recency_days": column("recency_days", "int32"),
+        "frequency": column("frequency", "int32"),
+        "monetary": column("monetary", "float64"),
+        "quantity": column("quantity", "float64"),
+        "avg_basket_value": column("avg_basket_value", "float64"),
+        "tenure_days": column("tenure_days", "float64"),
+        "distinct_products": column("distinct_products", "int32"),
+        "return_rate": column("return_rate", "float64"),
+        "r_score": column("r_score", "int8"),
+        "f_score": column("f_score", "int8"),
+        "m_score": column("m_score", "int8"),
+        "segment_id": pa.array(model.labels.astype(np.int32)),
+        "is_outlier": pa.array(model.is_outlier),
+        "pc1": pa.array(model.pcs[:, 0], from_pandas=True),
+        "pc2": pa.array(model.pcs[:, 1], from_pandas=True),
+        "pc3": pa.array(model.pcs[:, 2], from_pandas=True),
+        "dist_own": pa.array(model.dist_own),
+        "dist_next": pa.array(model.dist_next, from_pandas=True),
+        "next_segment_id": pa.array(model.next_segment.astype(np.int32)),
+        "features": pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat)),
+    })
+
+
+INSERT_CUSTOMERS = """
+INSERT INTO out.customers
+SELECT $run, customer_id, country, first_purchase, last_purchase, recency_days, frequency, monetary,
+       quantity, avg_basket_value, tenure_days::INTEGER, distinct_products, return_rate, r_score, f_score,
+       m_score, CASE WHEN r_score IS NULL THEN NULL ELSE (@RFM_GROUP) END, segment_id, is_outlier, pc1, pc2,
+       pc3, dist_own, dist_next, CASE WHEN next_segment_id < 0 THEN NULL ELSE next_segment_id END, features
+FROM new_customers
+""".replace("@RFM_GROUP", naming.rfm_group_sql())
+
+
+def _store(
+    con: duckdb.DuckDBPyConnection,
+    run_id: int,
+    cfg: RunConfig,
+    loaded: ingest.IngestResult,
+    steps: list[CleaningStep],
+    frame: pd.DataFrame,
+    snapshot: date | None,
+    model: ModelResult,
+    names: dict[int, naming.SegmentName],
+    rfm_cuts: dict[str, tuple[float, ...]],
+    profile_features: tuple[str, ...],
+    seconds: float,
+) -> None:
+    """Write every table's rows for this run into the staged copy ("out")."""
+    chosen = next(s for s in model.scores if s.chosen)
+    revenue = float(frame["monetary"].sum()) if "monetary" in frame.columns else None
+    rows_clean = steps[-1].rows_left
+    con.execute(
+        """INSERT INTO out.runs VALUES ($id, $created, $mode, $sources, $sha, $snapshot, $rows_in, $rows_clean,
+           $customers, $params, $seed, $features, $logged, $scaler, $algorithm, $k, $reason, $sil, $dbi, $chi,
+           $inertia, $ari, $outliers, $cuts, $date_format, $revenue, 'ok', $seconds)""",
+        {
+            "id": run_id, "created": datetime.now().replace(microsecond=0), "mode": cfg.mode,
+            "sources": list(loaded.sources), "sha": loaded.sha256, "snapshot": snapshot,
+            "rows_in": loaded.rows_in, "rows_clean": rows_clean, "customers": len(frame),
+            "params": json.dumps(cfg.to_params()), "seed": cfg.seed,
+            "features": list(model.transform.features),
+            "logged": [f for f, flag in zip(model.transform.features, model.transform.log_transform) if flag],
+            "scaler": cfg.scaler, "algorithm": cfg.algorithm, "k": model.k, "reason": model.k_reason,
+            "sil": chosen.silhouette, "dbi": chosen.davies_bouldin, "chi": chosen.calinski_harabasz,
+            "inertia": chosen.inertia, "ari": _finite(model.stability_ari),
+            "outliers": int(model.is_outlier.sum()),
+            "cuts": json.dumps({k: list(v) for k, v in rfm_cuts.items()}), "date_format": loaded.date_format,
+            "revenue": revenue, "seconds": round(seconds, 3),
+        },
+    )
+    con.executemany(
+        "INSERT INTO out.cleaning_steps VALUES (?, ?, ?, ?, ?, ?)",
+        [[run_id, s.step, s.rule, s.description, s.removed, s.rows_left] for s in steps],
+    )
+    con.execute(INSERT_CUSTOMERS, {"run": run_id})
+    totals = con.execute(
+        "SELECT segment_id, count(*), coalesce(sum(monetary), 0), count(*) FILTER (WHERE is_outlier) "
+        "FROM out.customers WHERE run_id = ? GROUP BY segment_id ORDER BY segment_id",
+        [run_id],
+    ).fetchall()
+    customers = sum(t[1] for t in totals)
+    all_revenue = sum(t[2] for t in totals)
+    con.executemany(
+        "INSERT INTO out.segments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            [run_id, seg, names[seg].name, names[seg].description, names[seg].action, size, size / customers,
+             rev, rev / all_revenue if all_revenue else None, outliers]
+            for seg, size, rev, outliers in totals
+        ],
+    )
+    if cfg.mode == "customers":
+        con.execute(sql.PROFILE_CUSTOMERS, {"run": run_id, "names": list(profile_features)})
+    else:
+        con.execute(sql.PROFILE_TRANSACTIONS, {"run": run_id})
+    con.executemany(
+        "INSERT INTO out.model_scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            [run_id, s.algorithm, s.k, s.inertia, s.silhouette, s.davies_bouldin, s.calinski_harabasz,
+             s.noise_share, s.n_scored, round(s.fit_seconds, 3), s.chosen]
+            for s in model.scores
+        ],
+    )
+    x = frame[list(model.transform.features)].to_numpy(dtype=float)
+    con.execute(
+        "INSERT INTO out.models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            run_id, list(model.transform.features), list(model.transform.log_transform),
+            model.transform.center.tolist(), model.transform.scale.tolist(), model.centroids.tolist(),
+            model.pca_mean.tolist(), model.pca_components.tolist(),
+            np.nanmin(x, axis=0).tolist(), np.nanmax(x, axis=0).tolist(), np.nanmedian(x, axis=0).tolist(),
+        ],
+    )
+
+
+def _finite(value: float) -> float | None:
+    return value if np.isfinite(value) else None
+
+
+def _segment_report(con: duckdb.DuckDBPyConnection, run_id: int, mode: str) -> pd.DataFrame:
+    """The printed segment table: size, shares, mean R/F/M (transactions), name and action."""
+    return con.execute(
+        """
+        SELECT s.segment_id, s.name, s.size, s.share, s.revenue_share, s.outliers,
+               max(p.mean) FILTER (WHERE p.feature = 'recency_days') AS mean_recency,
+               max(p.mean) FILTER (WHERE p.feature = 'frequency') AS mean_frequency,
+               max(p.mean) FILTER (WHERE p.feature = 'monetary') AS mean_monetary,
+               s.description, s.action
+        FROM out.segments s
+        LEFT JOIN out.segment_profiles p USING (run_id, segment_id)
+        WHERE s.run_id = ?
+        GROUP BY ALL ORDER BY s.segment_id
+        """,
+        [run_id],
+    ).df()
