@@ -114,8 +114,7 @@ CUSTOMER_ROW_RULES = """
 SELECT count(*) AS rows_in,
        count(*) FILTER (WHERE customer_id IS NULL) AS missing_customer_id,
        count(*) FILTER (WHERE customer_id IS NOT NULL
-                          AND (list_count(features) < len(features)
-                               OR list_bool_or(list_transform(features, x -> isnan(x) OR isinf(x))))
+                          AND (list_count(features) < len(features) OR NOT isfinite(list_sum(features)))
                        ) AS missing_feature
 FROM customer_rows
 """
@@ -126,7 +125,7 @@ SELECT DISTINCT customer_id, country, tenure_days, features
 FROM customer_rows
 WHERE customer_id IS NOT NULL
   AND list_count(features) = len(features)
-  AND NOT list_bool_or(list_transform(features, x -> isnan(x) OR isinf(x)))
+  AND isfinite(list_sum(features))  -- NaN or infinity anywhere makes the sum non-finite
 """
 
 CUSTOMER_CONFLICTS = """

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import duckdb
 
+from segmentation.errors import InputError
+
 SCHEMA_VERSION = 1
 
 # One statement per table. Every table but meta is keyed by run_id; customers and segments join on
@@ -190,12 +192,9 @@ def _remove_leftovers(db_path: Path) -> None:
             leftover.unlink()
 
 
-STAGE = "out"  # the catalog name under which a run's work connection sees the staged copy
-
-
 @contextlib.contextmanager
-def staged_copy(con: duckdb.DuckDBPyConnection, db_path: Path) -> Iterator[str]:
-    """Attach a fresh copy of db_path to `con` as catalog "out"; on success swap it in atomically.
+def staged_copy(con: duckdb.DuckDBPyConnection, db_path: Path) -> Iterator[None]:
+    """Attach a fresh copy of db_path to `con` as catalog `out`; on success swap it in atomically.
 
     The copy gets a unique name (a killed run's WAL is never replayed into a later run). Any exception
     detaches and deletes the copy and leaves db_path byte-for-byte unchanged. Callers hold run_lock.
@@ -206,19 +205,19 @@ def staged_copy(con: duckdb.DuckDBPyConnection, db_path: Path) -> Iterator[str]:
     try:
         if db_path.exists():
             shutil.copyfile(db_path, tmp)
-        con.execute(f"ATTACH ? AS {STAGE}", [str(tmp)])
+        con.execute("ATTACH ? AS out", [str(tmp)])
         attached = True
-        create_schema(con, STAGE)
+        create_schema(con, "out")
         con.execute("BEGIN TRANSACTION")
         try:
-            yield STAGE
+            yield
             con.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(duckdb.Error):
                 con.execute("ROLLBACK")
             raise
-        con.execute(f"CHECKPOINT {STAGE}")
-        con.execute(f"DETACH {STAGE}")
+        con.execute("CHECKPOINT out")
+        con.execute("DETACH out")
         attached = False
         if wal.exists():  # a clean detach leaves none; a WAL beside a swapped-in file breaks readers
             raise RuntimeError(f"{tmp}: a write-ahead log was left after closing; not swapping it in.")
@@ -229,7 +228,7 @@ def staged_copy(con: duckdb.DuckDBPyConnection, db_path: Path) -> Iterator[str]:
     finally:
         if attached:
             with contextlib.suppress(duckdb.Error):
-                con.execute(f"DETACH {STAGE}")
+                con.execute("DETACH out")
         for path in (tmp, wal):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
@@ -244,9 +243,9 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def next_run_id(con: duckdb.DuckDBPyConnection, catalog: str = STAGE) -> int:
+def next_run_id(con: duckdb.DuckDBPyConnection) -> int:
     """The id the next run gets: one more than the largest stored."""
-    row = con.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {_quote(catalog)}.runs").fetchone()
+    row = con.execute("SELECT coalesce(max(id), 0) + 1 FROM out.runs").fetchone()
     assert row is not None
     return int(row[0])
 
@@ -257,3 +256,52 @@ def open_read_only(db_path: Path) -> duckdb.DuckDBPyConnection:
     con.execute("ATTACH ? AS seg (READ_ONLY)", [str(db_path)])
     con.execute("USE seg")
     return con
+
+
+def rename_segment(db_path: Path, run_id: int, segment: str, name: str) -> tuple[str, str]:
+    """Rename one segment of a run (copy, update, swap); returns (old name, new name).
+
+    `segment` is the segment id or its current name. Names stay unique within a run.
+    """
+    name = " ".join(name.split())
+    if not db_path.exists():
+        raise InputError(f"{db_path}: file not found; expected a database made by `segments run`.")
+    if not name or len(name) > 60:
+        raise InputError(f"segment name {name!r}: expected 1 to 60 characters.")
+    con = duckdb.connect()
+    try:
+        with run_lock(db_path), staged_copy(con, db_path):
+            rows = con.execute(
+                "SELECT segment_id, name FROM out.segments WHERE run_id = ? ORDER BY segment_id", [run_id]
+            ).fetchall()
+            if not rows:
+                raise InputError(f"{db_path}: run {run_id} not found; `segments runs` lists the runs.")
+            match = [r for r in rows if str(r[0]) == segment.strip() or r[1] == segment.strip()]
+            if not match:
+                raise InputError(
+                    f"{db_path}: run {run_id} has no segment {segment!r}; expected an id or a name from: "
+                    + ", ".join(f"{r[0]} {r[1]}" for r in rows) + "."
+                )
+            segment_id, old = match[0]
+            if any(r[1] == name and r[0] != segment_id for r in rows):
+                raise InputError(f"{db_path}: run {run_id} already has a segment named {name!r}; "
+                                 "expected a name not used in the run.")
+            con.execute("UPDATE out.segments SET name = ? WHERE run_id = ? AND segment_id = ?",
+                        [name, run_id, segment_id])
+    finally:
+        con.close()
+    return old, name
+
+
+def list_runs(db_path: Path) -> list[tuple]:
+    """Every stored run, newest first: id, time, mode, sources, customers, k, silhouette, stability."""
+    if not db_path.exists():
+        raise InputError(f"{db_path}: file not found; expected a database made by `segments run`.")
+    con = open_read_only(db_path)
+    try:
+        return con.execute(
+            "SELECT id, created_at, mode, array_to_string(sources, ', '), customers, k, silhouette, "
+            "stability_ari, outliers FROM runs ORDER BY id DESC"
+        ).fetchall()
+    finally:
+        con.close()

@@ -1,0 +1,260 @@
+"""The `segments` command: a thin layer over the library; bad input is one sentence on stderr and exit 2.
+
+`serve`, `demo` and `export` import `dashboard` inside their functions: they are the only places where
+the segmentation side touches the reading side (export goes through the dashboard's query layer, so a
+list exported from the command line is exactly the list the dashboard shows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from segmentation.config import DEFAULT_DB, RunConfig
+from segmentation.errors import InputError
+
+DEMO_DATA = Path(__file__).resolve().parent.parent / "data" / "online_retail_sample.csv"
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=VALUE")
+    key, value = text.split("=", 1)
+    return key.strip(), value.strip()
+
+
+def _cuts(text: str) -> tuple[str, tuple[float, ...]]:
+    name, values = _key_value(text)
+    try:
+        return name, tuple(float(v) for v in values.split(","))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=N,N,N,N") from exc
+
+
+def _k_range(text: str) -> tuple[int, int]:
+    try:
+        low, high = text.replace("..", "-").split("-")
+        return int(low), int(high)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected LOW..HIGH, e.g. 2..10") from exc
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a date as YYYY-MM-DD") from exc
+
+
+def _add_db(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", type=Path, default=DEFAULT_DB, help=f"the DuckDB file (default {DEFAULT_DB})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand (the README documents each flag)."""
+    parser = argparse.ArgumentParser(
+        prog="segments", description="Customer segmentation into a DuckDB file, and its dashboard."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="segment sales lines (or a customer table) and store the run")
+    run.add_argument("inputs", nargs="+", type=Path, metavar="FILE",
+                     help="CSV, TSV, XLSX or Parquet files (several are read as one)")
+    _add_db(run)
+    run.add_argument("--map", action="append", type=_key_value, default=[], metavar="NAME=COLUMN",
+                     help="use COLUMN of the file as NAME (invoice, stock_code, description, quantity, "
+                          "invoice_date, unit_price, customer_id, country)")
+    run.add_argument("--customer-table", action="store_true",
+                     help="the input has one row per customer; name --id-column and --features")
+    run.add_argument("--id-column", help="customer-table mode: the id column")
+    run.add_argument("--features", help="comma-separated: the model's features (sales data: names from "
+                                        "recency_days, frequency, monetary, quantity, avg_basket_value, "
+                                        "tenure_days, distinct_products, return_rate; customer table: columns)")
+    run.add_argument("--country-column", help="customer-table mode: an optional country column")
+    run.add_argument("--tenure-column", help="customer-table mode: an optional tenure (days) column")
+    run.add_argument("--date-format", help="strptime format of the dates, e.g. %%d/%%m/%%Y %%H:%%M "
+                                           "(default: detected)")
+    order = run.add_mutually_exclusive_group()
+    order.add_argument("--dayfirst", dest="dayfirst", action="store_true", default=None,
+                       help="read ambiguous dates like 01/02/2011 as day first")
+    order.add_argument("--monthfirst", dest="dayfirst", action="store_false",
+                       help="read ambiguous dates as month first")
+    run.add_argument("--snapshot-date", type=_date, help="measure recency and tenure to this day "
+                                                         "(default: the day after the last sale)")
+    run.add_argument("--outlier-factor", type=float, default=20.0,
+                     help="drop lines with quantity or unit price above this many times its 99th "
+                          "percentile (default 20; 0 turns it off)")
+    run.add_argument("--rfm-cuts", action="append", type=_cuts, default=[], metavar="NAME=C1,C2,C3,C4",
+                     help="custom score cut points for recency_days, frequency or monetary")
+    run.add_argument("--k", type=int, help="number of segments (default: chosen by the sweep)")
+    run.add_argument("--k-range", type=_k_range, default=(2, 10), metavar="LOW..HIGH",
+                     help="the k values the sweep tries (default 2..10)")
+    run.add_argument("--scaler", default="standard", help="standard, robust or minmax (default standard)")
+    run.add_argument("--algorithm", default="kmeans", help="kmeans or agglomerative (default kmeans)")
+    run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    run.add_argument("--n-init", type=int, default=3, help="k-means restarts per k (default 3)")
+    run.add_argument("--silhouette-sample", type=int, default=6000,
+                     help="customers in the seeded silhouette sample (default 6000)")
+    run.add_argument("--min-samples", type=int, default=10,
+                     help="density-based outliers: neighbours a core customer needs (default 10)")
+    run.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
+    run.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 4GB (it spills beyond it)")
+    run.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    runs = sub.add_parser("runs", help="list the stored runs")
+    _add_db(runs)
+
+    rename = sub.add_parser("rename", help="rename a segment of a run")
+    rename.add_argument("run_id", type=int, metavar="RUN")
+    rename.add_argument("segment", metavar="SEGMENT", help="segment id or current name")
+    rename.add_argument("name", metavar="NAME")
+    _add_db(rename)
+
+    gen = sub.add_parser("generate", help="write a seeded synthetic sales file (Online Retail layout)")
+    gen.add_argument("--customers", type=int, required=True, help="number of customers")
+    gen.add_argument("--out", type=Path, required=True, help="output .csv or .parquet")
+    gen.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+    export = sub.add_parser("export", help="write a filtered customer list to CSV or XLSX")
+    _add_db(export)
+    export.add_argument("--run", type=int, help="run id (default: the latest)")
+    export.add_argument("--segment", action="append", default=[], help="segment id or name (repeatable)")
+    export.add_argument("--country", action="append", default=[], help="country (repeatable)")
+    export.add_argument("--tenure-min", type=float, help="minimum tenure in days")
+    export.add_argument("--tenure-max", type=float, help="maximum tenure in days")
+    export.add_argument("--preset", choices=["at-risk", "outliers"], help="a ready-made list")
+    export.add_argument("--out", type=Path, required=True, help="output .csv or .xlsx")
+
+    for name, text in (("serve", "serve the dashboard over an existing DB"),
+                       ("demo", "segment the bundled sample if the DB has no run, then serve the dashboard")):
+        p = sub.add_parser(name, help=text)
+        _add_db(p)
+        p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+        p.add_argument("--port", type=int, default=8050, help="port (default 8050)")
+        p.add_argument("--debug", action="store_true", help="Dash dev tools (never on a shared host)")
+    return parser
+
+
+def _config(a: argparse.Namespace) -> RunConfig:
+    features = tuple(f.strip() for f in a.features.split(",") if f.strip()) if a.features else ()
+    common = dict(
+        inputs=tuple(a.inputs), db_path=a.db, column_map=dict(a.map), date_format=a.date_format,
+        dayfirst=a.dayfirst, snapshot_date=a.snapshot_date, line_outlier_factor=a.outlier_factor,
+        rfm_cuts=dict(a.rfm_cuts), k=a.k, k_min=a.k_range[0], k_max=a.k_range[1], scaler=a.scaler,
+        algorithm=a.algorithm, seed=a.seed, n_init=a.n_init, silhouette_sample=a.silhouette_sample,
+        min_samples=a.min_samples, threads=a.threads, memory_limit=a.memory_limit, progress=not a.quiet,
+    )
+    if a.customer_table:
+        if not a.id_column or not features:
+            raise InputError("segments run --customer-table: expected --id-column and --features naming "
+                             "the file's id column and its numeric feature columns.")
+        return RunConfig(mode="customers", id_column=a.id_column, feature_columns=features,
+                         country_column=a.country_column, tenure_column=a.tenure_column, **common)
+    if features:
+        common["model_features"] = features
+    return RunConfig(**common)
+
+
+def cmd_run(a: argparse.Namespace) -> int:
+    """Segment, store, print the report."""
+    from segmentation import pipeline, report
+
+    summary = pipeline.run(_config(a))
+    print(report.format_run(summary))
+    return 0
+
+
+def cmd_runs(a: argparse.Namespace) -> int:
+    """List the stored runs, newest first."""
+    from segmentation import report, store
+
+    rows = store.list_runs(a.db)
+    if not rows:
+        print(f"{a.db}: no runs yet; make one with `segments run FILE`.")
+        return 0
+    print(report.table(
+        ["run", "created", "mode", "sources", "customers", "k", "silhouette", "stability", "outliers"],
+        [[r[0], str(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], r[8]] for r in rows],
+    ))
+    return 0
+
+
+def cmd_rename(a: argparse.Namespace) -> int:
+    """Rename a segment by copy-and-swap, so a served dashboard is never written in place."""
+    from segmentation import store
+
+    old, new = store.rename_segment(a.db, a.run_id, a.segment, a.name)
+    print(f"run {a.run_id}: renamed {old!r} to {new!r}")
+    return 0
+
+
+def cmd_generate(a: argparse.Namespace) -> int:
+    """Write a synthetic sales file."""
+    from segmentation import synthetic
+
+    s = synthetic.generate(a.out, a.customers, seed=a.seed,
+                           progress=lambda m: print(m, file=sys.stderr, flush=True))
+    print(f"wrote {s.lines:,} lines for {s.customers:,} customers to {s.path} in {s.seconds:.1f}s")
+    return 0
+
+
+def cmd_export(a: argparse.Namespace) -> int:
+    """Write a filtered list through the dashboard's own query layer and validation."""
+    from dashboard import export
+
+    result = export.export_from_cli(
+        a.db, run_id=a.run, segments=a.segment, countries=a.country, tenure_min=a.tenure_min,
+        tenure_max=a.tenure_max, preset=a.preset, out=a.out,
+    )
+    print(result)
+    return 0
+
+
+def cmd_serve(a: argparse.Namespace) -> int:
+    """Serve the dashboard with Flask's development server (production: gunicorn wsgi:server)."""
+    from dashboard import create_app
+
+    app = create_app(a.db)
+    print(f"Dashboard on http://{a.host}:{a.port}/ (Ctrl+C stops it)", file=sys.stderr, flush=True)
+    app.run(host=a.host, port=a.port, debug=a.debug, use_reloader=False)
+    return 0
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    """Segment the bundled sample unless the DB already has a run, then serve."""
+    from segmentation import pipeline, report, store
+
+    has_run = False
+    if a.db.exists():
+        try:
+            has_run = bool(store.list_runs(a.db))
+        except Exception:  # an unreadable or foreign file: segmenting replaces it atomically
+            has_run = False
+    if not has_run:
+        summary = pipeline.run(RunConfig(inputs=(DEMO_DATA,), db_path=a.db))
+        print(report.format_run(summary))
+    return cmd_serve(a)
+
+
+COMMANDS = {"run": cmd_run, "runs": cmd_runs, "rename": cmd_rename, "generate": cmd_generate,
+            "export": cmd_export, "serve": cmd_serve, "demo": cmd_demo}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `segments` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except InputError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("Interrupted; nothing was changed.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
