@@ -108,9 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db(runs)
 
     rename = sub.add_parser("rename", help="rename a segment of a run")
-    rename.add_argument("run_id", type=int, metavar="RUN")
+    rename.add_argument("run_id", type=int, metavar="RUN", help="run id (see `segments runs`)")
     rename.add_argument("segment", metavar="SEGMENT", help="segment id or current name")
-    rename.add_argument("name", metavar="NAME")
+    rename.add_argument("name", metavar="NAME", help="the new name, unique within the run")
     _add_db(rename)
 
     gen = sub.add_parser("generate", help="write a seeded synthetic sales file (Online Retail layout)")

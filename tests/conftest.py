@@ -1,8 +1,10 @@
-"""Fixtures for the segmentation tests: small real inputs cut from the bundled sample, and real runs."""
+"""Shared pytest fixtures for the whole suite."""
 
 from __future__ import annotations
 
 import shutil
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -11,7 +13,28 @@ import pytest
 from segmentation import pipeline
 from segmentation.config import RunConfig
 
-SAMPLE = Path(__file__).resolve().parents[2] / "data" / "online_retail_sample.csv"
+
+@pytest.fixture(autouse=True)
+def reset_dash_globals() -> Iterator[None]:
+    """Empty Dash's module-level callback and page registries so each test's create_app starts clean.
+
+    `@dash.callback` and `dash.register_page` fill globals that the first app to serve a request drains
+    (dash/_callback.py, dash/_pages.py in dash 4.4.1); without this, a second app in one session gets no
+    page callbacks, or the first gets them twice.
+    """
+    if "dash" in sys.modules:
+        from dash import _callback, _pages
+
+        _callback.GLOBAL_CALLBACK_LIST.clear()
+        _callback.GLOBAL_CALLBACK_MAP.clear()
+        _callback.GLOBAL_INLINE_SCRIPTS.clear()
+        _pages.PAGE_REGISTRY.clear()
+    yield
+
+
+# --- Real runs of the pipeline on small real data (cut from the bundled sample) ---------------------
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "online_retail_sample.csv"
 
 
 @pytest.fixture(scope="session")
