@@ -1,8 +1,9 @@
 """Read the user's sales lines or customer table (CSV, Parquet, XLSX) into typed DuckDB tables.
 
-DuckDB reads CSV and Parquet itself; every file is read as text and typed in the same SELECT, so bad values
-are found in SQL and only the error path looks for the offending row. Columns reach SQL under generated
-names (c0, c1, ...), never under the names in the file.
+DuckDB reads CSV and Parquet itself; every file is read as text and typed in the same SELECT (the dates
+once their format is chosen from a sample of all rows), so bad values are found in SQL and only the error
+path looks for the offending row. Columns reach SQL under generated names (c0, c1, ...), never under the
+names in the file.
 """
 
 from __future__ import annotations
@@ -155,7 +156,7 @@ def load_sales(con: duckdb.DuckDBPyConnection, cfg: RunConfig) -> IngestResult:
         con.execute(f"CREATE OR REPLACE TABLE lines ({_LINES_COLUMNS}, segments_block INTEGER)")
         spans: list[_Span] = []
         total = 0
-        for path in cfg.inputs:
+        for path in inputs.paths:
             file_rows = 0
             for block, cols in inputs.blocks(path):
                 exprs = [
@@ -169,8 +170,7 @@ def load_sales(con: duckdb.DuckDBPyConnection, cfg: RunConfig) -> IngestResult:
                     _text_sql(cols["country"]),
                     str(len(spans)),
                 ]
-                numbers = [(cols["quantity"], "quantity"), (cols["unit_price"], "unit_price")]
-                rows = _insert(con, "lines", exprs, block, numbers)
+                rows = _insert(con, "lines", exprs, block, [cols["quantity"], cols["unit_price"]])
                 spans.append((block, cols, rows))
                 total += rows
                 file_rows += rows
@@ -196,7 +196,7 @@ def load_customer_table(con: duckdb.DuckDBPyConnection, cfg: RunConfig) -> Inges
             "(customer_id VARCHAR, country VARCHAR, tenure_days DOUBLE, features DOUBLE[])"
         )
         total = 0
-        for path in cfg.inputs:
+        for path in inputs.paths:
             file_rows = 0
             for block, cols in inputs.blocks(path):
                 features = [cols[f"f{i}"] for i in range(len(cfg.feature_columns))]
@@ -206,8 +206,7 @@ def load_customer_table(con: duckdb.DuckDBPyConnection, cfg: RunConfig) -> Inges
                     _number_sql(cols.get("tenure")),
                     "[" + ", ".join(_number_sql(c) for c in features) + "]",
                 ]
-                numbers = [(cols.get("tenure"), "tenure")] + [(c, f"f{i}") for i, c in enumerate(features)]
-                rows = _insert(con, "customer_rows", exprs, block, numbers)
+                rows = _insert(con, "customer_rows", exprs, block, [cols.get("tenure"), *features])
                 total += rows
                 file_rows += rows
             if file_rows == 0:
@@ -225,7 +224,7 @@ class _Inputs:
     def __init__(self, paths: Sequence[Path], wants: list[_Want]) -> None:
         if not paths:
             raise InputError("No input file was given.")
-        self.paths = tuple(paths)
+        self.paths = tuple(Path(p) for p in paths)
         self.sources = tuple(str(p) for p in paths)
         self.wants = wants
         self._digests: list[str] = []
@@ -274,7 +273,8 @@ class _Inputs:
         if not any(ch in text for ch in "*?[{"):
             return text
         self._count += 1
-        link = self.tmp_dir() / f"input-{self._count}{''.join(path.suffixes[-2:])}"
+        suffix = next(sfx for sfx in SUFFIXES if path.name.lower().endswith(sfx))
+        link = self.tmp_dir() / f"input-{self._count}{suffix}"
         link.symlink_to(path.resolve())
         return str(link)
 
@@ -387,8 +387,22 @@ def _parquet_block(read_path: str, label: str) -> _Block:
         raise InputError(f"{label}: not a readable Parquet file ({_first_line(str(exc))}).") from exc
     header = tuple(str(row[0]) for row in described)
     names = ", ".join(f"c{i}" for i in range(len(header)))
-    relation = f"(SELECT CAST(COLUMNS(*) AS VARCHAR) FROM read_parquet(?)) AS t({names})"  # noqa: S608
+    exprs = ", ".join(_parquet_text_sql(i, str(row[1])) for i, row in enumerate(described))
+    relation = f"(SELECT {exprs} FROM read_parquet(?) AS p({names})) AS t({names})"  # noqa: S608
     return _Block("parquet", label, header, relation, (read_path,), "", lambda i: f"row {i + 1}")
+
+
+def _parquet_text_sql(index: int, type_name: str) -> str:
+    """A Parquet column as text; dates and timestamps (in UTC) as '%Y-%m-%d %H:%M:%S'.
+
+    DuckDB prints a timestamp's fraction only where it is non-zero, which no single format reads.
+    """
+    c = f"c{index}"
+    if type_name == "TIMESTAMPTZ_NS":  # the one timestamp type epoch_us does not take
+        return f"strftime(make_timestamp(epoch_ns({c}) // 1000), '%Y-%m-%d %H:%M:%S')"
+    if type_name.startswith(("TIMESTAMP", "DATE")):
+        return f"strftime(make_timestamp(epoch_us({c})), '%Y-%m-%d %H:%M:%S')"
+    return f"CAST({c} AS VARCHAR)"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -427,7 +441,7 @@ def _scan_text(path: Path, gz: bool) -> _TextScan:
                     decoder.decode(chunk)
                 except UnicodeDecodeError:
                     valid = False
-            tail = (tail + chunk)[-65536:]
+            tail = (tail + chunk[-65536:])[-65536:]
             chunk = fh.read(_CHUNK)
     if encoding is not None:
         return _TextScan(digest.hexdigest(), encoding, None, b"")
@@ -488,7 +502,7 @@ def _transcode(path: Path, gz: bool, encoding: str, target: Path) -> tuple[int |
             data = text.encode("utf-8")
             out.write(data)
             newlines += data.count(b"\n")
-            tail = (tail + data)[-65536:]
+            tail = (tail + data[-65536:])[-65536:]
             if final:
                 break
     return newlines, tail
@@ -599,8 +613,8 @@ def _cell_text(value: Any) -> str | None:
         return "TRUE" if value else "FALSE"
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
-    if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ")
+    if isinstance(value, dt.datetime):  # to the second: Excel's float days are rarely exact
+        return (value + dt.timedelta(microseconds=500_000)).strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, (dt.date, dt.time)):
         return value.isoformat()
     return str(value)
@@ -712,7 +726,7 @@ def _insert(
     table: str,
     exprs: list[str],
     block: _Block,
-    numbers: list[tuple[int | None, str]],
+    numbers: list[int | None],
 ) -> int:
     """INSERT one block's typed rows; bad numbers and broken CSV become one-sentence errors."""
     sql = f"INSERT INTO {table} SELECT {', '.join(exprs)} FROM {block.relation}"  # noqa: S608 - generated
@@ -722,7 +736,7 @@ def _insert(
         row = con.execute(sql, list(block.params)).fetchone()
     except duckdb.Error as exc:
         if _BAD_NUMBER in str(exc):
-            raise _bad_number_error(block, [(c, k) for c, k in numbers if c is not None]) from exc
+            raise _bad_number_error(block, [c for c in numbers if c is not None]) from exc
         if block.kind == "csv" and isinstance(exc, duckdb.InvalidInputException):
             raise InputError(_csv_error(block.label, str(exc))) from exc
         if block.kind == "parquet" and isinstance(exc, (duckdb.InvalidInputException, duckdb.IOException)):
@@ -734,20 +748,19 @@ def _insert(
             con.unregister(block.view)
     rows = int(row[0]) if row else 0
     if block.expected_rows is not None and rows != block.expected_rows and block.recount is not None:
-        counted = block.recount()
-        if counted != rows:
-            lines = counted if counted >= 0 else block.expected_rows
+        counted = block.recount()  # -1: Python's csv module could not read it either; trust DuckDB
+        if counted not in (rows, -1):
             raise InputError(
-                f"{block.label}: read {rows:,} rows but the file has {lines:,} data lines; "
+                f"{block.label}: read {rows:,} rows but the file has {counted:,} data lines; "
                 "check its delimiter and quoting."
             )
     return rows
 
 
-def _bad_number_error(block: _Block, numbers: list[tuple[int, str]]) -> InputError:
+def _bad_number_error(block: _Block, numbers: list[int]) -> InputError:
     """Find the first row with a bad number (file order, on a scratch connection) and say where it is."""
-    cases = " ".join(f"WHEN {_bad_number_sql(col)} THEN {k}" for k, (col, _) in enumerate(numbers))
-    values = ", ".join(f"c{col}" for col, _ in numbers)
+    cases = " ".join(f"WHEN {_bad_number_sql(col)} THEN {k}" for k, col in enumerate(numbers))
+    values = ", ".join(f"c{col}" for col in numbers)
     sql = f"SELECT CASE {cases} END AS which, {values} FROM {block.relation}"  # noqa: S608 - generated
     with duckdb.connect() as scratch:
         if block.arrow is not None:
@@ -760,7 +773,7 @@ def _bad_number_error(block: _Block, numbers: list[tuple[int, str]]) -> InputErr
                 i = pc.index(flags, True).as_py()
                 k = batch.column(0)[i].as_py()
                 value = batch.column(1 + k)[i].as_py()
-                name = block.header[numbers[k][0]]
+                name = block.header[numbers[k]]
                 return InputError(
                     f"{block.label}: column '{name}', {block.row_name(offset + i)}: "
                     f"expected a number, got {_quote(value)}."
@@ -778,9 +791,18 @@ def _csv_error(label: str, message: str) -> str:
         return f"{label}: {where}expected {counts.group(1)} fields, found {counts.group(2)}."
     if "unterminated quote" in message:
         return f"{label}: {where}a quoted value is never closed."
-    reason = next((ln.strip() for ln in message.splitlines()[1:] if ln.strip() and ":" not in ln), "")
-    reason = reason or _first_line(message)
-    return f"{label}: {where}cannot be read as CSV ({reason.rstrip('.')})."
+    size = re.search(r"Maximum line size of (\d+) bytes exceeded", message)
+    if size:
+        return f"{label}: {where}the line is longer than {int(size.group(1)):,} bytes."
+    # DuckDB: "CSV Error on Line: N", "Original Line: ...", the reason, then "Possible ..." hints
+    lines = []
+    for text in message.splitlines():
+        if text.startswith("Possible"):
+            break
+        if text.strip():
+            lines.append(text.strip())
+    reason = lines[-1] if len(lines) > 1 else _first_line(message)
+    return f"{label}: {where}cannot be read as CSV ({reason[:200].rstrip('.')})."
 
 
 def _first_line(message: str) -> str:

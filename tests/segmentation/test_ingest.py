@@ -8,6 +8,7 @@ import hashlib
 import struct
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -42,7 +43,7 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def con() -> duckdb.DuckDBPyConnection:
+def con() -> Iterator[duckdb.DuckDBPyConnection]:
     with duckdb.connect() as connection:
         yield connection
 
@@ -121,6 +122,17 @@ def test_uci_latin1_month_first_dates(con: duckdb.DuckDBPyConnection) -> None:
             "Françe",
         ),
     ]
+
+
+def test_shipped_sample(con: duckdb.DuckDBPyConnection) -> None:
+    sample = Path(__file__).resolve().parents[2] / "data" / "online_retail_sample.csv"
+    result = load_sales(con, sales(sample))
+    assert (result.rows_in, result.date_format) == (105_896, "%Y-%m-%d %H:%M:%S")
+    assert rows(
+        con,
+        "SELECT count(customer_id), count(DISTINCT customer_id), count(*) FILTER (invoice LIKE 'C%'), "
+        "min(invoice_ts), max(invoice_ts), count(*) FILTER (customer_id LIKE '%.%') FROM lines",
+    ) == [(98_750, 1_103, 1_898, dt.datetime(2010, 12, 1, 9), dt.datetime(2011, 12, 9, 12, 50), 0)]
 
 
 def test_iso_dates_utf8(con: duckdb.DuckDBPyConnection) -> None:
@@ -295,8 +307,8 @@ def test_column_map(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_glob_characters_in_file_name(con: duckdb.DuckDBPyConnection) -> None:
-    write("x1.csv", UCI_HEADER + "\n9,A,wrong file,1,2011-01-02 10:00:00,1,9,France\n")
-    path = write("x[1].csv", UCI_HEADER + "\n1,A,right file,1,2011-01-02 10:00:00,1,7,France\n")
+    path = write("x.v[1].csv", UCI_HEADER + "\n1,A,right file,1,2011-01-02 10:00:00,1,7,France\n")
+    write("x.v1.csv", UCI_HEADER + "\n9,A,wrong file,1,2011-01-02 10:00:00,1,9,France\n")
     load_sales(con, sales(path))
     assert rows(con, "SELECT description FROM lines") == [("right file",)]
 
@@ -778,6 +790,13 @@ def test_too_many_fields(con: duckdb.DuckDBPyConnection) -> None:
 def test_unclosed_quote(con: duckdb.DuckDBPyConnection) -> None:
     path = write("sales.csv", UCI_HEADER + "\n" + GOOD_ROW + '\n1,A,"open,1,2011-01-02 10:00:00,1,7,France\n')
     assert raises(load_sales, con, sales(path)) == "sales.csv: line 3: a quoted value is never closed."
+
+
+def test_line_too_long(con: duckdb.DuckDBPyConnection) -> None:
+    path = write("sales.csv", UCI_HEADER + "\n" + GOOD_ROW.replace(",x,", "," + "x" * 2_100_000 + ",") + "\n")
+    assert (
+        raises(load_sales, con, sales(path)) == "sales.csv: line 2: the line is longer than 2,000,000 bytes."
+    )
 
 
 def test_files_with_different_layouts_are_mapped_each(con: duckdb.DuckDBPyConnection) -> None:
