@@ -195,6 +195,8 @@ def cmd_generate(a: argparse.Namespace) -> int:
     """Write a synthetic sales file."""
     from segmentation import synthetic
 
+    if a.seed < 0:
+        raise InputError(f"--seed {a.seed}: expected a whole number of 0 or more.")
     s = synthetic.generate(a.out, a.customers, seed=a.seed,
                            progress=lambda m: print(m, file=sys.stderr, flush=True))
     print(f"wrote {s.lines:,} lines for {s.customers:,} customers to {s.path} in {s.seconds:.1f}s")
