@@ -46,7 +46,9 @@ def small_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
             """COPY (SELECT * FROM read_csv(?, all_varchar = true)
                      WHERE CustomerID IS NULL AND hash(InvoiceNo) % 20 = 0
                         OR (CustomerID::DOUBLE)::BIGINT % 16 = 0)
-               TO '""" + str(out).replace("'", "''") + "' (HEADER)",
+               TO '"""
+            + str(out).replace("'", "''")
+            + "' (HEADER)",
             [str(SAMPLE)],
         )
     return out

@@ -1,0 +1,195 @@
+"""Shared layout pieces: functions that take values (and an id or prefix) and return components.
+
+Pages wrap their layout in `requires_data`, so a missing DB file or a file with no run shows the same
+"how to make a run" page instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from dashboard.filters import Filters
+from dashboard.queries import NoData, QueryTimeout, RunInfo
+
+MAKE_RUN_COMMANDS = ("segments run data/online_retail_sample.csv", "segments demo")
+_REASONS = {
+    "missing": "The database file {name} does not exist yet.",
+    "empty": "The database file {name} holds no segmentation run yet.",
+    "unreadable": "The file {name} could not be opened as a segmentation database.",
+}
+
+
+def fmt_int(value: float | int | None) -> str:
+    """1234567 -> '1,234,567' ('–' for missing)."""
+    return "–" if value is None else f"{round(value):,}"
+
+
+def fmt_money(value: float | None) -> str:
+    """Revenue for cards: 1234567.8 -> '1.23M', 12345.6 -> '12,346' ('–' for missing)."""
+    if value is None:
+        return "–"
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:,.2f}M"
+    return f"{value:,.0f}"
+
+
+def empty_state(reason: NoData | None = None) -> html.Div:
+    """The page shown when there is nothing to show: why, and the commands that make a run."""
+    sentence = (
+        _REASONS.get(reason.reason, _REASONS["empty"]).format(name=reason.path.name)
+        if reason is not None
+        else "There is no segmentation run to show yet."
+    )
+    return html.Div(
+        dbc.Card(
+            dbc.CardBody(
+                [
+                    html.H2("No segmentation run yet", className="h4 card-title"),
+                    html.P(sentence, className="text-body-secondary"),
+                    html.P("Make one from the bundled sample, then reload this page:", className="mb-2"),
+                    html.Pre(html.Code(MAKE_RUN_COMMANDS[0]), className="bg-body-tertiary p-2 rounded"),
+                    html.P("or segment the sample and serve the dashboard in one step:", className="mb-2"),
+                    html.Pre(html.Code(MAKE_RUN_COMMANDS[1]), className="bg-body-tertiary p-2 rounded"),
+                ]
+            ),
+            className="shadow-sm",
+        ),
+        className="empty-state mx-auto my-5",
+        id="empty-state",
+    )
+
+
+def requires_data(layout: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate a page layout: NoData (no file, no run) renders the empty state, a timeout a warning."""
+
+    @functools.wraps(layout)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return layout(*args, **kwargs)
+        except NoData as exc:
+            return empty_state(exc)
+        except QueryTimeout as exc:
+            return dbc.Alert(
+                f"{exc} Narrow the filters, or try again in a moment.", color="warning", className="my-4"
+            )
+
+    return wrapper
+
+
+def kpi_card(label: str, value: str, hint: str | None = None, card_id: str | None = None) -> dbc.Card:
+    """A small card with a label, a big value and an optional grey hint line."""
+    body = [html.Div(label, className="kpi-label"), html.Div(value, className="kpi-value")]
+    if hint:
+        body.append(html.Div(hint, className="kpi-hint"))
+    extra = {"id": card_id} if card_id else {}
+    return dbc.Card(dbc.CardBody(body), className="kpi-card shadow-sm h-100", **extra)
+
+
+def run_badge(info: RunInfo) -> html.Span:
+    """'Run 3 · snapshot 2011-12-10 · k = 4 (kmeans)' as a pill, for page headers."""
+    parts = [f"Run {info.id}"]
+    if info.snapshot_date:
+        parts.append(f"snapshot {info.snapshot_date:%Y-%m-%d}")
+    if info.k:
+        parts.append(f"k = {info.k}" + (f" ({info.algorithm})" if info.algorithm else ""))
+    if info.mode == "customers":
+        parts.append("customer table")
+    return html.Span(" · ".join(parts), className="badge rounded-pill text-bg-light border run-badge")
+
+
+def filter_summary(f: Filters, clear_href: str | None = None) -> html.Div:
+    """The active filters as badges (from Filters.describe), with a 'clear' link when any is set."""
+    if f.is_default():
+        return html.Div()
+    badges: list[Any] = [
+        html.Span(line, className="badge text-bg-secondary me-1 fw-normal") for line in f.describe()
+    ]
+    if clear_href:
+        badges.append(dcc.Link("clear filters", href=clear_href, className="small ms-1"))
+    return html.Div(badges, className="filter-summary")
+
+
+def page_header(
+    title: str, info: RunInfo, f: Filters | None = None, clear_href: str | None = None
+) -> html.Div:
+    """A page's title row: title, run badge, active filters."""
+    return html.Div(
+        [
+            html.Div(
+                [html.H1(title, className="h3 mb-0 me-3"), run_badge(info)],
+                className="d-flex align-items-center flex-wrap gap-2",
+            ),
+            filter_summary(f, clear_href) if f is not None else html.Div(),
+        ],
+        className="mb-3",
+    )
+
+
+def map_config() -> dict[str, Any]:
+    """dcc.Graph config for geo maps: topojson from the app's own assets, never the CDN."""
+    return {"topojsonURL": dash.get_relative_path("/assets/topojson/"), "displaylogo": False}
+
+
+def graph_config() -> dict[str, Any]:
+    """dcc.Graph config for other charts (no plotly logo, no cloud buttons)."""
+    return {"displaylogo": False}
+
+
+def run_options(runs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Dropdown options for the run selector from queries.runs() records."""
+    options = []
+    for r in runs:
+        when = r.get("created_at")
+        label = f"Run {r['id']}" + (f" · {when:%Y-%m-%d %H:%M}" if when is not None else "")
+        options.append({"label": label, "value": int(r["id"])})
+    return options
+
+
+def navbar(
+    pages: Iterable[Mapping[str, Any]], options: list[dict[str, Any]], value: int | None
+) -> dbc.Navbar:
+    """The app's navbar: brand, one link per page (ids for the run-sync callback) and the run selector."""
+    links = [
+        dbc.NavItem(
+            dbc.NavLink(
+                page["name"],
+                href=page["relative_path"],
+                active="exact",
+                id={"type": "nav-link", "index": page["module"]},
+            )
+        )
+        for page in pages
+    ]
+    return dbc.Navbar(
+        dbc.Container(
+            [
+                dbc.NavbarBrand(
+                    "Customer segments", href=dash.get_relative_path("/"), className="fw-semibold"
+                ),
+                dbc.Nav(links, navbar=True, className="me-auto"),
+                html.Div(
+                    dcc.Dropdown(
+                        id="run-select",
+                        options=options,
+                        value=value,
+                        clearable=False,
+                        searchable=False,
+                        placeholder="No run yet",
+                        disabled=not options,
+                        className="run-select",
+                    ),
+                    className="ms-lg-3",
+                ),
+            ],
+            fluid=True,
+        ),
+        color="dark",
+        dark=True,
+        className="mb-3",
+    )

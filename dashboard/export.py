@@ -1,0 +1,299 @@
+"""Filtered customer lists as CSV or XLSX: the Flask routes behind the pages' export links and the function
+`segments export` calls. Both parse the same query with Filters.from_query and run the same SQL.
+
+Cells are neutralised against formula injection (RELIABILITY.md §3, OWASP ASVS 1.2.10): a text cell that
+starts with = + - @ TAB CR or NUL gets a leading apostrophe, in CSV and XLSX alike; numbers stay numbers.
+XLSX is written by xlsxwriter with strings_to_formulas off and every text cell typed as a string.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+import re
+import tempfile
+import uuid
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+import dash
+import xlsxwriter
+from flask import Flask, Response, request, send_file, stream_with_context
+
+from dashboard import queries
+from dashboard.filters import Filters, TableView, query_from_args, url
+from dashboard.queries import NoData, QueryTimeout, RunInfo, filtered
+
+PRODUCT = "Customer segments export"
+_DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r", "\0")
+XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit minus the header row
+CSV_MIMETYPE = "text/csv; charset=utf-8"
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def neutralise(text: str) -> str:
+    """Prefix an apostrophe to text a spreadsheet would run as a formula (= + - @ TAB CR NUL first)."""
+    return "'" + text if text.startswith(_DANGEROUS_START) else text
+
+
+def csv_value(value: Any) -> Any:
+    """One cell for csv.writer: text neutralised, numbers as numbers, dates ISO, missing as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return neutralise(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return "" if value != value else repr(value)  # NaN -> empty
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, int):
+        return value
+    return neutralise(str(value))
+
+
+def _one_line(text: str) -> str:
+    """Header text on one line (a newline in a stored name must not start a new CSV line)."""
+    return re.sub(r"[\r\n\t\0]+", " ", text)
+
+
+def export_filename(f: Filters, ext: str) -> str:
+    """A safe, readable file name holding the run and the filters, e.g. customers_run3_country-France.csv."""
+    parts = ["customers", f"run{f.run_id}"]
+    if f.countries:
+        parts.append("country-" + "+".join(f.countries))
+    if f.segments:
+        parts.append("segment-" + "+".join(f.segment_name(s) for s in f.segments))
+    for key, value in f.query_pairs():
+        if key.endswith(("_min", "_max")) or key in ("tenure_band", "outliers", "preset"):
+            parts.append(f"{key.replace('_', '-')}-{value}")
+    stem = "_".join(_slug(p) for p in parts)
+    stem = re.sub(r"_+", "_", stem).strip("_-.")[:150] or "customers"
+    return f"{stem}.{ext}"
+
+
+def _slug(text: str) -> str:
+    """Letters, digits, '-', '+' and decimal points only; spaces become '-'."""
+    text = re.sub(r"\s+", "-", text.strip())
+    text = re.sub(r"(?<!\d)\.|\.(?!\d)", "", text)  # no '..', no leading dots: only 2.5-style points stay
+    return re.sub(r"[^A-Za-z0-9+.\-]", "", text).strip("-") or "x"
+
+
+def _stamp(when: datetime | None) -> str:
+    """A timestamp to the second, or 'unknown'."""
+    return when.isoformat(sep=" ", timespec="seconds") if when else "unknown"
+
+
+def header_lines(info: RunInfo, f: Filters, rows: int, exported_at: datetime | None = None) -> list[str]:
+    """The '#' lines above a CSV export (and the About sheet): product, run, dates, filters, rows."""
+    exported_at = exported_at or datetime.now(timezone.utc)
+    sources = ", ".join(info.sources) if info.sources else "unknown"
+    lines = [
+        PRODUCT,
+        f"Run: {info.id} ({info.mode or 'transactions'}; sources: {sources})",
+        f"Snapshot date: {info.snapshot_date.isoformat() if info.snapshot_date else 'unknown'}",
+        f"Created: {_stamp(info.created_at)}",
+        f"Exported: {_stamp(exported_at)}",
+        "Filters: " + "; ".join(f.describe()),
+        f"Rows: {rows}",
+    ]
+    return [_one_line(line) for line in lines]
+
+
+def csv_chunks(info: RunInfo, f: Filters, stream: queries.RowStream) -> Iterator[str]:
+    """The CSV text in chunks: '# ' header lines, the column header, then one chunk per row batch."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for line in header_lines(info, f, stream.total or 0):
+        buffer.write(f"# {line}\r\n")
+    writer.writerow(stream.columns)
+    yield buffer.getvalue()
+    for batch in stream.batches:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerows([csv_value(v) for v in row] for row in batch)
+        yield buffer.getvalue()
+
+
+def write_xlsx(target: str | Path | IO[bytes], info: RunInfo, f: Filters, stream: queries.RowStream) -> int:
+    """Write the rows to sheet 'Customers' and the run and filters to sheet 'About'; returns rows written."""
+    options = {
+        "strings_to_formulas": False,
+        "strings_to_urls": False,
+        "strings_to_numbers": False,
+        "constant_memory": True,
+    }
+    book = xlsxwriter.Workbook(target, options)
+    try:
+        sheet = book.add_worksheet("Customers")
+        bold = book.add_format({"bold": True})
+        stamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        day = book.add_format({"num_format": "yyyy-mm-dd"})
+        for col, name in enumerate(stream.columns):
+            sheet.write_string(0, col, name, bold)
+        written = 0
+        for batch in stream.batches:
+            for values in batch:
+                if written >= XLSX_MAX_ROWS:
+                    break
+                written += 1
+                for col, value in enumerate(values):
+                    _write_cell(sheet, written, col, value, stamp, day)
+        sheet.freeze_panes(1, 0)
+        about = book.add_worksheet("About")
+        lines = header_lines(info, f, stream.total or written)
+        if (stream.total or 0) > written:
+            lines.append(
+                f"Truncated: Excel holds {XLSX_MAX_ROWS:,} rows; export CSV for all {stream.total:,}."
+            )
+        for row, line in enumerate(lines):
+            key, _, value = line.partition(": ")
+            if value:
+                about.write_string(row, 0, key, bold)
+                about.write_string(row, 1, neutralise(value))
+            else:
+                about.write_string(row, 0, neutralise(key), bold)
+        about.set_column(0, 0, 16)
+        about.set_column(1, 1, 80)
+    finally:
+        book.close()
+    return written
+
+
+def _write_cell(sheet: Any, row: int, col: int, value: Any, stamp: Any, day: Any) -> None:
+    """One typed cell: strings as strings (neutralised), numbers as numbers, dates as dates, None blank."""
+    if value is None:
+        return
+    if isinstance(value, str):
+        sheet.write_string(row, col, neutralise(value))
+    elif isinstance(value, bool):
+        sheet.write_boolean(row, col, value)
+    elif isinstance(value, (int, float)):
+        if value == value and abs(value) != float("inf"):
+            sheet.write_number(row, col, value)
+    elif isinstance(value, datetime):
+        sheet.write_datetime(row, col, value, stamp)
+    elif isinstance(value, date):
+        sheet.write_datetime(row, col, datetime(value.year, value.month, value.day), day)
+    else:
+        sheet.write_string(row, col, neutralise(str(value)))
+
+
+def _resolve(filters: Filters | Mapping[str, Any]) -> Filters:
+    """A Filters as given, or one validated from a query mapping (the CLI passes its flags as a query)."""
+    return filters if isinstance(filters, Filters) else filtered.filters_from_query(filters)
+
+
+def write_export(
+    db_path: str | Path,
+    filters: Filters | Mapping[str, Any],
+    out_path: str | Path,
+    view: TableView | None = None,
+) -> int:
+    """Write the filtered customers of db_path to out_path (.csv or .xlsx, atomically); returns the row count.
+
+    filters is a Filters or a URL-style query mapping (validated exactly as the web route does). Raises
+    ValueError for another suffix and queries.NoData when the file holds no run.
+    """
+    out = Path(out_path)
+    ext = out.suffix.lower()
+    if ext not in (".csv", ".xlsx"):
+        raise ValueError(f"{out.name}: expected a file name ending in .csv or .xlsx.")
+    tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex}")
+    try:
+        with queries.using(db_path):
+            f = _resolve(filters)
+            if view is None and isinstance(filters, Mapping):
+                view = TableView.from_query(filters)
+            info = queries.run_info(f.run_id)
+            stream = filtered.export_rows(f, view)
+            if ext == ".csv":
+                with open(tmp, "w", encoding="utf-8", newline="") as fh:
+                    for chunk in csv_chunks(info, f, stream):
+                        fh.write(chunk)
+                rows = stream.total or 0
+            else:
+                rows = write_xlsx(tmp, info, f, stream)
+        os.replace(tmp, out)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Flask routes: GET <prefix>export/customers.csv?<the page's query> and .xlsx
+
+
+def _no_data() -> Response:
+    """The export's answer when there is no run: 404 with the commands that make one."""
+    return Response(
+        "No segmentation run yet: make one with `segments run data/online_retail_sample.csv` "
+        "or `segments demo`.\n",
+        status=404,
+        mimetype="text/plain",
+    )
+
+
+def _prepare() -> tuple[RunInfo, Filters, TableView]:
+    """Validate the request's query against the current DB's run."""
+    query = query_from_args(request.args)
+    f = filtered.filters_from_query(query)
+    return queries.run_info(f.run_id), f, TableView.from_query(query)
+
+
+def customers_csv() -> Response:
+    """Stream the filtered customers as CSV with a '#' header block."""
+    try:
+        info, f, view = _prepare()
+        stream = filtered.export_rows(f, view)
+    except NoData:
+        return _no_data()
+    except QueryTimeout as exc:
+        return Response(str(exc) + "\n", status=503, mimetype="text/plain")
+    response = Response(stream_with_context(csv_chunks(info, f, stream)), mimetype=CSV_MIMETYPE)
+    response.headers["Content-Disposition"] = f'attachment; filename="{export_filename(f, "csv")}"'
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def customers_xlsx() -> Response:
+    """Send the filtered customers as an XLSX workbook (sheets Customers and About)."""
+    try:
+        info, f, view = _prepare()
+        stream = filtered.export_rows(f, view)
+    except NoData:
+        return _no_data()
+    except QueryTimeout as exc:
+        return Response(str(exc) + "\n", status=503, mimetype="text/plain")
+    spool = tempfile.TemporaryFile()  # closed (and so deleted) by the response
+    write_xlsx(spool, info, f, stream)
+    spool.seek(0)
+    response = send_file(
+        spool,
+        mimetype=XLSX_MIMETYPE,
+        as_attachment=True,
+        download_name=export_filename(f, "xlsx"),
+        max_age=0,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def register(server: Flask, routes_prefix: str = "/") -> None:
+    """Add the export routes to the app's Flask server under Dash's routes_pathname_prefix."""
+    server.add_url_rule(f"{routes_prefix}export/customers.csv", "export_customers_csv", customers_csv)
+    server.add_url_rule(f"{routes_prefix}export/customers.xlsx", "export_customers_xlsx", customers_xlsx)
+
+
+def export_href(f: Filters, ext: str = "csv", view: TableView | None = None) -> str:
+    """The export link for a page (same query as its URL), relative to the app's requests prefix."""
+    return url(dash.get_relative_path(f"/export/customers.{ext}"), f, view)

@@ -1,0 +1,340 @@
+"""The filter set: parsed from an untrusted URL query (or callback values), checked against one run's values.
+
+Every value the browser sends is arbitrary JSON (RELIABILITY.md §2), so `Filters.from_query` keeps only what
+it can prove valid against `Allowed` (the run's own countries, segment ids and value ranges) and drops the
+rest silently. The result feeds bound SQL parameters (`params()`), the shareable URL (`to_query()`), and the
+export's header (`describe()`). Rules, decided once:
+
+* lists (country, segment) keep allowed values only, de-duplicated, in the run's order; a list longer than
+  the number of allowed values is cut to that length before checking;
+* numbers must parse as finite floats (short strings or ints, never bools, dicts or lists of several);
+* an inverted range (min > max) is swapped: the user meant the range between the two values;
+* a bound that excludes no value of the run (min at or below the run's minimum, max at or above its
+  maximum) is dropped, so the URL stays short and NULLs stay included; a column the run does not have
+  (all NULL, e.g. recency in a customer-table run) accepts no bounds;
+* unknown keys, unknown choices and anything that is not a string/number are ignored.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+# UI name -> customers column; the keys are also the URL prefixes (tenure_min, tenure_max, ...).
+RANGE_COLUMNS: dict[str, str] = {
+    "tenure": "tenure_days",
+    "recency": "recency_days",
+    "frequency": "frequency",
+    "monetary": "monetary",
+}
+RANGE_LABELS: dict[str, tuple[str, str]] = {
+    "tenure": ("Tenure", "days"),
+    "recency": ("Recency", "days"),
+    "frequency": ("Frequency", "orders"),
+    "monetary": ("Revenue", ""),
+}
+# Named tenure bands, half-open day ranges [lo, hi).
+TENURE_BANDS: dict[str, tuple[float, float | None]] = {
+    "0-90d": (0, 90),
+    "90-365d": (90, 365),
+    "1-2y": (365, 730),
+    "2y+": (730, None),
+}
+OUTLIER_MODES = ("include", "exclude", "only")
+PRESETS: dict[str, str] = {"at-risk": "At risk (At Risk, Can't Lose)", "outliers": "Outliers"}
+# Segment names the at-risk preset selects (compared lower-cased); rfm_group is the fallback.
+AT_RISK_NAMES: tuple[str, ...] = ("at risk", "can't lose", "can\u2019t lose", "cant lose")
+# Sort keys the customer table accepts (queries.filtered maps each to a fixed column).
+SORT_KEYS: tuple[str, ...] = (
+    "customer_id",
+    "country",
+    "segment",
+    "rfm_group",
+    "recency",
+    "frequency",
+    "monetary",
+    "tenure",
+    "avg_basket_value",
+    "return_rate",
+    "dist_own",
+)
+MAX_PAGE = 1_000_000
+_MAX_TEXT = 200  # longest string value considered at all
+QUERY_KEYS: tuple[str, ...] = (
+    "run",
+    "country",
+    "segment",
+    *(f"{name}_{end}" for name in RANGE_COLUMNS for end in ("min", "max")),
+    "tenure_band",
+    "outliers",
+    "preset",
+    "sort",
+    "desc",
+    "page",
+)
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """One run's valid filter values: countries, segment id -> name, and (min, max) per range column."""
+
+    run_id: int
+    countries: tuple[str, ...] = ()
+    segments: Mapping[int, str] = field(default_factory=dict)
+    ranges: Mapping[str, tuple[float | None, float | None]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """A validated filter set for one run; build it with from_query, never from raw browser values."""
+
+    run_id: int
+    countries: tuple[str, ...] = ()
+    segments: tuple[int, ...] = ()
+    tenure_min: float | None = None
+    tenure_max: float | None = None
+    recency_min: float | None = None
+    recency_max: float | None = None
+    frequency_min: float | None = None
+    frequency_max: float | None = None
+    monetary_min: float | None = None
+    monetary_max: float | None = None
+    tenure_band: str | None = None
+    outliers: str = "include"
+    preset: str | None = None
+    # The run's segment names (id, name), for describe() and file names only; not part of equality.
+    segment_names: tuple[tuple[int, str], ...] = field(default=(), compare=False, repr=False)
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, Any], allowed: Allowed) -> Filters:
+        """Parse an untrusted query mapping (str or list values) keeping only values valid for the run."""
+        query = query if isinstance(query, Mapping) else {}
+        country_set = set(allowed.countries)
+        countries = _pick(
+            _texts(query.get("country"), len(allowed.countries)), allowed.countries, country_set
+        )
+        seg_ids = [
+            i for i in (_int(v) for v in _items(query.get("segment"), len(allowed.segments))) if i is not None
+        ]
+        segments = tuple(i for i in sorted(allowed.segments) if i in set(seg_ids))
+        bounds: dict[str, float | None] = {}
+        for name in RANGE_COLUMNS:
+            lo, hi = _number(query.get(f"{name}_min")), _number(query.get(f"{name}_max"))
+            if lo is not None and hi is not None and lo > hi:
+                lo, hi = hi, lo
+            run_lo, run_hi = allowed.ranges.get(name, (None, None))
+            if run_lo is None or run_hi is None:  # the run has no values in this column
+                lo = hi = None
+            else:
+                lo = None if lo is not None and lo <= run_lo else lo
+                hi = None if hi is not None and hi >= run_hi else hi
+            bounds[f"{name}_min"], bounds[f"{name}_max"] = lo, hi
+        band = _choice(query.get("tenure_band"), TENURE_BANDS)
+        tenure_range = allowed.ranges.get("tenure", (None, None))
+        if tenure_range[0] is None:
+            band = None
+        return cls(
+            run_id=allowed.run_id,
+            countries=countries,
+            segments=segments,
+            tenure_band=band,
+            outliers=_choice(query.get("outliers"), OUTLIER_MODES) or "include",
+            preset=_choice(query.get("preset"), PRESETS),
+            segment_names=tuple(sorted(allowed.segments.items())),
+            **bounds,
+        )
+
+    def query_pairs(self) -> list[tuple[str, str]]:
+        """The URL query as (key, value) pairs in a stable order, run first, defaults left out."""
+        pairs: list[tuple[str, str]] = [("run", str(self.run_id))]
+        pairs += [("country", c) for c in self.countries]
+        pairs += [("segment", str(s)) for s in self.segments]
+        for name in RANGE_COLUMNS:
+            for end in ("min", "max"):
+                value = getattr(self, f"{name}_{end}")
+                if value is not None:
+                    pairs.append((f"{name}_{end}", _fmt(value)))
+        if self.tenure_band:
+            pairs.append(("tenure_band", self.tenure_band))
+        if self.outliers != "include":
+            pairs.append(("outliers", self.outliers))
+        if self.preset:
+            pairs.append(("preset", self.preset))
+        return pairs
+
+    def to_query(self) -> str:
+        """The URL query string (no leading '?'), e.g. 'run=3&country=France&segment=2'."""
+        return urlencode(self.query_pairs())
+
+    def params(self) -> dict[str, Any]:
+        """Named parameters for queries.filtered's static SQL (every key is used by every filtered query)."""
+        band_lo, band_hi = TENURE_BANDS[self.tenure_band] if self.tenure_band else (None, None)
+        return {
+            "run_id": self.run_id,
+            "countries": list(self.countries) or None,
+            "segments": list(self.segments) or None,
+            **{f"{n}_{e}": getattr(self, f"{n}_{e}") for n in RANGE_COLUMNS for e in ("min", "max")},
+            "band_lo": band_lo,
+            "band_hi": band_hi,
+            "outliers_only": self.outliers == "only" or self.preset == "outliers",
+            "outliers_exclude": self.outliers == "exclude",
+            "at_risk": self.preset == "at-risk",
+            "at_risk_names": list(AT_RISK_NAMES),
+        }
+
+    def segment_name(self, segment_id: int) -> str:
+        """The run's name of a segment id (or 'Segment <id>' if unknown)."""
+        return dict(self.segment_names).get(segment_id, f"Segment {segment_id}")
+
+    def describe(self) -> list[str]:
+        """The filters in words, one line each (export headers, page summaries); ['All customers'] if none."""
+        lines: list[str] = []
+        if self.countries:
+            lines.append("Country: " + ", ".join(self.countries))
+        if self.segments:
+            lines.append("Segment: " + ", ".join(self.segment_name(s) for s in self.segments))
+        for name in RANGE_COLUMNS:
+            lo, hi = getattr(self, f"{name}_min"), getattr(self, f"{name}_max")
+            label, unit = RANGE_LABELS[name]
+            unit = f" {unit}" if unit else ""
+            if lo is not None and hi is not None:
+                lines.append(f"{label}: {_fmt(lo)} to {_fmt(hi)}{unit}")
+            elif lo is not None:
+                lines.append(f"{label}: at least {_fmt(lo)}{unit}")
+            elif hi is not None:
+                lines.append(f"{label}: at most {_fmt(hi)}{unit}")
+        if self.tenure_band:
+            lines.append(f"Tenure band: {self.tenure_band}")
+        if self.outliers != "include":
+            lines.append("Outliers: " + ("excluded" if self.outliers == "exclude" else "only"))
+        if self.preset:
+            lines.append(f"Preset: {PRESETS[self.preset]}")
+        return lines or ["All customers"]
+
+    def is_default(self) -> bool:
+        """True when nothing narrows the run's customers."""
+        return self.query_pairs() == [("run", str(self.run_id))]
+
+
+@dataclass(frozen=True)
+class TableView:
+    """Sort and page of the customer table, parsed from the same URL query."""
+
+    sort: str | None = None
+    descending: bool | None = None  # None: the sort key's natural default
+    page: int = 1
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, Any]) -> TableView:
+        """Parse sort (a SORT_KEYS key), desc ('1'/'0'/'true'/'false') and page (>= 1) from a URL query."""
+        query = query if isinstance(query, Mapping) else {}
+        desc_raw = _scalar(query.get("desc"))
+        desc = (
+            {"1": True, "true": True, "0": False, "false": False}.get(desc_raw.lower()) if desc_raw else None
+        )
+        page = _int(query.get("page"))
+        return cls(
+            sort=_choice(query.get("sort"), SORT_KEYS),
+            descending=desc,
+            page=min(max(page or 1, 1), MAX_PAGE),
+        )
+
+    def query_pairs(self) -> list[tuple[str, str]]:
+        """The non-default parts as URL (key, value) pairs."""
+        pairs: list[tuple[str, str]] = []
+        if self.sort:
+            pairs.append(("sort", self.sort))
+        if self.descending is not None:
+            pairs.append(("desc", "1" if self.descending else "0"))
+        if self.page != 1:
+            pairs.append(("page", str(self.page)))
+        return pairs
+
+
+def url(path: str, filters: Filters, view: TableView | None = None) -> str:
+    """path + '?' + the filters' (and table view's) query, e.g. for links to the Customers page."""
+    pairs = filters.query_pairs() + (view.query_pairs() if view else [])
+    return f"{path}?{urlencode(pairs)}"
+
+
+def query_from_args(args: Any) -> dict[str, Any]:
+    """A werkzeug MultiDict (request.args) as the {key: str | list[str]} shape Dash passes to layouts."""
+    out: dict[str, Any] = {}
+    for key in args:
+        if key in QUERY_KEYS:
+            values = args.getlist(key)
+            out[key] = values[0] if len(values) == 1 else values
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Parsing helpers: every function returns None (or empty) for anything it cannot prove valid.
+
+
+def _scalar(value: Any) -> str | None:
+    """A short string from a str/int/float (one-element lists unwrapped); None otherwise."""
+    if isinstance(value, (list, tuple)) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str) and len(value) <= _MAX_TEXT:
+        return value.strip()
+    return None
+
+
+def _items(value: Any, cap: int) -> list[Any]:
+    """A value as a list of at most cap items (a single value becomes a one-item list)."""
+    if value is None:
+        return []
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    return items[: max(cap, 0)]
+
+
+def _texts(value: Any, cap: int) -> list[str]:
+    """The strings among at most cap items."""
+    return [v for v in _items(value, cap) if isinstance(v, str) and len(v) <= _MAX_TEXT]
+
+
+def _pick(values: Iterable[str], order: tuple[str, ...], valid: set[str]) -> tuple[str, ...]:
+    """The valid values, de-duplicated, in the run's order."""
+    chosen = {v for v in values if v in valid}
+    return tuple(v for v in order if v in chosen)
+
+
+def _int(value: Any) -> int | None:
+    """An int from an int or a short digit string (optionally negative); None otherwise."""
+    text = _scalar(value)
+    if text is None or isinstance(value, float):
+        return None
+    body = text[1:] if text.startswith("-") else text
+    if not body.isdigit() or len(body) > 9 or not body.isascii():
+        return None
+    return int(text)
+
+
+def _number(value: Any) -> float | None:
+    """A finite float from a number or a short numeric string; None for NaN, inf, text or containers."""
+    text = _scalar(value)
+    if text is None or len(text) > 32:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _choice(value: Any, options: Iterable[str]) -> str | None:
+    """The value if it is exactly one of options."""
+    text = _scalar(value)
+    return text if text is not None and text in set(options) else None
+
+
+def _fmt(value: float) -> str:
+    """A number for URLs and labels: integers without '.0', others in full precision."""
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(float(value))

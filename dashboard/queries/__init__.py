@@ -1,0 +1,381 @@
+"""The dashboard's one connection seam to the DuckDB file, plus run-level queries every page shares.
+
+This package is the only place in dashboard/ that imports duckdb. Each thread keeps one fresh in-memory
+DuckDB connection that ATTACHes the served file read-only, with external access off and the configuration
+locked. The cache is keyed on the file's identity (inode, mtime, size): after a re-run swaps a new file in
+(os.replace), the next query closes the old connection and attaches the new file, so the re-run shows on the
+next page load without a restart (RELIABILITY.md §1, the instance-cache trap). A missing or empty file
+raises NoData, which pages render as the "no run yet" state.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import contextvars
+import itertools
+import os
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+QUERY_TIMEOUT_S = 20.0  # a query running longer is interrupted (embedded DuckDB has no statement timeout)
+_MAX_CACHED_PATHS = 4  # per thread; tests and the CLI may touch several files
+
+
+class NoData(Exception):
+    """The DB file is missing, unreadable or holds no run yet: pages show the empty state."""
+
+    def __init__(self, reason: str, path: Path) -> None:
+        super().__init__(f"{path.name}: {reason}")
+        self.reason = reason  # 'missing' | 'unreadable' | 'empty'
+        self.path = path
+
+
+class QueryTimeout(Exception):
+    """A query ran longer than QUERY_TIMEOUT_S and was interrupted."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Which file: the Flask app's config inside a request, or an explicit `using(path)` block (CLI, tests).
+
+_DB_OVERRIDE: contextvars.ContextVar[Path | None] = contextvars.ContextVar("segmentation_db", default=None)
+
+
+@contextlib.contextmanager
+def using(db_path: str | Path) -> Iterator[Path]:
+    """Run the enclosed queries against db_path (the CLI's export and tests; the app uses its config)."""
+    token = _DB_OVERRIDE.set(Path(db_path))
+    try:
+        yield Path(db_path)
+    finally:
+        _DB_OVERRIDE.reset(token)
+
+
+def current_db() -> Path:
+    """The DB file queries read: a `using()` block's path, else the Flask app's SEGMENTATION_DB."""
+    override = _DB_OVERRIDE.get()
+    if override is not None:
+        return override
+    from flask import current_app, has_app_context
+
+    if has_app_context() and current_app.config.get("SEGMENTATION_DB"):
+        return Path(current_app.config["SEGMENTATION_DB"])
+    raise RuntimeError("No segmentation DB: call inside the app or within dashboard.queries.using(path).")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The per-thread, swap-aware connection cache.
+
+_local = threading.local()
+
+
+def _settings() -> tuple[int, str]:
+    """Per-worker DuckDB threads and memory limit (N gunicorn workers must not each take every core)."""
+    try:
+        threads = max(1, int(os.environ.get("SEGMENTATION_DB_THREADS", "2")))
+    except ValueError:
+        threads = 2
+    memory = os.environ.get("SEGMENTATION_DB_MEMORY", "2GB")
+    return threads, memory
+
+
+def _open(path: Path) -> duckdb.DuckDBPyConnection:
+    """A fresh in-memory connection with path attached read-only as `seg`, then locked down."""
+    threads, memory = _settings()
+    con = duckdb.connect()
+    try:
+        con.execute("SET threads = ?", [threads])
+        con.execute("SET memory_limit = ?", [memory])
+        con.execute("SET autoinstall_known_extensions = false")
+        con.execute("SET autoload_known_extensions = false")
+        con.execute("ATTACH ? AS seg (READ_ONLY)", [str(path)])
+        # Order matters and is tested: ATTACH first, then no file system access, then no more SET.
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _identity(path: Path) -> tuple[str, int, int, int]:
+    """What changes when the file is swapped or rewritten: raises FileNotFoundError if it is gone."""
+    st = os.stat(path)
+    return (str(path), st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _drop(key: str) -> None:
+    """Close and forget this thread's connection to one path."""
+    cache: dict[str, tuple[tuple[str, int, int, int], duckdb.DuckDBPyConnection]] = (
+        _local.__dict__.setdefault("cons", {})
+    )
+    entry = cache.pop(key, None)
+    if entry is not None:
+        with contextlib.suppress(duckdb.Error):
+            entry[1].close()
+
+
+def connection(db_path: str | Path | None = None) -> duckdb.DuckDBPyConnection:
+    """This thread's connection to the DB file, reopened when the file was replaced; NoData if missing."""
+    path = Path(db_path) if db_path is not None else current_db()
+    key = str(path.resolve())
+    cache: dict[str, tuple[tuple[str, int, int, int], duckdb.DuckDBPyConnection]] = (
+        _local.__dict__.setdefault("cons", {})
+    )
+    try:
+        ident = _identity(path)
+    except (FileNotFoundError, NotADirectoryError):
+        _drop(key)
+        raise NoData("missing", path) from None
+    entry = cache.get(key)
+    if entry is not None and entry[0] == ident:
+        return entry[1]
+    _drop(key)
+    while len(cache) >= _MAX_CACHED_PATHS:
+        _drop(next(iter(cache)))
+    try:
+        con = _open(path)
+    except duckdb.Error:
+        raise NoData("unreadable", path) from None
+    cache[key] = (ident, con)
+    return con
+
+
+def close_thread_connections() -> None:
+    """Close every connection this thread holds (tests; a worker shutting down)."""
+    for key in list(_local.__dict__.get("cons", {})):
+        _drop(key)
+
+
+atexit.register(close_thread_connections)  # the main thread's connection, before DuckDB's module teardown
+
+
+# One watchdog thread per process interrupts queries that outlive their deadline. (A threading.Timer per
+# query costs ~2.5 ms to start on 2 cores; this costs a dict entry.) Started on first use, never at import,
+# and restarted in a forked child.
+_watch = threading.Condition()
+_watched: dict[int, tuple[float, duckdb.DuckDBPyConnection]] = {}
+_tokens = itertools.count()
+_watch_state: dict[str, Any] = {"pid": None}
+
+
+def _watchdog() -> None:
+    """Interrupt every watched connection whose deadline has passed; sleep until the next one."""
+    with _watch:
+        while True:
+            now = time.monotonic()
+            for token in [t for t, (deadline, _) in _watched.items() if deadline <= now]:
+                _, late = _watched.pop(token)
+                with contextlib.suppress(duckdb.Error):
+                    late.interrupt()
+                del late  # hold no reference to a connection while sleeping
+            upcoming = min((d for d, _ in _watched.values()), default=None)
+            _watch.wait(None if upcoming is None else max(upcoming - now, 0.001))
+
+
+@contextlib.contextmanager
+def _deadline(con: duckdb.DuckDBPyConnection, seconds: float) -> Iterator[None]:
+    """Interrupt the connection's running query after `seconds` (then raise QueryTimeout)."""
+    token = next(_tokens)
+    with _watch:
+        if _watch_state["pid"] != os.getpid():
+            threading.Thread(target=_watchdog, name="duckdb-watchdog", daemon=True).start()
+            _watch_state["pid"] = os.getpid()
+        _watched[token] = (time.monotonic() + seconds, con)
+        _watch.notify()
+    try:
+        yield
+    except duckdb.InterruptException:
+        raise QueryTimeout(f"The query ran longer than {seconds:g} s and was stopped.") from None
+    finally:
+        with _watch:
+            _watched.pop(token, None)
+
+
+def _execute(sql: str, params: Mapping[str, Any] | list[Any] | None) -> duckdb.DuckDBPyConnection:
+    """Execute on this thread's connection; a file with no dashboard tables counts as empty."""
+    con = connection()
+    try:
+        return con.execute(sql, params if params is not None else [])
+    except duckdb.CatalogException:
+        raise NoData("empty", current_db()) from None
+
+
+def fetch_df(sql: str, params: Mapping[str, Any] | list[Any] | None = None) -> pd.DataFrame:
+    """Run one bound query and return its result as a DataFrame (interrupted after QUERY_TIMEOUT_S)."""
+    con = connection()
+    with _deadline(con, QUERY_TIMEOUT_S):
+        return _execute(sql, params).df()
+
+
+def fetch_all(sql: str, params: Mapping[str, Any] | list[Any] | None = None) -> list[tuple[Any, ...]]:
+    """Run one bound query and return its rows as tuples."""
+    con = connection()
+    with _deadline(con, QUERY_TIMEOUT_S):
+        return _execute(sql, params).fetchall()
+
+
+def fetch_one(sql: str, params: Mapping[str, Any] | list[Any] | None = None) -> tuple[Any, ...] | None:
+    """Run one bound query and return its first row (None if it has none)."""
+    con = connection()
+    with _deadline(con, QUERY_TIMEOUT_S):
+        return _execute(sql, params).fetchone()
+
+
+@dataclass
+class RowStream:
+    """A running query's column names, its row count (if asked for) and an iterator of row batches."""
+
+    columns: list[str]
+    total: int | None
+    batches: Iterator[list[tuple[Any, ...]]]
+
+
+def stream_rows(
+    sql: str,
+    params: Mapping[str, Any] | list[Any] | None = None,
+    batch_rows: int = 5000,
+    count_sql: str | None = None,
+) -> RowStream:
+    """Stream a query's rows in batches on a cursor of its own (exports too big to hold; no timeout).
+
+    count_sql (same parameters) runs first on the same cursor, so the count and the rows come from the
+    same file even if a re-run swaps a new one in meanwhile.
+    """
+    cur = connection().cursor()  # own cursor: other queries on this thread don't disturb the stream
+    try:
+        total = None
+        if count_sql is not None:
+            row = cur.execute(count_sql, params if params is not None else []).fetchone()
+            total = int(row[0]) if row else 0
+        result = cur.execute(sql, params if params is not None else [])
+    except duckdb.CatalogException:
+        cur.close()
+        raise NoData("empty", current_db()) from None
+    except BaseException:
+        cur.close()
+        raise
+    columns = [d[0] for d in result.description or []]
+
+    def batches() -> Iterator[list[tuple[Any, ...]]]:
+        try:
+            while rows := result.fetchmany(batch_rows):
+                yield rows
+        finally:
+            cur.close()
+
+    return RowStream(columns, total, batches())
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Runs: shared by every page (run selector, badges, history).
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One run's headline facts, for badges, KPI cards and export headers."""
+
+    id: int
+    created_at: datetime | None
+    mode: str | None
+    sources: tuple[str, ...]
+    snapshot_date: date | None
+    rows_in: int | None
+    rows_clean: int | None
+    customers: int | None
+    features: tuple[str, ...]
+    algorithm: str | None
+    k: int | None
+    k_reason: str | None
+    silhouette: float | None
+    outliers: int | None
+    revenue: float | None
+
+
+_RUNS_SQL = """
+SELECT id, created_at, mode, sources, snapshot_date, customers, k, algorithm, revenue, outliers
+FROM seg.runs WHERE coalesce(status, 'ok') = 'ok' ORDER BY id DESC
+"""
+
+
+def runs() -> pd.DataFrame:
+    """Every finished run, newest first (id, created_at, mode, sources, snapshot_date, customers, k, ...)."""
+    return fetch_df(_RUNS_SQL)
+
+
+def latest_run_id() -> int | None:
+    """The newest finished run's id, or None when the file holds no run."""
+    row = fetch_one("SELECT max(id) FROM seg.runs WHERE coalesce(status, 'ok') = 'ok'")
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def resolve_run(value: Any = None) -> int:
+    """A valid run id from an untrusted URL/callback value; the latest run otherwise; NoData if none."""
+    requested = _as_int(value)
+    if requested is not None:
+        row = fetch_one("SELECT id FROM seg.runs WHERE id = ? AND coalesce(status, 'ok') = 'ok'", [requested])
+        if row is not None:
+            return int(row[0])
+    latest = latest_run_id()
+    if latest is None:
+        raise NoData("empty", current_db())
+    return latest
+
+
+def _as_int(value: Any) -> int | None:
+    """An int from a short digit string or an int (not a bool); None for anything else."""
+    if isinstance(value, (list, tuple)) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if -(2**31) <= value < 2**31 else None
+    if isinstance(value, str) and 0 < len(value.strip()) <= 10 and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
+
+
+def run_info(run_id: int) -> RunInfo:
+    """The headline facts of one run (NoData if it does not exist)."""
+    row = fetch_one(
+        """SELECT id, created_at, mode, sources, snapshot_date, rows_in, rows_clean, customers, features,
+                  algorithm, k, k_reason, silhouette, outliers, revenue
+           FROM seg.runs WHERE id = ?""",
+        [int(run_id)],
+    )
+    if row is None:
+        raise NoData("empty", current_db())
+    return RunInfo(
+        id=int(row[0]),
+        created_at=row[1],
+        mode=row[2],
+        sources=tuple(row[3] or ()),
+        snapshot_date=row[4],
+        rows_in=row[5],
+        rows_clean=row[6],
+        customers=row[7],
+        features=tuple(row[8] or ()),
+        algorithm=row[9],
+        k=row[10],
+        k_reason=row[11],
+        silhouette=row[12],
+        outliers=row[13],
+        revenue=row[14],
+    )
+
+
+def cleaning_steps(run_id: int) -> pd.DataFrame:
+    """The cleaning report of one run in the order applied (step, rule, description, removed, rows_left)."""
+    return fetch_df(
+        "SELECT step, rule, description, removed, rows_left FROM seg.cleaning_steps "
+        "WHERE run_id = ? ORDER BY step",
+        [int(run_id)],
+    )

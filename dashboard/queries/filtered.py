@@ -1,0 +1,319 @@
+"""Everything the filter set drives: allowed values, KPIs, per-segment and per-country aggregates, the paged
+customer table, sampled points and export rows.
+
+The SQL is static. `_FILTERED` is one constant CTE whose optional filters are NULL-guarded named parameters
+(lists bound with list_contains), so every query here takes exactly `Filters.params()` plus its own few
+parameters. Only identifiers from the fixed dicts below (sort columns, metrics) are ever placed into SQL text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from dashboard import queries
+from dashboard.filters import RANGE_COLUMNS, SORT_KEYS, Allowed, Filters, TableView
+
+PAGE_SIZE_MAX = 100
+SAMPLE_MAX = 5000
+
+# The filtered customers of one run, joined to their segment's name. Every $param of Filters.params() is used.
+_FILTERED = """
+WITH named_at_risk AS (
+    SELECT segment_id FROM seg.segments
+    WHERE run_id = $run_id AND list_contains($at_risk_names, lower(name))
+),
+filtered AS (
+    SELECT c.*, s.name AS segment_name, s.action AS segment_action
+    FROM seg.customers AS c
+    LEFT JOIN seg.segments AS s ON s.run_id = c.run_id AND s.segment_id = c.segment_id
+    WHERE c.run_id = $run_id
+      AND ($countries IS NULL OR list_contains($countries, c.country))
+      AND ($segments IS NULL OR list_contains($segments, c.segment_id))
+      AND ($tenure_min IS NULL OR c.tenure_days >= $tenure_min)
+      AND ($tenure_max IS NULL OR c.tenure_days <= $tenure_max)
+      AND ($recency_min IS NULL OR c.recency_days >= $recency_min)
+      AND ($recency_max IS NULL OR c.recency_days <= $recency_max)
+      AND ($frequency_min IS NULL OR c.frequency >= $frequency_min)
+      AND ($frequency_max IS NULL OR c.frequency <= $frequency_max)
+      AND ($monetary_min IS NULL OR c.monetary >= $monetary_min)
+      AND ($monetary_max IS NULL OR c.monetary <= $monetary_max)
+      AND ($band_lo IS NULL OR c.tenure_days >= $band_lo)
+      AND ($band_hi IS NULL OR c.tenure_days < $band_hi)
+      AND (NOT $outliers_only OR coalesce(c.is_outlier, false))
+      AND (NOT $outliers_exclude OR NOT coalesce(c.is_outlier, false))
+      AND (NOT $at_risk OR CASE
+            WHEN EXISTS (SELECT 1 FROM named_at_risk)
+                THEN c.segment_id IN (SELECT segment_id FROM named_at_risk)
+            ELSE coalesce(list_contains($at_risk_names, lower(c.rfm_group)), false) END)
+)
+"""
+
+# UI sort key -> fixed, quoted column of `filtered` (never user text).
+SORT_COLUMNS: dict[str, str] = {
+    "customer_id": '"customer_id"',
+    "country": '"country"',
+    "segment": '"segment_name"',
+    "rfm_group": '"rfm_group"',
+    "recency": '"recency_days"',
+    "frequency": '"frequency"',
+    "monetary": '"monetary"',
+    "tenure": '"tenure_days"',
+    "avg_basket_value": '"avg_basket_value"',
+    "return_rate": '"return_rate"',
+    "dist_own": '"dist_own"',
+}
+assert tuple(SORT_COLUMNS) == SORT_KEYS, "filters.SORT_KEYS and SORT_COLUMNS must list the same keys"
+_DEFAULT_DESC = {
+    "recency": False,
+    "frequency": True,
+    "monetary": True,
+    "tenure": True,
+    "avg_basket_value": True,
+}
+
+# Map metric key -> fixed column of country_summary.
+METRICS: dict[str, str] = {"customers": "customers", "revenue": "revenue"}
+
+# The customer table's columns (page and export), in order.
+TABLE_COLUMNS: tuple[str, ...] = (
+    "customer_id",
+    "country",
+    "segment_id",
+    "segment_name",
+    "rfm_group",
+    "r_score",
+    "f_score",
+    "m_score",
+    "recency_days",
+    "frequency",
+    "monetary",
+    "tenure_days",
+    "avg_basket_value",
+    "quantity",
+    "distinct_products",
+    "return_rate",
+    "is_outlier",
+    "first_purchase",
+    "last_purchase",
+)
+EXPORT_COLUMNS: tuple[str, ...] = (*TABLE_COLUMNS, "segment_action")
+_TABLE_SELECT = ", ".join(f'"{c}"' for c in TABLE_COLUMNS)
+_EXPORT_SELECT = ", ".join(f'"{c}"' for c in EXPORT_COLUMNS)
+
+
+def _sql(*parts: str) -> str:
+    """Join constant SQL fragments of this module (never user text)."""
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Allowed values and the filter set
+
+
+def allowed(run_id: int) -> Allowed:
+    """The run's valid filter values: countries, segment id -> name, and min/max of each range column."""
+    countries = queries.fetch_all(
+        "SELECT DISTINCT country FROM seg.customers WHERE run_id = ? AND country IS NOT NULL "
+        "ORDER BY country",
+        [int(run_id)],
+    )
+    segments = queries.fetch_all(
+        "SELECT segment_id, coalesce(name, 'Segment ' || segment_id) FROM seg.segments WHERE run_id = ? "
+        "ORDER BY segment_id",
+        [int(run_id)],
+    )
+    row = (
+        queries.fetch_one(
+            """SELECT min(tenure_days), max(tenure_days), min(recency_days), max(recency_days),
+                  min(frequency), max(frequency), min(monetary), max(monetary)
+           FROM seg.customers WHERE run_id = ?""",
+            [int(run_id)],
+        )
+        or (None,) * 8
+    )
+    ranges = {name: (_float(row[2 * i]), _float(row[2 * i + 1])) for i, name in enumerate(RANGE_COLUMNS)}
+    return Allowed(
+        run_id=int(run_id),
+        countries=tuple(r[0] for r in countries),
+        segments={int(r[0]): str(r[1]) for r in segments},
+        ranges=ranges,
+    )
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def filters_from_query(query: Mapping[str, Any]) -> Filters:
+    """Resolve the run (URL `run` or the latest) and validate the whole query against it."""
+    run_id = queries.resolve_run(query.get("run") if isinstance(query, Mapping) else None)
+    return Filters.from_query(query, allowed(run_id))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Aggregates
+
+
+@dataclass(frozen=True)
+class Kpis:
+    """Headline numbers of the filtered customers."""
+
+    customers: int
+    revenue: float
+    segments: int
+    outliers: int
+    avg_monetary: float | None
+    run_customers: int  # all customers of the run, for "x of y"
+
+
+def kpis(f: Filters) -> Kpis:
+    """Customers, revenue, segments present and outliers among the filtered customers."""
+    row = queries.fetch_one(
+        _sql(
+            _FILTERED,
+            """SELECT count(*), coalesce(sum(monetary), 0), count(DISTINCT segment_id),
+                      count(*) FILTER (WHERE coalesce(is_outlier, false)), avg(monetary),
+                      (SELECT count(*) FROM seg.customers WHERE run_id = $run_id)
+               FROM filtered""",
+        ),
+        f.params(),
+    )
+    assert row is not None
+    return Kpis(int(row[0]), float(row[1]), int(row[2]), int(row[3]), _float(row[4]), int(row[5]))
+
+
+def count(f: Filters) -> int:
+    """How many customers the filters select."""
+    row = queries.fetch_one(_sql(_FILTERED, "SELECT count(*) FROM filtered"), f.params())
+    return int(row[0]) if row else 0
+
+
+def segment_summary(f: Filters) -> pd.DataFrame:
+    """Per segment of the run (zeros included, by id): customers, revenue, shares and means under the filters.
+
+    Columns: segment_id, name, description, action, customers, revenue, share, revenue_share, outliers,
+    recency_days, frequency, monetary, tenure_days (means). Shares are of the filtered total.
+    """
+    return queries.fetch_df(
+        _sql(
+            _FILTERED,
+            """, agg AS (
+                SELECT segment_id, count(*) AS customers, coalesce(sum(monetary), 0) AS revenue,
+                       count(*) FILTER (WHERE coalesce(is_outlier, false)) AS outliers,
+                       avg(recency_days) AS recency_days, avg(frequency) AS frequency,
+                       avg(monetary) AS monetary, avg(tenure_days) AS tenure_days
+                FROM filtered GROUP BY segment_id
+            )
+            SELECT s.segment_id, coalesce(s.name, 'Segment ' || s.segment_id) AS name,
+                   s.description, s.action,
+                   coalesce(a.customers, 0) AS customers, coalesce(a.revenue, 0.0) AS revenue,
+                   coalesce(a.customers / nullif(sum(a.customers) OVER (), 0), 0.0) AS share,
+                   coalesce(a.revenue / nullif(sum(a.revenue) OVER (), 0), 0.0) AS revenue_share,
+                   coalesce(a.outliers, 0) AS outliers,
+                   a.recency_days, a.frequency, a.monetary, a.tenure_days
+            FROM seg.segments AS s LEFT JOIN agg AS a USING (segment_id)
+            WHERE s.run_id = $run_id
+            ORDER BY s.segment_id""",
+        ),
+        f.params(),
+    )
+
+
+def country_summary(f: Filters, metric: str = "customers") -> pd.DataFrame:
+    """Per country (NULL as None): customers, revenue and `value` = the chosen metric, largest first.
+
+    metric is 'customers' or 'revenue'; anything else counts customers (it may come from a browser).
+    """
+    column = METRICS.get(metric, "customers") if isinstance(metric, str) else "customers"
+    return queries.fetch_df(
+        _sql(
+            _FILTERED,
+            """, agg AS (
+                SELECT country, count(*) AS customers, coalesce(sum(monetary), 0) AS revenue
+                FROM filtered GROUP BY country
+            )
+            SELECT country, customers, revenue, """,
+            column,  # from METRICS, a fixed identifier
+            """ AS value FROM agg ORDER BY value DESC, country NULLS LAST""",
+        ),
+        f.params(),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Rows: the paged table, sampled points and exports
+
+
+def _order_by(f: Filters, view: TableView) -> str:
+    """ORDER BY text from whitelisted columns: the view's sort, else monetary desc for at-risk, else id."""
+    key = view.sort if view.sort in SORT_COLUMNS else ("monetary" if f.preset == "at-risk" else "customer_id")
+    desc = view.descending if view.descending is not None else _DEFAULT_DESC.get(key, False)
+    direction = "DESC" if desc else "ASC"
+    return f'ORDER BY {SORT_COLUMNS[key]} {direction} NULLS LAST, "customer_id" ASC'
+
+
+def customers_page(
+    f: Filters,
+    sort_key: str | None = None,
+    descending: bool | None = None,
+    page: int = 1,
+    page_size: int = 50,
+) -> tuple[pd.DataFrame, int]:
+    """One page (1-based, clamped to the last page) of the filtered customers and the total count.
+
+    page_size is capped at PAGE_SIZE_MAX; sort_key must be a SORT_KEYS key (others fall back to the default).
+    """
+    total = count(f)
+    size = min(max(int(page_size), 1), PAGE_SIZE_MAX)
+    last_page = max((total + size - 1) // size, 1)
+    page = min(max(int(page), 1), last_page)
+    view = TableView(sort=sort_key if sort_key in SORT_COLUMNS else None, descending=descending, page=page)
+    params = {**f.params(), "limit": size, "offset": (page - 1) * size}
+    df = queries.fetch_df(
+        _sql(
+            _FILTERED,
+            "SELECT",
+            _TABLE_SELECT,
+            "FROM filtered",
+            _order_by(f, view),
+            "LIMIT $limit OFFSET $offset",
+        ),
+        params,
+    )
+    return df, total
+
+
+def sample_customers(f: Filters, n: int = SAMPLE_MAX) -> pd.DataFrame:
+    """A repeatable sample (at most SAMPLE_MAX) of filtered customers for scatter plots, with PCA columns."""
+    params = {**f.params(), "n": min(max(int(n), 0), SAMPLE_MAX)}
+    return queries.fetch_df(
+        _sql(
+            _FILTERED,
+            """SELECT customer_id, country, segment_id, segment_name, is_outlier, recency_days, frequency,
+                      monetary, tenure_days, pc1, pc2, pc3
+               FROM filtered ORDER BY hash(customer_id), customer_id LIMIT $n""",
+        ),
+        params,
+    )
+
+
+def export_rows(f: Filters, view: TableView | None = None, batch_rows: int = 5000) -> queries.RowStream:
+    """Every filtered customer (EXPORT_COLUMNS) in the table's order, streamed in batches, with the count."""
+    return queries.stream_rows(
+        _sql(_FILTERED, "SELECT", _EXPORT_SELECT, "FROM filtered", _order_by(f, view or TableView())),
+        f.params(),
+        batch_rows,
+        count_sql=_sql(_FILTERED, "SELECT count(*) FROM filtered"),
+    )
+
+
+def export_frame(f: Filters, view: TableView | None = None) -> pd.DataFrame:
+    """Every filtered customer as one DataFrame (EXPORT_COLUMNS), for small sets and tests."""
+    return queries.fetch_df(
+        _sql(_FILTERED, "SELECT", _EXPORT_SELECT, "FROM filtered", _order_by(f, view or TableView())),
+        f.params(),
+    )

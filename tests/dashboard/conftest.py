@@ -1,0 +1,203 @@
+"""Fixture DuckDB files for dashboard tests: the real schema (store.create_schema) filled with seeded rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import dash
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from flask.testing import FlaskClient
+
+from dashboard import create_app, queries
+from segmentation import store
+
+COUNTRIES_1 = ("United Kingdom", "France", "Germany", "EIRE", "Spain", "Netherlands")
+SEGMENTS_1 = {0: "Champions", 1: "Loyal", 2: "At Risk", 3: "Can't Lose"}
+# Run 2 is a customer-table run: no R/F/M/tenure for some customers, no segment named At Risk (the preset
+# falls back to rfm_group), a segment name and a country that look like formulas.
+COUNTRIES_2 = ("France", "Germany", "Italy", '=HYPERLINK("http://x")', "Portugal", "Belgium")
+SEGMENTS_2 = {0: "Big Spenders", 1: "Occasional", 2: "=Evil Name", 3: "Dormant"}
+FORMULA_IDS = ("=1+1", "+SUM(A1)", "-2", "@cmd", "\tTAB", "\rCR")
+RFM_GROUPS = ("Champions", "Loyal", "At Risk", "Can't Lose", "Hibernating", None)
+SNAPSHOT = date(2011, 12, 10)
+
+
+def _customers(run_id: int, n: int, seed: int, countries: tuple[str, ...], with_rfm: bool) -> pd.DataFrame:
+    """n seeded customers of one run: outliers, NULLs where the schema allows them, formula-like ids."""
+    rng = np.random.default_rng(seed)
+    ids = [f"C{run_id}{i:04d}" for i in range(n)]
+    ids[: len(FORMULA_IDS)] = FORMULA_IDS
+    recency = rng.integers(1, 700, n).astype(float)
+    frequency = rng.integers(1, 40, n).astype(float)
+    tenure = np.maximum(recency + rng.integers(0, 900, n), recency)
+    monetary = np.round(rng.lognormal(6, 1.2, n) - 50, 2)  # a few negative (net returns)
+    country = rng.choice(np.array(countries, dtype=object), n)
+    if not with_rfm:  # customer-table run: these columns may be NULL
+        null = rng.random(n) < 0.3
+        recency[null] = np.nan
+        frequency[rng.random(n) < 0.3] = np.nan
+        tenure[rng.random(n) < 0.3] = np.nan
+        country[rng.random(n) < 0.1] = None
+    snapshot = datetime(SNAPSHOT.year, SNAPSHOT.month, SNAPSHOT.day)
+    df = pd.DataFrame(
+        {
+            "run_id": run_id,
+            "customer_id": ids,
+            "country": country,
+            "first_purchase": [None if np.isnan(t) else snapshot - timedelta(days=float(t)) for t in tenure],
+            "last_purchase": [None if np.isnan(r) else snapshot - timedelta(days=float(r)) for r in recency],
+            "recency_days": recency,
+            "frequency": frequency,
+            "monetary": monetary,
+            "quantity": rng.integers(1, 500, n).astype(float),
+            "avg_basket_value": np.round(rng.uniform(5, 300, n), 2),
+            "tenure_days": tenure,
+            "distinct_products": rng.integers(1, 80, n),
+            "return_rate": np.round(rng.uniform(0, 0.3, n), 3),
+            "r_score": rng.integers(1, 6, n),
+            "f_score": rng.integers(1, 6, n),
+            "m_score": rng.integers(1, 6, n),
+            "rfm_group": rng.choice(np.array(RFM_GROUPS, dtype=object), n),
+            "segment_id": rng.integers(0, 4, n),
+            "is_outlier": rng.random(n) < 0.08,
+            "pc1": rng.normal(0, 1, n),
+            "pc2": rng.normal(0, 1, n),
+            "pc3": rng.normal(0, 1, n),
+            "dist_own": rng.uniform(0, 3, n),
+            "dist_next": rng.uniform(3, 6, n),
+            "next_segment_id": rng.integers(0, 4, n),
+        }
+    )
+    df["features"] = [
+        [float(a), float(b), float(c)] for a, b, c in zip(recency, frequency, monetary, strict=True)
+    ]
+    return df
+
+
+def _insert_run(
+    con: duckdb.DuckDBPyConnection, run_id: int, mode: str, customers: pd.DataFrame, names: dict[int, str]
+) -> None:
+    """Insert one run, its cleaning steps, customers and segments."""
+    revenue = float(customers["monetary"].sum())
+    con.execute(
+        """INSERT INTO runs (id, created_at, mode, sources, snapshot_date, rows_in, rows_clean, customers,
+                             params, seed, features, scaler, algorithm, k, k_reason, silhouette, outliers,
+                             revenue, status)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, '{}', 0, ['recency_days', 'frequency', 'monetary'], 'standard',
+                   'kmeans', 4, 'Fixed by the user.', 0.41, ?, ?, 'ok')""",
+        [
+            run_id,
+            datetime(2024, 1, run_id, 12, 0),
+            mode,
+            [f"sales_{run_id}.csv"],
+            SNAPSHOT,
+            5000 * run_id,
+            4000 * run_id,
+            len(customers),
+            int(customers["is_outlier"].sum()),
+            revenue,
+        ],
+    )
+    steps = [("missing_customer_id", 600), ("duplicates", 150), ("cancellations", 200), ("non_positive", 50)]
+    left = 5000 * run_id
+    for step, (rule, removed) in enumerate(steps, start=1):
+        left -= removed
+        con.execute(
+            "INSERT INTO cleaning_steps VALUES (?, ?, ?, ?, ?, ?)",
+            [run_id, step, rule, rule.replace("_", " "), removed, left],
+        )
+    con.register("new_customers", customers)
+    con.execute("INSERT INTO customers BY NAME SELECT * FROM new_customers")
+    con.unregister("new_customers")
+    for sid, name in names.items():
+        part = customers[customers["segment_id"] == sid]
+        con.execute(
+            "INSERT INTO segments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run_id,
+                sid,
+                name,
+                f"{name} customers.",
+                f"Act on {name}.",
+                len(part),
+                len(part) / len(customers),
+                float(part["monetary"].sum()),
+                float(part["monetary"].sum()) / revenue,
+                int(part["is_outlier"].sum()),
+            ],
+        )
+
+
+def build_db(path: Path, runs: int = 2, n: int = 200, seed: int = 0) -> Path:
+    """Write a fixture DB with `runs` runs (1: transactions, 2: customer table) of n customers each."""
+    with duckdb.connect(str(path)) as con:
+        store.create_schema(con)
+        if runs >= 1:
+            _insert_run(con, 1, "transactions", _customers(1, n, seed, COUNTRIES_1, True), SEGMENTS_1)
+        if runs >= 2:
+            _insert_run(con, 2, "customers", _customers(2, n, seed + 1, COUNTRIES_2, False), SEGMENTS_2)
+        con.execute("CHECKPOINT")
+    return path
+
+
+def customers_frame(path: Path, run_id: int) -> pd.DataFrame:
+    """The run's customers joined to segment names, read independently of the dashboard code."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(
+            """SELECT c.*, s.name AS segment_name FROM customers c
+               LEFT JOIN segments s USING (run_id, segment_id) WHERE c.run_id = ?""",
+            [run_id],
+        ).df()
+
+
+@pytest.fixture(scope="session")
+def fixture_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A session-wide read-only fixture DB with two runs."""
+    return build_db(tmp_path_factory.mktemp("db") / "segments.duckdb")
+
+
+@pytest.fixture
+def db(fixture_db: Path) -> Iterator[Path]:
+    """Queries in this test read the fixture DB; this thread's connections are closed afterwards."""
+    with queries.using(fixture_db):
+        yield fixture_db
+    queries.close_thread_connections()
+
+
+@pytest.fixture
+def fresh_db(tmp_path: Path) -> Iterator[Path]:
+    """A per-test fixture DB (for tests that swap or remove it)."""
+    path = build_db(tmp_path / "segments.duckdb")
+    with queries.using(path):
+        yield path
+    queries.close_thread_connections()
+
+
+@pytest.fixture(scope="session")
+def make_db() -> Callable[..., Path]:
+    """build_db as a fixture: make_db(path, runs=2, n=200, seed=0) -> path."""
+    return build_db
+
+
+@pytest.fixture(scope="session")
+def read_customers() -> Callable[[Path, int], pd.DataFrame]:
+    """customers_frame as a fixture: read_customers(path, run_id) -> DataFrame (no dashboard code)."""
+    return customers_frame
+
+
+@pytest.fixture
+def app(fixture_db: Path) -> Iterator[dash.Dash]:
+    """The dashboard over the session's fixture DB (Dash globals are reset by tests/conftest.py)."""
+    yield create_app(fixture_db)
+    queries.close_thread_connections()
+
+
+@pytest.fixture
+def client(app: dash.Dash) -> FlaskClient:
+    """A Flask test client of the app's server."""
+    return app.server.test_client()
