@@ -10,11 +10,9 @@ usage: python bench/pipeline_vs_pandas.py --customers 40000 [--input FILE] [--sk
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,19 +50,46 @@ def main() -> None:
     if source is None:
         source = work / f"synthetic_{args.customers}.csv"
         seconds, rss, last = measure_isolated(
-            [sys.executable, "-m", "segmentation.cli", "generate", "--customers", str(args.customers),
-             "--out", str(source), "--seed", str(args.seed)])
+            [
+                sys.executable,
+                "-m",
+                "segmentation.cli",
+                "generate",
+                "--customers",
+                str(args.customers),
+                "--out",
+                str(source),
+                "--seed",
+                str(args.seed),
+            ]
+        )
         print(f"generate: {seconds:.1f}s, peak {rss:,.0f} MiB: {last}")
     lines = sum(1 for _ in open(source, "rb")) - 1 if source.suffix == ".csv" else None
-    print(f"input: {source} ({source.stat().st_size / 2**20:,.0f} MiB" + (f", {lines:,} lines)" if lines else ")"))
+    print(
+        f"input: {source} ({source.stat().st_size / 2**20:,.0f} MiB"
+        + (f", {lines:,} lines)" if lines else ")")
+    )
     rows = []
     seconds, rss, last = measure_isolated(
-        [sys.executable, "-m", "segmentation.cli", "run", str(source), "--db", str(work / "bench.duckdb"),
-         "--quiet", "--seed", str(args.seed)])
+        [
+            sys.executable,
+            "-m",
+            "segmentation.cli",
+            "run",
+            str(source),
+            "--db",
+            str(work / "bench.duckdb"),
+            "--quiet",
+            "--seed",
+            str(args.seed),
+        ]
+    )
     rows.append(("segments run", seconds, rss))
     print(f"segments run: {seconds:.1f}s, peak {rss:,.0f} MiB")
     if not args.skip_peer and args.peer.exists():
-        seconds, rss, last = measure_isolated([sys.executable, str(args.peer), str(source), str(work / "peer.csv")])
+        seconds, rss, last = measure_isolated(
+            [sys.executable, str(args.peer), str(source), str(work / "peer.csv")]
+        )
         rows.append(("pandas peer", seconds, rss))
         print(f"pandas peer: {seconds:.1f}s, peak {rss:,.0f} MiB: {last}")
     print()
@@ -72,8 +97,10 @@ def main() -> None:
     for name, seconds, rss in rows:
         print(f"{name:<14}{seconds:>10.1f}{rss:>12,.0f}")
     if len(rows) == 2:
-        print(f"segments run takes {rows[0][1] / rows[1][1]:.2f}x the peer's time and "
-              f"{rows[0][2] / rows[1][2]:.2f}x its peak memory")
+        print(
+            f"segments run takes {rows[0][1] / rows[1][1]:.2f}x the peer's time and "
+            f"{rows[0][2] / rows[1][2]:.2f}x its peak memory"
+        )
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import os
 import re
 import tempfile
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import IO, Any
@@ -297,3 +297,75 @@ def register(server: Flask, routes_prefix: str = "/") -> None:
 def export_href(f: Filters, ext: str = "csv", view: TableView | None = None) -> str:
     """The export link for a page (same query as its URL), relative to the app's requests prefix."""
     return url(dash.get_relative_path(f"/export/customers.{ext}"), f, view)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# `segments export`: the same query and validation, but strict: a cron job must fail on a typo, not export
+# everyone (the web route ignores unknown values, which a person sees at once on the page).
+
+
+class ExportError(ValueError):
+    """A command-line export request that names something the run does not have; str() is the sentence."""
+
+
+def export_from_cli(
+    db_path: str | Path,
+    *,
+    out: str | Path,
+    run_id: int | None = None,
+    segments: Sequence[str] = (),
+    countries: Sequence[str] = (),
+    tenure_min: float | None = None,
+    tenure_max: float | None = None,
+    preset: str | None = None,
+) -> str:
+    """Write the filtered list for the command line; every value must exist in the run, else ExportError."""
+    path = Path(db_path)
+    out = Path(out)
+    if out.suffix.lower() not in (".csv", ".xlsx"):
+        raise ExportError(f"{out}: expected a file name ending in .csv or .xlsx.")
+    try:
+        with queries.using(path):
+            run = queries.resolve_run(None) if run_id is None else _known_run(path, run_id)
+            allowed = filtered.allowed(run)
+    except queries.NoData as exc:
+        raise ExportError(
+            f"{path}: no segmentation run found ({exc.reason}); make one with `segments run FILE`."
+        ) from exc
+    by_name = {name: sid for sid, name in allowed.segments.items()}
+    segment_ids = []
+    for value in segments:
+        text = value.strip()
+        sid = int(text) if text.isdigit() and int(text) in allowed.segments else by_name.get(text)
+        if sid is None:
+            names = ", ".join(f"{i} {n}" for i, n in allowed.segments.items())
+            raise ExportError(
+                f"--segment {value!r}: run {run} has no such segment; expected an id or a name from: {names}."
+            )
+        segment_ids.append(str(sid))
+    for value in countries:
+        if value not in allowed.countries:
+            raise ExportError(
+                f"--country {value!r}: no customer of run {run} is in that country; "
+                f"expected one of: {', '.join(allowed.countries)}."
+            )
+    if tenure_min is not None and tenure_max is not None and tenure_min > tenure_max:
+        raise ExportError(
+            f"--tenure-min {tenure_min:g} is above --tenure-max {tenure_max:g}; expected min <= max."
+        )
+    query: dict[str, Any] = {"run": str(run), "segment": segment_ids, "country": list(countries)}
+    if tenure_min is not None:
+        query["tenure_min"] = str(tenure_min)
+    if tenure_max is not None:
+        query["tenure_max"] = str(tenure_max)
+    if preset:
+        query["preset"] = preset
+    rows = write_export(path, query, out)
+    return f"wrote {rows:,} customers of run {run} to {out}"
+
+
+def _known_run(path: Path, run_id: int) -> int:
+    row = queries.fetch_one("SELECT id FROM seg.runs WHERE id = ?", [int(run_id)])
+    if row is None:
+        raise ExportError(f"{path}: run {run_id} not found; `segments runs` lists the runs.")
+    return int(row[0])

@@ -61,45 +61,95 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="segment sales lines (or a customer table) and store the run")
-    run.add_argument("inputs", nargs="+", type=Path, metavar="FILE",
-                     help="CSV, TSV, XLSX or Parquet files (several are read as one)")
+    run.add_argument(
+        "inputs",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="CSV, TSV, XLSX or Parquet files (several are read as one)",
+    )
     _add_db(run)
-    run.add_argument("--map", action="append", type=_key_value, default=[], metavar="NAME=COLUMN",
-                     help="use COLUMN of the file as NAME (invoice, stock_code, description, quantity, "
-                          "invoice_date, unit_price, customer_id, country)")
-    run.add_argument("--customer-table", action="store_true",
-                     help="the input has one row per customer; name --id-column and --features")
+    run.add_argument(
+        "--map",
+        action="append",
+        type=_key_value,
+        default=[],
+        metavar="NAME=COLUMN",
+        help="use COLUMN of the file as NAME (invoice, stock_code, description, quantity, "
+        "invoice_date, unit_price, customer_id, country)",
+    )
+    run.add_argument(
+        "--customer-table",
+        action="store_true",
+        help="the input has one row per customer; name --id-column and --features",
+    )
     run.add_argument("--id-column", help="customer-table mode: the id column")
-    run.add_argument("--features", help="comma-separated: the model's features (sales data: names from "
-                                        "recency_days, frequency, monetary, quantity, avg_basket_value, "
-                                        "tenure_days, distinct_products, return_rate; customer table: columns)")
+    run.add_argument(
+        "--features",
+        help="comma-separated: the model's features (sales data: names from "
+        "recency_days, frequency, monetary, quantity, avg_basket_value, "
+        "tenure_days, distinct_products, return_rate; customer table: columns)",
+    )
     run.add_argument("--country-column", help="customer-table mode: an optional country column")
     run.add_argument("--tenure-column", help="customer-table mode: an optional tenure (days) column")
-    run.add_argument("--date-format", help="strptime format of the dates, e.g. %%d/%%m/%%Y %%H:%%M "
-                                           "(default: detected)")
+    run.add_argument(
+        "--date-format", help="strptime format of the dates, e.g. %%d/%%m/%%Y %%H:%%M (default: detected)"
+    )
     order = run.add_mutually_exclusive_group()
-    order.add_argument("--dayfirst", dest="dayfirst", action="store_true", default=None,
-                       help="read ambiguous dates like 01/02/2011 as day first")
-    order.add_argument("--monthfirst", dest="dayfirst", action="store_false",
-                       help="read ambiguous dates as month first")
-    run.add_argument("--snapshot-date", type=_date, help="measure recency and tenure to this day "
-                                                         "(default: the day after the last sale)")
-    run.add_argument("--outlier-factor", type=float, default=20.0,
-                     help="drop lines with quantity or unit price above this many times its 99th "
-                          "percentile (default 20; 0 turns it off)")
-    run.add_argument("--rfm-cuts", action="append", type=_cuts, default=[], metavar="NAME=C1,C2,C3,C4",
-                     help="custom score cut points for recency_days, frequency or monetary")
+    order.add_argument(
+        "--dayfirst",
+        dest="dayfirst",
+        action="store_true",
+        default=None,
+        help="read ambiguous dates like 01/02/2011 as day first",
+    )
+    order.add_argument(
+        "--monthfirst", dest="dayfirst", action="store_false", help="read ambiguous dates as month first"
+    )
+    run.add_argument(
+        "--snapshot-date",
+        type=_date,
+        help="measure recency and tenure to this day (default: the day after the last sale)",
+    )
+    run.add_argument(
+        "--outlier-factor",
+        type=float,
+        default=20.0,
+        help="drop lines with quantity or unit price above this many times its 99th "
+        "percentile (default 20; 0 turns it off)",
+    )
+    run.add_argument(
+        "--rfm-cuts",
+        action="append",
+        type=_cuts,
+        default=[],
+        metavar="NAME=C1,C2,C3,C4",
+        help="custom score cut points for recency_days, frequency or monetary",
+    )
     run.add_argument("--k", type=int, help="number of segments (default: chosen by the sweep)")
-    run.add_argument("--k-range", type=_k_range, default=(2, 10), metavar="LOW..HIGH",
-                     help="the k values the sweep tries (default 2..10)")
+    run.add_argument(
+        "--k-range",
+        type=_k_range,
+        default=(2, 10),
+        metavar="LOW..HIGH",
+        help="the k values the sweep tries (default 2..10)",
+    )
     run.add_argument("--scaler", default="standard", help="standard, robust or minmax (default standard)")
     run.add_argument("--algorithm", default="kmeans", help="kmeans or agglomerative (default kmeans)")
     run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     run.add_argument("--n-init", type=int, default=3, help="k-means restarts per k (default 3)")
-    run.add_argument("--silhouette-sample", type=int, default=6000,
-                     help="customers in the seeded silhouette sample (default 6000)")
-    run.add_argument("--min-samples", type=int, default=10,
-                     help="density-based outliers: neighbours a core customer needs (default 10)")
+    run.add_argument(
+        "--silhouette-sample",
+        type=int,
+        default=6000,
+        help="customers in the seeded silhouette sample (default 6000)",
+    )
+    run.add_argument(
+        "--min-samples",
+        type=int,
+        default=10,
+        help="density-based outliers: neighbours a core customer needs (default 10)",
+    )
     run.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
     run.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 4GB (it spills beyond it)")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -128,8 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--preset", choices=["at-risk", "outliers"], help="a ready-made list")
     export.add_argument("--out", type=Path, required=True, help="output .csv or .xlsx")
 
-    for name, text in (("serve", "serve the dashboard over an existing DB"),
-                       ("demo", "segment the bundled sample if the DB has no run, then serve the dashboard")):
+    for name, text in (
+        ("serve", "serve the dashboard over an existing DB"),
+        ("demo", "segment the bundled sample if the DB has no run, then serve the dashboard"),
+    ):
         p = sub.add_parser(name, help=text)
         _add_db(p)
         p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -141,18 +193,41 @@ def build_parser() -> argparse.ArgumentParser:
 def _config(a: argparse.Namespace) -> RunConfig:
     features = tuple(f.strip() for f in a.features.split(",") if f.strip()) if a.features else ()
     common = dict(
-        inputs=tuple(a.inputs), db_path=a.db, column_map=dict(a.map), date_format=a.date_format,
-        dayfirst=a.dayfirst, snapshot_date=a.snapshot_date, line_outlier_factor=a.outlier_factor,
-        rfm_cuts=dict(a.rfm_cuts), k=a.k, k_min=a.k_range[0], k_max=a.k_range[1], scaler=a.scaler,
-        algorithm=a.algorithm, seed=a.seed, n_init=a.n_init, silhouette_sample=a.silhouette_sample,
-        min_samples=a.min_samples, threads=a.threads, memory_limit=a.memory_limit, progress=not a.quiet,
+        inputs=tuple(a.inputs),
+        db_path=a.db,
+        column_map=dict(a.map),
+        date_format=a.date_format,
+        dayfirst=a.dayfirst,
+        snapshot_date=a.snapshot_date,
+        line_outlier_factor=a.outlier_factor,
+        rfm_cuts=dict(a.rfm_cuts),
+        k=a.k,
+        k_min=a.k_range[0],
+        k_max=a.k_range[1],
+        scaler=a.scaler,
+        algorithm=a.algorithm,
+        seed=a.seed,
+        n_init=a.n_init,
+        silhouette_sample=a.silhouette_sample,
+        min_samples=a.min_samples,
+        threads=a.threads,
+        memory_limit=a.memory_limit,
+        progress=not a.quiet,
     )
     if a.customer_table:
         if not a.id_column or not features:
-            raise InputError("segments run --customer-table: expected --id-column and --features naming "
-                             "the file's id column and its numeric feature columns.")
-        return RunConfig(mode="customers", id_column=a.id_column, feature_columns=features,
-                         country_column=a.country_column, tenure_column=a.tenure_column, **common)
+            raise InputError(
+                "segments run --customer-table: expected --id-column and --features naming "
+                "the file's id column and its numeric feature columns."
+            )
+        return RunConfig(
+            mode="customers",
+            id_column=a.id_column,
+            feature_columns=features,
+            country_column=a.country_column,
+            tenure_column=a.tenure_column,
+            **common,
+        )
     if features:
         common["model_features"] = features
     return RunConfig(**common)
@@ -175,10 +250,12 @@ def cmd_runs(a: argparse.Namespace) -> int:
     if not rows:
         print(f"{a.db}: no runs yet; make one with `segments run FILE`.")
         return 0
-    print(report.table(
-        ["run", "created", "mode", "sources", "customers", "k", "silhouette", "stability", "outliers"],
-        [[r[0], str(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], r[8]] for r in rows],
-    ))
+    print(
+        report.table(
+            ["run", "created", "mode", "sources", "customers", "k", "silhouette", "stability", "outliers"],
+            [[r[0], str(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], r[8]] for r in rows],
+        )
+    )
     return 0
 
 
@@ -197,8 +274,9 @@ def cmd_generate(a: argparse.Namespace) -> int:
 
     if a.seed < 0:
         raise InputError(f"--seed {a.seed}: expected a whole number of 0 or more.")
-    s = synthetic.generate(a.out, a.customers, seed=a.seed,
-                           progress=lambda m: print(m, file=sys.stderr, flush=True))
+    s = synthetic.generate(
+        a.out, a.customers, seed=a.seed, progress=lambda m: print(m, file=sys.stderr, flush=True)
+    )
     print(f"wrote {s.lines:,} lines for {s.customers:,} customers to {s.path} in {s.seconds:.1f}s")
     return 0
 
@@ -207,10 +285,19 @@ def cmd_export(a: argparse.Namespace) -> int:
     """Write a filtered list through the dashboard's own query layer and validation."""
     from dashboard import export
 
-    result = export.export_from_cli(
-        a.db, run_id=a.run, segments=a.segment, countries=a.country, tenure_min=a.tenure_min,
-        tenure_max=a.tenure_max, preset=a.preset, out=a.out,
-    )
+    try:
+        result = export.export_from_cli(
+            a.db,
+            run_id=a.run,
+            segments=a.segment,
+            countries=a.country,
+            tenure_min=a.tenure_min,
+            tenure_max=a.tenure_max,
+            preset=a.preset,
+            out=a.out,
+        )
+    except export.ExportError as exc:
+        raise InputError(str(exc)) from exc
     print(result)
     return 0
 
@@ -241,8 +328,15 @@ def cmd_demo(a: argparse.Namespace) -> int:
     return cmd_serve(a)
 
 
-COMMANDS = {"run": cmd_run, "runs": cmd_runs, "rename": cmd_rename, "generate": cmd_generate,
-            "export": cmd_export, "serve": cmd_serve, "demo": cmd_demo}
+COMMANDS = {
+    "run": cmd_run,
+    "runs": cmd_runs,
+    "rename": cmd_rename,
+    "generate": cmd_generate,
+    "export": cmd_export,
+    "serve": cmd_serve,
+    "demo": cmd_demo,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -123,7 +123,10 @@ def choose_k(scores: list[KScore], algorithm: str = "kmeans") -> tuple[int, str]
     if len(ks) == 1:
         return ks[0].k, f"k = {ks[0].k} was the only candidate."
     if len(ks) == 2:
-        return best_sil.k, f"k = {best_sil.k} has the higher silhouette ({best_sil.silhouette:.3f}) of the two."
+        return (
+            best_sil.k,
+            f"k = {best_sil.k} has the higher silhouette ({best_sil.silhouette:.3f}) of the two.",
+        )
     inertia = np.array([s.inertia for s in ks], dtype=float)
     x = np.linspace(0, 1, len(ks))
     span = inertia[0] - inertia[-1]
@@ -215,8 +218,17 @@ def _dbscan_scores(z: np.ndarray, rows: np.ndarray, min_samples: int, quantile: 
         sil = float(silhouette_score(zs[clustered], labels[clustered]))
         dbi = float(davies_bouldin_score(zs[clustered], labels[clustered]))
         chi = float(calinski_harabasz_score(zs[clustered], labels[clustered]))
-    return KScore("dbscan", found, None, sil, dbi, chi, float((~clustered).mean()), len(rows),
-                  time.perf_counter() - started)
+    return KScore(
+        "dbscan",
+        found,
+        None,
+        sil,
+        dbi,
+        chi,
+        float((~clustered).mean()),
+        len(rows),
+        time.perf_counter() - started,
+    )
 
 
 def fit_model(
@@ -277,7 +289,9 @@ def fit_model(
         agglo_centroids[kk] = centroids
         sil, dbi, chi = _scores(z, labels, sil_rows, sil_distances)
         inertia = float(((z - centroids[labels]) ** 2).sum())
-        scores.append(KScore("agglomerative", kk, inertia, sil, dbi, chi, None, n, time.perf_counter() - started))
+        scores.append(
+            KScore("agglomerative", kk, inertia, sil, dbi, chi, None, n, time.perf_counter() - started)
+        )
     if algorithm == "agglomerative" and k is None:
         chosen_k, reason = choose_k(scores, "agglomerative")
     scores.append(_dbscan_scores(z, cmp_rows, min_samples, noise_quantile))
@@ -316,14 +330,27 @@ def fit_model(
     timings["pca"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    stability = _stability(z, labels, centroids, chosen_k, algorithm, n_init, seed, stability_rounds,
-                           sample_size, rng)
+    stability = _stability(
+        z, labels, centroids, chosen_k, algorithm, n_init, seed, stability_rounds, sample_size, rng
+    )
     timings["stability"] = time.perf_counter() - started
     return ModelResult(
-        transform=transform, k=chosen_k, k_reason=reason, labels=labels, centroids=centroids,
-        dist_own=dist_own, dist_next=dist_next, next_segment=next_segment, is_outlier=is_outlier,
-        pcs=pcs, pca_mean=pca.mean_, pca_components=pca.components_, scores=scores,
-        stability_ari=stability, eps=eps, timings=timings,
+        transform=transform,
+        k=chosen_k,
+        k_reason=reason,
+        labels=labels,
+        centroids=centroids,
+        dist_own=dist_own,
+        dist_next=dist_next,
+        next_segment=next_segment,
+        is_outlier=is_outlier,
+        pcs=pcs,
+        pca_mean=pca.mean_,
+        pca_components=pca.components_,
+        scores=scores,
+        stability_ari=stability,
+        eps=eps,
+        timings=timings,
     )
 
 

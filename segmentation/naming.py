@@ -52,37 +52,43 @@ def _middling(s: Signals) -> bool:
 # and breadth = max(frequency, products) when present. Table order is the tie-break order.
 CANDIDATES: tuple[_Candidate, ...] = (
     _Candidate(
-        "Champions", {"recent": 1.0, "frequency": 1.0, "monetary": 1.0},
+        "Champions",
+        {"recent": 1.0, "frequency": 1.0, "monetary": 1.0},
         lambda s: s["recent"] >= 0.6 and s["frequency"] >= 0.6 and s["monetary"] >= 0.6,
         "Bought recently, buy often and spend the most",
         "Reward them: early access, loyalty perks; ask for reviews and referrals.",
     ),
     _Candidate(
-        "Loyal", {"recent": 0.7, "frequency": 0.9, "monetary": 0.75},
+        "Loyal",
+        {"recent": 0.7, "frequency": 0.9, "monetary": 0.75},
         lambda s: s["frequency"] >= 0.6 and s["recent"] >= 0.4 and s["monetary"] >= 0.4,
         "Buy often and fairly recently",
         "Keep them close: loyalty programme, upsell higher-value products.",
     ),
     _Candidate(
-        "Big Spenders", {"monetary": 1.0, "basket": 1.0, "frequency": 0.35},
+        "Big Spenders",
+        {"monetary": 1.0, "basket": 1.0, "frequency": 0.35},
         lambda s: s["monetary"] >= 0.65 and s["frequency"] < 0.6 and s.get("basket", 1.0) >= 0.6,
         "Spend a lot per order but buy rarely",
         "Offer premium products and bundles; give them reasons to come back more often.",
     ),
     _Candidate(
-        "Potential Loyalists", {"recent": 0.85, "frequency": 0.55, "monetary": 0.55},
+        "Potential Loyalists",
+        {"recent": 0.85, "frequency": 0.55, "monetary": 0.55},
         lambda s: s["recent"] >= 0.6 and 0.3 <= s["frequency"] < 0.75,
         "Bought recently and come back now and then",
         "Invite them to the loyalty programme and recommend related products.",
     ),
     _Candidate(
-        "New", {"recent": 1.0, "frequency": 0.0, "tenure": 0.0},
+        "New",
+        {"recent": 1.0, "frequency": 0.0, "tenure": 0.0},
         lambda s: s["recent"] >= 0.7 and s["frequency"] <= 0.35 and s.get("tenure", 0.0) <= 0.35,
         "Bought very recently, only once or twice so far",
         "Welcome them: onboarding emails, helpful tips and a first-repeat incentive.",
     ),
     _Candidate(
-        "Promising", {"recent": 0.8, "frequency": 0.2, "monetary": 0.2},
+        "Promising",
+        {"recent": 0.8, "frequency": 0.2, "monetary": 0.2},
         lambda s: s["recent"] >= 0.55 and s["frequency"] <= 0.45 and s["monetary"] <= 0.5,
         "Bought recently but rarely, and spend little",
         "Build the habit: small incentives, product discovery and brand stories.",
@@ -95,38 +101,44 @@ CANDIDATES: tuple[_Candidate, ...] = (
         "Reactivate with limited-time offers and recommendations based on past purchases.",
     ),
     _Candidate(
-        "About to Sleep", {"recent": 0.3, "frequency": 0.3, "monetary": 0.35},
+        "About to Sleep",
+        {"recent": 0.3, "frequency": 0.3, "monetary": 0.35},
         lambda s: s["recent"] < 0.5 and s["frequency"] < 0.5,
         "Below average on recency and frequency",
         "Re-engage now with popular products and a timely discount before they drift away.",
     ),
     _Candidate(
-        "At Risk", {"recent": 0.2, "frequency": 0.75, "monetary": 0.75},
+        "At Risk",
+        {"recent": 0.2, "frequency": 0.75, "monetary": 0.75},
         lambda s: s["recent"] <= 0.45 and s["frequency"] + s["monetary"] >= 1.1,
         "Used to buy often and spend well but have not been back for a while",
         "Win back with a personal offer before they lapse.",
     ),
     _Candidate(
-        "Can't Lose", {"recent": 0.0, "frequency": 1.0, "monetary": 1.0},
+        "Can't Lose",
+        {"recent": 0.0, "frequency": 1.0, "monetary": 1.0},
         lambda s: s["recent"] <= 0.3 and s["frequency"] + s["monetary"] >= 1.5,
         "Were among the best customers but have been gone a long time",
         "Reach out personally with your best win-back offer; ask what went wrong.",
     ),
     _Candidate(
-        "Dormant", {"recent": 0.0, "frequency": 0.0, "monetary": 0.0},
+        "Dormant",
+        {"recent": 0.0, "frequency": 0.0, "monetary": 0.0},
         lambda s: s["recent"] <= 0.35 and s["frequency"] <= 0.4 and s["monetary"] <= 0.4,
         "Long gone, bought rarely and spent little",
         "Low-cost reactivation only (automated email); otherwise stop spending on them.",
     ),
     _Candidate(
-        "Bargain Seekers", {"basket": 0.0, "breadth": 1.0},
+        "Bargain Seekers",
+        {"basket": 0.0, "breadth": 1.0},
         lambda s: s["basket"] <= 0.35 and s["breadth"] >= 0.6,
         "Buy often or across many products but keep baskets small",
         "Promote bundles, multi-buy discounts and free-shipping thresholds to grow basket size.",
         needs=("basket",),
     ),
     _Candidate(
-        "Frequent Returners", {"returns": 1.0},
+        "Frequent Returners",
+        {"returns": 1.0},
         lambda s: s["returns"] >= 0.8,
         "Return far more than most customers",
         "Check fit, quality and product descriptions; tighten terms for repeat returners.",
@@ -136,24 +148,53 @@ CANDIDATES: tuple[_Candidate, ...] = (
 
 # Known features: (short name word for names, label inside sentences, action when high, action when low).
 _KNOWN: dict[str, tuple[str, str, str, str]] = {
-    "frequency": ("Frequency", "order count", "Reward their frequent visits with loyalty perks.",
-                  "Give them reasons to come back more often: reminders and repeat-purchase offers."),
-    "monetary": ("Spend", "spend", "Look after them personally and offer premium products.",
-                 "Lift spend with bundles and cross-sells."),
-    "quantity": ("Quantity", "units bought", "Offer volume pricing or trade terms.",
-                 "Encourage larger orders with multi-buy offers."),
-    "avg_basket_value": ("Basket", "basket value", "Offer premium products and bundles.",
-                         "Raise basket size with bundles and free-shipping thresholds."),
-    "tenure_days": ("Tenure", "tenure", "Thank long-standing customers and ask for referrals.",
-                    "Onboard them well: welcome series and a first-repeat incentive."),
-    "distinct_products": ("Product Range", "product range", "Cross-sell across their broad interests.",
-                          "Introduce them to related products beyond their usual few."),
-    "return_rate": ("Returns", "return rate",
-                    "Look into why they return so much: fit, quality or descriptions.",
-                    "Few returns: good candidates for new products and reviews."),
+    "frequency": (
+        "Frequency",
+        "order count",
+        "Reward their frequent visits with loyalty perks.",
+        "Give them reasons to come back more often: reminders and repeat-purchase offers.",
+    ),
+    "monetary": (
+        "Spend",
+        "spend",
+        "Look after them personally and offer premium products.",
+        "Lift spend with bundles and cross-sells.",
+    ),
+    "quantity": (
+        "Quantity",
+        "units bought",
+        "Offer volume pricing or trade terms.",
+        "Encourage larger orders with multi-buy offers.",
+    ),
+    "avg_basket_value": (
+        "Basket",
+        "basket value",
+        "Offer premium products and bundles.",
+        "Raise basket size with bundles and free-shipping thresholds.",
+    ),
+    "tenure_days": (
+        "Tenure",
+        "tenure",
+        "Thank long-standing customers and ask for referrals.",
+        "Onboard them well: welcome series and a first-repeat incentive.",
+    ),
+    "distinct_products": (
+        "Product Range",
+        "product range",
+        "Cross-sell across their broad interests.",
+        "Introduce them to related products beyond their usual few.",
+    ),
+    "return_rate": (
+        "Returns",
+        "return rate",
+        "Look into why they return so much: fit, quality or descriptions.",
+        "Few returns: good candidates for new products and reviews.",
+    ),
 }
-_RECENCY_ACTIONS = ("Re-engage with a targeted offer before they lapse for good.",
-                    "Keep the momentum: recommend related products while they are active.")
+_RECENCY_ACTIONS = (
+    "Re-engage with a targeted offer before they lapse for good.",
+    "Keep the momentum: recommend related products while they are active.",
+)
 
 
 def _clean(text: str) -> str:
@@ -226,10 +267,17 @@ def _order(levels: Mapping[str, float]) -> list[str]:
 
 def _signals(levels: Mapping[str, float]) -> dict[str, float]:
     """The candidate tables' view of a segment's levels (recency flipped so high = recent)."""
-    s = {"recent": 1.0 - levels["recency_days"], "frequency": levels["frequency"],
-         "monetary": levels["monetary"]}
-    for key, feature in (("basket", "avg_basket_value"), ("tenure", "tenure_days"),
-                         ("products", "distinct_products"), ("returns", "return_rate")):
+    s = {
+        "recent": 1.0 - levels["recency_days"],
+        "frequency": levels["frequency"],
+        "monetary": levels["monetary"],
+    }
+    for key, feature in (
+        ("basket", "avg_basket_value"),
+        ("tenure", "tenure_days"),
+        ("products", "distinct_products"),
+        ("returns", "return_rate"),
+    ):
         if feature in levels:
             s[key] = levels[feature]
     s["breadth"] = max(s["frequency"], s.get("products", 0.0))
@@ -334,8 +382,17 @@ def name_segments(
 # ---- Classic rule-based RFM groups -------------------------------------------------------------------
 
 RFM_GROUPS: tuple[str, ...] = (
-    "Champions", "Loyal", "Potential Loyalist", "New", "Promising", "Need Attention",
-    "About to Sleep", "At Risk", "Can't Lose", "Hibernating", "Lost",
+    "Champions",
+    "Loyal",
+    "Potential Loyalist",
+    "New",
+    "Promising",
+    "Need Attention",
+    "About to Sleep",
+    "At Risk",
+    "Can't Lose",
+    "Hibernating",
+    "Lost",
 )
 
 # (group, R scores, lowest FM, highest FM), first match wins; FM = (f + m + 1) // 2, the mean of F and M

@@ -86,7 +86,9 @@ def validate(cfg: RunConfig) -> None:
                 f"{', '.join(feat.RFM_COLUMNS)} with four increasing numbers."
             )
     if not cfg.inputs:
-        raise InputError("segments run: no input file given; expected at least one CSV, XLSX or Parquet file.")
+        raise InputError(
+            "segments run: no input file given; expected at least one CSV, XLSX or Parquet file."
+        )
 
 
 def run(cfg: RunConfig, progress: Progress | None = None) -> RunSummary:
@@ -118,43 +120,81 @@ def run(cfg: RunConfig, progress: Progress | None = None) -> RunSummary:
                 model_features = cfg.model_features
                 profile_features = TRANSACTION_FEATURES
             timings["ingest_clean_features"] = time.perf_counter() - clock
-            say(f"{len(frame):,} customers as of {snapshot or 'the table'} "
-                f"({timings['ingest_clean_features']:.1f}s); modelling ...")
+            say(
+                f"{len(frame):,} customers as of {snapshot or 'the table'} "
+                f"({timings['ingest_clean_features']:.1f}s); modelling ..."
+            )
             k_range = _k_range(cfg, len(frame), source)
             rfm_cuts = _rfm(frame, cfg) if cfg.mode == "transactions" else {}
             clock = time.perf_counter()
             x = frame[list(model_features)].to_numpy(dtype=float)
             with threadpool_limits(limits=_model_threads(cfg, len(frame))):
                 model = fit_model(
-                    x, model_features, scaler=cfg.scaler, algorithm=cfg.algorithm, k=cfg.k, k_range=k_range,
-                    n_init=cfg.n_init, seed=cfg.seed, silhouette_sample=cfg.silhouette_sample,
-                    sample_size=cfg.sample_size, min_samples=cfg.min_samples,
-                    noise_quantile=cfg.noise_quantile, stability_rounds=cfg.stability_rounds,
+                    x,
+                    model_features,
+                    scaler=cfg.scaler,
+                    algorithm=cfg.algorithm,
+                    k=cfg.k,
+                    k_range=k_range,
+                    n_init=cfg.n_init,
+                    seed=cfg.seed,
+                    silhouette_sample=cfg.silhouette_sample,
+                    sample_size=cfg.sample_size,
+                    min_samples=cfg.min_samples,
+                    noise_quantile=cfg.noise_quantile,
+                    stability_rounds=cfg.stability_rounds,
                     progress=lambda m: say("  " + m),
                 )
             timings["model"] = time.perf_counter() - clock
             timings.update({"model." + k: v for k, v in model.timings.items()})
             say(f"k = {model.k}; naming segments and storing ...")
             clock = time.perf_counter()
-            names = naming.name_segments(_levels(frame, model.labels, profile_features),
-                                         {int(s): int(c) for s, c in zip(*np.unique(model.labels, return_counts=True))})
+            names = naming.name_segments(
+                _levels(frame, model.labels, profile_features),
+                {int(s): int(c) for s, c in zip(*np.unique(model.labels, return_counts=True), strict=True)},
+            )
             customers = _customer_table(frame, model, model_features, cfg.mode)
             con.register("new_customers", customers)
             with store.run_lock(cfg.db_path), store.staged_copy(con, cfg.db_path):
                 run_id = store.next_run_id(con)
-                _store(con, run_id, cfg, loaded, steps, frame, snapshot, model, names, rfm_cuts,
-                       profile_features, time.perf_counter() - started)
+                _store(
+                    con,
+                    run_id,
+                    cfg,
+                    loaded,
+                    steps,
+                    frame,
+                    snapshot,
+                    model,
+                    names,
+                    rfm_cuts,
+                    profile_features,
+                    time.perf_counter() - started,
+                )
                 segments = _segment_report(con, run_id, cfg.mode)
             timings["store"] = time.perf_counter() - clock
         finally:
             con.close()
     chosen = next(s for s in model.scores if s.chosen)
     return RunSummary(
-        run_id=run_id, db_path=cfg.db_path, sources=loaded.sources, rows_in=loaded.rows_in, steps=steps,
-        customers=len(frame), snapshot=snapshot, date_format=loaded.date_format, k=model.k,
-        k_reason=model.k_reason, scores=model.scores, rfm_cuts=rfm_cuts, segments=segments,
-        outliers=int(model.is_outlier.sum()), stability_ari=model.stability_ari,
-        silhouette=chosen.silhouette, seconds=time.perf_counter() - started, timings=timings,
+        run_id=run_id,
+        db_path=cfg.db_path,
+        sources=loaded.sources,
+        rows_in=loaded.rows_in,
+        steps=steps,
+        customers=len(frame),
+        snapshot=snapshot,
+        date_format=loaded.date_format,
+        k=model.k,
+        k_reason=model.k_reason,
+        scores=model.scores,
+        rfm_cuts=rfm_cuts,
+        segments=segments,
+        outliers=int(model.is_outlier.sum()),
+        stability_ari=model.stability_ari,
+        silhouette=chosen.silhouette,
+        seconds=time.perf_counter() - started,
+        timings=timings,
     )
 
 
@@ -232,41 +272,47 @@ def _customer_table(
 
     def column(name: str, dtype: str) -> pa.Array:
         if name in frame.columns:
-            return pa.array(frame[name].to_numpy(), type=pa.from_numpy_dtype(np.dtype(dtype)), from_pandas=True)
+            return pa.array(
+                frame[name].to_numpy(), type=pa.from_numpy_dtype(np.dtype(dtype)), from_pandas=True
+            )
         return pa.nulls(n, type=pa.from_numpy_dtype(np.dtype(dtype)))
 
     flat = frame[list(model_features)].to_numpy(dtype=float).ravel()
     offsets = np.arange(0, n * len(model_features) + 1, len(model_features), dtype=np.int32)
     timestamps = {
-        c: pa.array(frame[c], type=pa.timestamp("us")) if c in frame.columns else pa.nulls(n, pa.timestamp("us"))
+        c: pa.array(frame[c], type=pa.timestamp("us"))
+        if c in frame.columns
+        else pa.nulls(n, pa.timestamp("us"))
         for c in ("first_purchase", "last_purchase")
     }
-    return pa.table({
-        "customer_id": pa.array(frame["customer_id"].astype(str), type=pa.string()),
-        "country": pa.array(frame["country"].fillna("Unknown").astype(str), type=pa.string()),
-        "first_purchase": timestamps["first_purchase"],
-        "last_purchase": timestamps["last_purchase"],
-        "recency_days": column("recency_days", "int32"),
-        "frequency": column("frequency", "int32"),
-        "monetary": column("monetary", "float64"),
-        "quantity": column("quantity", "float64"),
-        "avg_basket_value": column("avg_basket_value", "float64"),
-        "tenure_days": column("tenure_days", "float64"),
-        "distinct_products": column("distinct_products", "int32"),
-        "return_rate": column("return_rate", "float64"),
-        "r_score": column("r_score", "int8"),
-        "f_score": column("f_score", "int8"),
-        "m_score": column("m_score", "int8"),
-        "segment_id": pa.array(model.labels.astype(np.int32)),
-        "is_outlier": pa.array(model.is_outlier),
-        "pc1": pa.array(model.pcs[:, 0], from_pandas=True),
-        "pc2": pa.array(model.pcs[:, 1], from_pandas=True),
-        "pc3": pa.array(model.pcs[:, 2], from_pandas=True),
-        "dist_own": pa.array(model.dist_own),
-        "dist_next": pa.array(model.dist_next, from_pandas=True),
-        "next_segment_id": pa.array(model.next_segment.astype(np.int32)),
-        "features": pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat)),
-    })
+    return pa.table(
+        {
+            "customer_id": pa.array(frame["customer_id"].astype(str), type=pa.string()),
+            "country": pa.array(frame["country"].fillna("Unknown").astype(str), type=pa.string()),
+            "first_purchase": timestamps["first_purchase"],
+            "last_purchase": timestamps["last_purchase"],
+            "recency_days": column("recency_days", "int32"),
+            "frequency": column("frequency", "int32"),
+            "monetary": column("monetary", "float64"),
+            "quantity": column("quantity", "float64"),
+            "avg_basket_value": column("avg_basket_value", "float64"),
+            "tenure_days": column("tenure_days", "float64"),
+            "distinct_products": column("distinct_products", "int32"),
+            "return_rate": column("return_rate", "float64"),
+            "r_score": column("r_score", "int8"),
+            "f_score": column("f_score", "int8"),
+            "m_score": column("m_score", "int8"),
+            "segment_id": pa.array(model.labels.astype(np.int32)),
+            "is_outlier": pa.array(model.is_outlier),
+            "pc1": pa.array(model.pcs[:, 0], from_pandas=True),
+            "pc2": pa.array(model.pcs[:, 1], from_pandas=True),
+            "pc3": pa.array(model.pcs[:, 2], from_pandas=True),
+            "dist_own": pa.array(model.dist_own),
+            "dist_next": pa.array(model.dist_next, from_pandas=True),
+            "next_segment_id": pa.array(model.next_segment.astype(np.int32)),
+            "features": pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat)),
+        }
+    )
 
 
 INSERT_CUSTOMERS = """
@@ -298,22 +344,41 @@ def _store(
     revenue = float(frame["monetary"].sum()) if "monetary" in frame.columns else None
     rows_clean = steps[-1].rows_left
     con.execute(
-        """INSERT INTO out.runs VALUES ($id, $created, $mode, $sources, $sha, $snapshot, $rows_in, $rows_clean,
-           $customers, $params, $seed, $features, $logged, $scaler, $algorithm, $k, $reason, $sil, $dbi, $chi,
-           $inertia, $ari, $outliers, $cuts, $date_format, $revenue, 'ok', $seconds)""",
+        """INSERT INTO out.runs VALUES ($id, $created, $mode, $sources, $sha, $snapshot, $rows_in,
+           $rows_clean, $customers, $params, $seed, $features, $logged, $scaler, $algorithm, $k, $reason,
+           $sil, $dbi, $chi, $inertia, $ari, $outliers, $cuts, $date_format, $revenue, 'ok', $seconds)""",
         {
-            "id": run_id, "created": datetime.now().replace(microsecond=0), "mode": cfg.mode,
-            "sources": list(loaded.sources), "sha": loaded.sha256, "snapshot": snapshot,
-            "rows_in": loaded.rows_in, "rows_clean": rows_clean, "customers": len(frame),
-            "params": json.dumps(cfg.to_params()), "seed": cfg.seed,
+            "id": run_id,
+            "created": datetime.now().replace(microsecond=0),
+            "mode": cfg.mode,
+            "sources": list(loaded.sources),
+            "sha": loaded.sha256,
+            "snapshot": snapshot,
+            "rows_in": loaded.rows_in,
+            "rows_clean": rows_clean,
+            "customers": len(frame),
+            "params": json.dumps(cfg.to_params()),
+            "seed": cfg.seed,
             "features": list(model.transform.features),
-            "logged": [f for f, flag in zip(model.transform.features, model.transform.log_transform) if flag],
-            "scaler": cfg.scaler, "algorithm": cfg.algorithm, "k": model.k, "reason": model.k_reason,
-            "sil": chosen.silhouette, "dbi": chosen.davies_bouldin, "chi": chosen.calinski_harabasz,
-            "inertia": chosen.inertia, "ari": _finite(model.stability_ari),
+            "logged": [
+                f
+                for f, flag in zip(model.transform.features, model.transform.log_transform, strict=True)
+                if flag
+            ],
+            "scaler": cfg.scaler,
+            "algorithm": cfg.algorithm,
+            "k": model.k,
+            "reason": model.k_reason,
+            "sil": chosen.silhouette,
+            "dbi": chosen.davies_bouldin,
+            "chi": chosen.calinski_harabasz,
+            "inertia": chosen.inertia,
+            "ari": _finite(model.stability_ari),
             "outliers": int(model.is_outlier.sum()),
-            "cuts": json.dumps({k: list(v) for k, v in rfm_cuts.items()}), "date_format": loaded.date_format,
-            "revenue": revenue, "seconds": round(seconds, 3),
+            "cuts": json.dumps({k: list(v) for k, v in rfm_cuts.items()}),
+            "date_format": loaded.date_format,
+            "revenue": revenue,
+            "seconds": round(seconds, 3),
         },
     )
     con.executemany(
@@ -331,8 +396,18 @@ def _store(
     con.executemany(
         "INSERT INTO out.segments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            [run_id, seg, names[seg].name, names[seg].description, names[seg].action, size, size / customers,
-             rev, rev / all_revenue if all_revenue else None, outliers]
+            [
+                run_id,
+                seg,
+                names[seg].name,
+                names[seg].description,
+                names[seg].action,
+                size,
+                size / customers,
+                rev,
+                rev / all_revenue if all_revenue else None,
+                outliers,
+            ]
             for seg, size, rev, outliers in totals
         ],
     )
@@ -343,8 +418,19 @@ def _store(
     con.executemany(
         "INSERT INTO out.model_scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            [run_id, s.algorithm, s.k, s.inertia, s.silhouette, s.davies_bouldin, s.calinski_harabasz,
-             s.noise_share, s.n_scored, round(s.fit_seconds, 3), s.chosen]
+            [
+                run_id,
+                s.algorithm,
+                s.k,
+                s.inertia,
+                s.silhouette,
+                s.davies_bouldin,
+                s.calinski_harabasz,
+                s.noise_share,
+                s.n_scored,
+                round(s.fit_seconds, 3),
+                s.chosen,
+            ]
             for s in model.scores
         ],
     )
@@ -352,10 +438,17 @@ def _store(
     con.execute(
         "INSERT INTO out.models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            run_id, list(model.transform.features), list(model.transform.log_transform),
-            model.transform.center.tolist(), model.transform.scale.tolist(), model.centroids.tolist(),
-            model.pca_mean.tolist(), model.pca_components.tolist(),
-            np.nanmin(x, axis=0).tolist(), np.nanmax(x, axis=0).tolist(), np.nanmedian(x, axis=0).tolist(),
+            run_id,
+            list(model.transform.features),
+            list(model.transform.log_transform),
+            model.transform.center.tolist(),
+            model.transform.scale.tolist(),
+            model.centroids.tolist(),
+            model.pca_mean.tolist(),
+            model.pca_components.tolist(),
+            np.nanmin(x, axis=0).tolist(),
+            np.nanmax(x, axis=0).tolist(),
+            np.nanmedian(x, axis=0).tolist(),
         ],
     )
 

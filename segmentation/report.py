@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from segmentation.pipeline import RunSummary
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]], right: Sequence[bool] | None = None) -> str:
+def table(
+    headers: Sequence[str], rows: Sequence[Sequence[object]], right: Sequence[bool] | None = None
+) -> str:
     """A fixed-width text table; numbers right-aligned by default."""
     cells = [[_cell(v) for v in row] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
@@ -17,7 +19,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], right: Seque
     ]
 
     def line(values: Sequence[str]) -> str:
-        return "  ".join(v.rjust(w) if a else v.ljust(w) for v, w, a in zip(values, widths, align)).rstrip()
+        padded = (v.rjust(w) if a else v.ljust(w) for v, w, a in zip(values, widths, align, strict=True))
+        return "  ".join(padded).rstrip()
 
     return "\n".join([line(list(headers)), line(["-" * w for w in widths])] + [line(r) for r in cells])
 
@@ -37,43 +40,81 @@ def _cell(value: object) -> str:
 def format_run(s: RunSummary) -> str:
     """The end-of-run report: cleaning, R/F/M cut points, the k sweep and why, the segments."""
     out = [f"Run {s.run_id} stored in {s.db_path} ({s.seconds:.1f}s)"]
-    out.append(f"Input: {', '.join(s.sources)}; {s.rows_in:,} rows"
-               + (f"; dates read as {s.date_format}" if s.date_format else ""))
+    out.append(
+        f"Input: {', '.join(s.sources)}; {s.rows_in:,} rows"
+        + (f"; dates read as {s.date_format}" if s.date_format else "")
+    )
     out.append("")
     out.append("Cleaning")
-    out.append(table(["step", "rule", "removed", "left", "what"],
-                     [[c.step, c.rule, c.removed, c.rows_left, c.description] for c in s.steps],
-                     [True, False, True, True, False]))
+    out.append(
+        table(
+            ["step", "rule", "removed", "left", "what"],
+            [[c.step, c.rule, c.removed, c.rows_left, c.description] for c in s.steps],
+            [True, False, True, True, False],
+        )
+    )
     removed = sum(c.removed for c in s.steps)
-    out.append(f"{s.rows_in:,} rows in = {removed:,} removed + {s.steps[-1].rows_left:,} kept; "
-               f"{s.customers:,} customers" + (f" as of {s.snapshot}" if s.snapshot else ""))
+    out.append(
+        f"{s.rows_in:,} rows in = {removed:,} removed + {s.steps[-1].rows_left:,} kept; "
+        f"{s.customers:,} customers" + (f" as of {s.snapshot}" if s.snapshot else "")
+    )
     if s.rfm_cuts:
         out.append("")
-        out.append("R/F/M cut points (score 1|2|3|4|5 boundaries; a value equal to a cut takes the lower bin)")
+        out.append(
+            "R/F/M cut points (score 1|2|3|4|5 boundaries; a value equal to a cut takes the lower bin)"
+        )
         for name, cuts in s.rfm_cuts.items():
             out.append(f"  {name:<13} " + " | ".join(f"{c:,.2f}".rstrip("0").rstrip(".") for c in cuts))
     out.append("")
     out.append("Model sweep")
-    out.append(table(
-        ["algorithm", "k", "inertia", "silhouette", "davies-bouldin", "calinski-harabasz", "noise", ""],
-        [[m.algorithm, m.k, m.inertia, m.silhouette, m.davies_bouldin, m.calinski_harabasz,
-          None if m.noise_share is None else f"{m.noise_share:.1%}", "<- chosen" if m.chosen else ""]
-         for m in s.scores],
-        [False, True, True, True, True, True, True, False],
-    ))
+    out.append(
+        table(
+            ["algorithm", "k", "inertia", "silhouette", "davies-bouldin", "calinski-harabasz", "noise", ""],
+            [
+                [
+                    m.algorithm,
+                    m.k,
+                    m.inertia,
+                    m.silhouette,
+                    m.davies_bouldin,
+                    m.calinski_harabasz,
+                    None if m.noise_share is None else f"{m.noise_share:.1%}",
+                    "<- chosen" if m.chosen else "",
+                ]
+                for m in s.scores
+            ],
+            [False, True, True, True, True, True, True, False],
+        )
+    )
     out.append(f"Chosen: {s.k_reason}")
     stability = "n/a" if s.stability_ari != s.stability_ari else f"{s.stability_ari:.3f}"
-    out.append(f"Stability (adjusted Rand index of refits on subsamples): {stability}; "
-               f"outliers (density noise): {s.outliers:,}")
+    out.append(
+        f"Stability (adjusted Rand index of refits on subsamples): {stability}; "
+        f"outliers (density noise): {s.outliers:,}"
+    )
     out.append("")
     out.append("Segments")
     seg = s.segments
-    out.append(table(
-        ["id", "name", "customers", "share", "revenue", "recency", "frequency", "monetary", "action"],
-        [[int(r.segment_id), r.name, int(r.size), f"{r.share:.1%}",
-          "" if r.revenue_share != r.revenue_share or r.revenue_share is None else f"{r.revenue_share:.1%}",
-          r.mean_recency, r.mean_frequency, r.mean_monetary, r.action]
-         for r in seg.itertuples()],
-        [True, False, True, True, True, True, True, True, False],
-    ))
+    out.append(
+        table(
+            ["id", "name", "customers", "share", "revenue", "recency", "frequency", "monetary", "action"],
+            [
+                [
+                    int(r.segment_id),
+                    r.name,
+                    int(r.size),
+                    f"{r.share:.1%}",
+                    ""
+                    if r.revenue_share != r.revenue_share or r.revenue_share is None
+                    else f"{r.revenue_share:.1%}",
+                    r.mean_recency,
+                    r.mean_frequency,
+                    r.mean_monetary,
+                    r.action,
+                ]
+                for r in seg.itertuples()
+            ],
+            [True, False, True, True, True, True, True, True, False],
+        )
+    )
     return "\n".join(out)

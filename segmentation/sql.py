@@ -29,7 +29,8 @@ WHERE customer_id IS NOT NULL AND invoice_ts IS NOT NULL
 # A cancellation (invoice starting with C) or any negative quantity is a return, not a purchase.
 SPLIT_RETURNS = """
 CREATE OR REPLACE TEMP TABLE returns AS
-SELECT customer_id, invoice, invoice_ts, abs(quantity) AS quantity, greatest(coalesce(unit_price, 0), 0) AS unit_price
+SELECT customer_id, invoice, invoice_ts, abs(quantity) AS quantity,
+       greatest(coalesce(unit_price, 0), 0) AS unit_price
 FROM dedup
 WHERE upper(invoice) LIKE 'C%' OR quantity < 0
 """
@@ -96,12 +97,12 @@ SELECT b.customer_id,
        b.last_purchase,
        date_diff('day', b.last_purchase::DATE, $snapshot::DATE)::INTEGER AS recency_days,
        b.frequency::INTEGER AS frequency,
-       b.gross - coalesce(r.value, 0) AS monetary,
+       round(b.gross - coalesce(r.value, 0), 2) AS monetary,  -- money in cents, not float noise
        b.quantity::DOUBLE AS quantity,
-       b.gross / b.frequency AS avg_basket_value,
+       round(b.gross / b.frequency, 2) AS avg_basket_value,
        date_diff('day', b.first_purchase::DATE, $snapshot::DATE)::INTEGER AS tenure_days,
        b.distinct_products::INTEGER AS distinct_products,
-       least(coalesce(r.value, 0) / b.gross, 1.0) AS return_rate
+       round(least(coalesce(r.value, 0) / b.gross, 1.0), 4) AS return_rate
 FROM bought b
 JOIN main_country c USING (customer_id)
 LEFT JOIN returned r USING (customer_id)

@@ -280,14 +280,19 @@ def rename_segment(db_path: Path, run_id: int, segment: str, name: str) -> tuple
             if not match:
                 raise InputError(
                     f"{db_path}: run {run_id} has no segment {segment!r}; expected an id or a name from: "
-                    + ", ".join(f"{r[0]} {r[1]}" for r in rows) + "."
+                    + ", ".join(f"{r[0]} {r[1]}" for r in rows)
+                    + "."
                 )
             segment_id, old = match[0]
             if any(r[1] == name and r[0] != segment_id for r in rows):
-                raise InputError(f"{db_path}: run {run_id} already has a segment named {name!r}; "
-                                 "expected a name not used in the run.")
-            con.execute("UPDATE out.segments SET name = ? WHERE run_id = ? AND segment_id = ?",
-                        [name, run_id, segment_id])
+                raise InputError(
+                    f"{db_path}: run {run_id} already has a segment named {name!r}; "
+                    "expected a name not used in the run."
+                )
+            con.execute(
+                "UPDATE out.segments SET name = ? WHERE run_id = ? AND segment_id = ?",
+                [name, run_id, segment_id],
+            )
     finally:
         con.close()
     return old, name

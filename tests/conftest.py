@@ -42,15 +42,12 @@ def small_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """About 280 customers of the real sample (every 4th id), with all their lines and some guest lines."""
     out = tmp_path_factory.mktemp("small") / "retail_small.csv"
     with duckdb.connect() as con:
-        con.execute(
-            """COPY (SELECT * FROM read_csv(?, all_varchar = true)
-                     WHERE CustomerID IS NULL AND hash(InvoiceNo) % 20 = 0
-                        OR (CustomerID::DOUBLE)::BIGINT % 16 = 0)
-               TO '"""
-            + str(out).replace("'", "''")
-            + "' (HEADER)",
-            [str(SAMPLE)],
-        )
+        con.sql(
+            """SELECT * FROM read_csv(?, all_varchar = true)
+               WHERE CustomerID IS NULL AND hash(InvoiceNo) % 20 = 0
+                  OR (CustomerID::DOUBLE)::BIGINT % 16 = 0""",
+            params=[str(SAMPLE)],
+        ).write_csv(str(out), header=True)
     return out
 
 

@@ -5,10 +5,15 @@ Bad input must give exit 2, one sentence on stderr, and leave the stored DB byte
 
 from __future__ import annotations
 
+import csv
+import io
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
+import openpyxl
+import pandas as pd
 import pytest
 import xlsxwriter
 
@@ -62,8 +67,12 @@ BAD: dict[str, tuple[Callable[[Path], list[str]], str]] = {
         "{d}/header.csv: no data rows after the header.",
     ),
     "required column missing": (
-        lambda d: ["run", str(write(d, "nocust.csv", "InvoiceNo,Quantity,InvoiceDate,UnitPrice\n1,2,2011-01-01,3\n"))],
-        "{d}/nocust.csv: required column 'customer_id' not found (looked for CustomerID, Customer ID, customer); "
+        lambda d: [
+            "run",
+            str(write(d, "nocust.csv", "InvoiceNo,Quantity,InvoiceDate,UnitPrice\n1,2,2011-01-01,3\n")),
+        ],
+        "{d}/nocust.csv: required column 'customer_id' not found "
+        "(looked for CustomerID, Customer ID, customer); "
         "columns found: InvoiceNo, Quantity, InvoiceDate, UnitPrice.",
     ),
     "mapped column missing": (
@@ -80,7 +89,10 @@ BAD: dict[str, tuple[Callable[[Path], list[str]], str]] = {
         "{d}/p.csv: column 'UnitPrice', line 5: expected a number, got '3.50 EUR'.",
     ),
     "no parseable date": (
-        lambda d: ["run", str(write(d, "d.csv", HEADER + "1,A,X,1,someday,2.0,5,UK\n2,A,X,1,never,2.0,6,UK\n"))],
+        lambda d: [
+            "run",
+            str(write(d, "d.csv", HEADER + "1,A,X,1,someday,2.0,5,UK\n2,A,X,1,never,2.0,6,UK\n")),
+        ],
         "{d}/d.csv: column 'InvoiceDate': no value is a date in a known format (first value 'someday'); "
         "give the format with --date-format.",
     ),
@@ -107,8 +119,15 @@ BAD: dict[str, tuple[Callable[[Path], list[str]], str]] = {
         "InvoiceDate/Date, UnitPrice/Price, CustomerID/Customer ID/customer; sheets: Notes.",
     ),
     "customer table feature not numeric": (
-        lambda d: ["run", str(write(d, "people.csv", "ID,Income,Spend\n1,50000,20\n2,n/a,30\n3,40000,10\n")),
-                   "--customer-table", "--id-column", "ID", "--features", "Income,Spend"],
+        lambda d: [
+            "run",
+            str(write(d, "people.csv", "ID,Income,Spend\n1,50000,20\n2,n/a,30\n3,40000,10\n")),
+            "--customer-table",
+            "--id-column",
+            "ID",
+            "--features",
+            "Income,Spend",
+        ],
         "{d}/people.csv: column 'Income', line 3: expected a number, got 'n/a'.",
     ),
 }
@@ -136,7 +155,13 @@ def test_run_prints_the_report_and_runs_lists_it(
     assert main(["run", str(small_csv), "--db", str(db), "--k", "3", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"Run 1 stored in {db} (")
-    for heading in ("Cleaning", "R/F/M cut points", "Model sweep", "Chosen: k = 3 was fixed by --k.", "Segments"):
+    for heading in (
+        "Cleaning",
+        "R/F/M cut points",
+        "Model sweep",
+        "Chosen: k = 3 was fixed by --k.",
+        "Segments",
+    ):
         assert heading in out
     assert main(["runs", "--db", str(db)]) == 0
     listing = capsys.readouterr().out.splitlines()
@@ -167,3 +192,100 @@ def test_every_command_and_flag_has_help() -> None:
         for action in command._actions:
             if action.dest != "help":
                 assert action.help, f"{name} {action.option_strings or action.dest} has no help"
+
+
+def _exported(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """(header block lines without '# ', rows) of a CSV written by `segments export`."""
+    text = path.read_bytes().decode("utf-8")
+    lines = text.split("\r\n")
+    header = [line[2:] for line in lines if line.startswith("# ")]
+    rows = list(csv.DictReader(io.StringIO("\r\n".join(lines[len(header) :]), newline="")))
+    return header, rows
+
+
+def _customers(db: Path) -> pd.DataFrame:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.sql(
+            """SELECT c.customer_id, c.country, c.tenure_days, c.monetary, c.is_outlier, c.rfm_group,
+                      s.name AS segment
+               FROM customers c JOIN segments s USING (run_id, segment_id) WHERE c.run_id = 1"""
+        ).df()
+
+
+def test_export_command_writes_the_filtered_list(
+    stored_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    df = _customers(stored_db)
+    segment = df["segment"].value_counts().index[0]
+    countries = list(df["country"].value_counts().index[:2])
+    out = tmp_path / "list.csv"
+    args = ["export", "--db", str(stored_db), "--segment", segment, "--tenure-min", "30", "--out", str(out)]
+    for country in countries:
+        args += ["--country", country]
+    assert main(args) == 0
+    expected = df[(df["segment"] == segment) & df["country"].isin(countries) & (df["tenure_days"] >= 30)]
+    assert capsys.readouterr().out == f"wrote {len(expected):,} customers of run 1 to {out}\n"
+    header, rows = _exported(out)
+    assert len(rows) == len(expected) > 0
+    assert {r["customer_id"] for r in rows} == set(expected["customer_id"])
+    assert f"Rows: {len(expected)}" in header
+    assert any(line.startswith("Filters: ") and segment in line for line in header)
+
+
+def test_export_command_presets_and_xlsx(stored_db: Path, tmp_path: Path) -> None:
+    df = _customers(stored_db)
+    out = tmp_path / "outliers.xlsx"
+    assert main(["export", "--db", str(stored_db), "--preset", "outliers", "--out", str(out)]) == 0
+    book = openpyxl.load_workbook(out, read_only=True)
+    sheet = book.worksheets[0]
+    ids = [str(r[0]) for r in sheet.iter_rows(min_row=2, values_only=True)]
+    book.close()
+    assert sorted(ids) == sorted(df.loc[df["is_outlier"], "customer_id"])
+    at_risk = tmp_path / "at_risk.csv"
+    assert main(["export", "--db", str(stored_db), "--preset", "at-risk", "--out", str(at_risk)]) == 0
+    _, rows = _exported(at_risk)
+    named = df["segment"].isin(["At Risk", "Can't Lose"])
+    # no learned segment has those names in this run: the preset falls back to the rule-based RFM groups
+    expected = df[named] if named.any() else df[df["rfm_group"].isin(["At Risk", "Can't Lose"])]
+    assert len(expected) > 0
+    assert {r["customer_id"] for r in rows} == set(expected["customer_id"])
+    money = [float(r["monetary"]) for r in rows]
+    assert money == sorted(money, reverse=True)
+
+
+EXPORT_BAD: dict[str, tuple[list[str], str]] = {
+    "unknown segment": (["--segment", "Nobody"], "--segment 'Nobody': run 1 has no such segment; expected"),
+    "unknown country": (["--country", "Atlantis"], "--country 'Atlantis': no customer of run 1 is in that"),
+    "inverted tenure": (
+        ["--tenure-min", "90", "--tenure-max", "10"],
+        "--tenure-min 90 is above --tenure-max 10; expected min <= max.",
+    ),
+    "unknown run": (["--run", "7"], "{db}: run 7 not found; `segments runs` lists the runs."),
+}
+
+
+@pytest.mark.parametrize("case", list(EXPORT_BAD))
+def test_export_command_rejects_what_the_run_does_not_have(
+    case: str, stored_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    extra, expected = EXPORT_BAD[case]
+    out = tmp_path / "list.csv"
+    out.write_text("previous export\n")
+    before = stored_db.read_bytes()
+    code = main(["export", "--db", str(stored_db), *extra, "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("Error: " + expected.format(db=stored_db))
+    assert err.endswith(".\n") and err.count("\n") == 1
+    assert out.read_text() == "previous export\n"
+    assert stored_db.read_bytes() == before
+
+
+def test_export_command_on_a_file_without_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "none.duckdb"
+    code = main(["export", "--db", str(missing), "--out", str(tmp_path / "x.csv")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(f"Error: {missing}: no segmentation run found (")
+    assert err.endswith("; make one with `segments run FILE`.\n")
+    assert not missing.exists() and not (tmp_path / "x.csv").exists()

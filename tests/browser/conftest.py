@@ -38,8 +38,15 @@ def browser_type_launch_args() -> dict:
     return {
         "executable_path": CHROMIUM,
         "headless": True,
-        "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
-                 "--no-first-run", "--disable-component-update", "--disable-sync"],
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
     }
 
 
@@ -66,12 +73,30 @@ class Server:
 def start_gunicorn(db: Path, workers: int = 2) -> Server:
     """Start `gunicorn wsgi:server` (the Procfile's entry point) and wait until it answers."""
     port = free_port()
-    env = {**os.environ, "SEGMENTATION_DB": str(db), "PORT": str(port), "WEB_CONCURRENCY": str(workers),
-           "SEGMENTATION_DB_THREADS": "1"}
+    env = {
+        **os.environ,
+        "SEGMENTATION_DB": str(db),
+        "PORT": str(port),
+        "WEB_CONCURRENCY": str(workers),
+        "SEGMENTATION_DB_THREADS": "1",
+    }
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "wsgi:server", "--config", "gunicorn.conf.py",
-         "--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "wsgi:server",
+            "--config",
+            "gunicorn.conf.py",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--access-logfile",
+            "/dev/null",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -33,9 +33,7 @@ def make_lines(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> None:
         "CREATE OR REPLACE TABLE lines (invoice VARCHAR, stock_code VARCHAR, description VARCHAR, "
         "quantity DOUBLE, invoice_ts TIMESTAMP, unit_price DOUBLE, customer_id VARCHAR, country VARCHAR)"
     )
-    con.executemany(
-        "INSERT INTO lines VALUES (?, ?, 'thing', ?, ?, ?, ?, ?)", [list(r) for r in rows]
-    )
+    con.executemany("INSERT INTO lines VALUES (?, ?, 'thing', ?, ?, ?, ?, ?)", [list(r) for r in rows])
 
 
 def test_each_rule_counted_in_order_and_counts_add_up() -> None:
@@ -100,14 +98,17 @@ def make_customer_rows(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> Non
 
 def test_customer_table_rules() -> None:
     con = duckdb.connect()
-    make_customer_rows(con, [
-        ("a", "UK", 10.0, [1.0, 2.0]),
-        ("a", "UK", 10.0, [1.0, 2.0]),  # exact duplicate
-        ("b", None, None, [3.0, None]),  # missing feature
-        (None, "UK", 1.0, [1.0, 1.0]),  # missing id
-        ("c", "FR", 5.0, [float("nan"), 1.0]),  # not finite
-        ("d", "FR", 5.0, [4.0, 1.0]),
-    ])
+    make_customer_rows(
+        con,
+        [
+            ("a", "UK", 10.0, [1.0, 2.0]),
+            ("a", "UK", 10.0, [1.0, 2.0]),  # exact duplicate
+            ("b", None, None, [3.0, None]),  # missing feature
+            (None, "UK", 1.0, [1.0, 1.0]),  # missing id
+            ("c", "FR", 5.0, [float("nan"), 1.0]),  # not finite
+            ("d", "FR", 5.0, [4.0, 1.0]),
+        ],
+    )
     steps = clean_customer_rows(con, "people.csv", "ID")
     assert [(s.rule, s.removed, s.rows_left) for s in steps] == [
         ("missing_customer_id", 1, 5),

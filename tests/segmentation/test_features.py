@@ -20,14 +20,18 @@ SOME_CUSTOMERS = ["12348", "12356", "12748", "14096", "17920"]
 def sample_features() -> feat.FeatureResult:
     con = duckdb.connect()
     con.execute(
-        """CREATE TABLE lines AS SELECT InvoiceNo AS invoice, StockCode AS stock_code, Description AS description,
-               Quantity::DOUBLE AS quantity, InvoiceDate::TIMESTAMP AS invoice_ts, UnitPrice::DOUBLE AS unit_price,
+        """CREATE TABLE lines AS SELECT InvoiceNo AS invoice, StockCode AS stock_code,
+               Description AS description, Quantity::DOUBLE AS quantity,
+               InvoiceDate::TIMESTAMP AS invoice_ts, UnitPrice::DOUBLE AS unit_price,
                regexp_replace(CustomerID, '\\.0$', '') AS customer_id, Country AS country
            FROM read_csv(?, all_varchar = true)""",
         [str(SAMPLE)],
     )
     clean_sales(con, "sample", outlier_factor=0)
     return feat.sales_features(con, None, "sample")
+
+
+ROUNDED = {"monetary": 0.005 + 1e-9, "avg_basket_value": 0.005 + 1e-9, "return_rate": 0.00005 + 1e-12}
 
 
 def pandas_features(customer: str) -> dict[str, float]:
@@ -64,11 +68,16 @@ def test_features_equal_an_independent_pandas_computation(
     for name, value in expected.items():
         if name == "country":
             assert row[name] == value
+        elif name in ROUNDED:  # stored rounded: money to cents, the rate to 4 places
+            assert row[name] == pytest.approx(value, abs=ROUNDED[name]), name
+            assert row[name] == round(row[name], 4)
         else:
             assert row[name] == pytest.approx(value, rel=1e-9), name
 
 
-def test_ids_are_clean_and_snapshot_is_the_day_after_the_last_sale(sample_features: feat.FeatureResult) -> None:
+def test_ids_are_clean_and_snapshot_is_the_day_after_the_last_sale(
+    sample_features: feat.FeatureResult,
+) -> None:
     ids = sample_features.frame["customer_id"]
     assert not ids.str.contains(r"\.").any()
     assert str(sample_features.snapshot) == "2011-12-10"

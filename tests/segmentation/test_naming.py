@@ -154,7 +154,9 @@ def test_generic_mode_is_used_without_full_rfm_and_names_are_unique() -> None:
     }
     names = name_segments(levels)
     assert [names[i].name for i in range(3)] == [
-        "High Frequency · High Spend", "High Frequency · High Spend 2", "High Frequency · High Spend 3"
+        "High Frequency · High Spend",
+        "High Frequency · High Spend 2",
+        "High Frequency · High Spend 3",
     ]
     assert not {n.name for n in names.values()} & {c.name for c in CANDIDATES}
     assert_one_liners(names)
@@ -200,12 +202,26 @@ def test_every_score_combination_maps_to_a_group_and_every_group_is_used() -> No
 @pytest.mark.parametrize(
     ("r", "f", "m", "group"),
     [
-        (5, 5, 5, "Champions"), (5, 4, 3, "Champions"), (4, 5, 4, "Loyal"), (3, 4, 5, "Loyal"),
-        (5, 2, 3, "Potential Loyalist"), (4, 3, 2, "Potential Loyalist"), (5, 1, 1, "New"),
-        (5, 2, 1, "Potential Loyalist"), (4, 1, 1, "Promising"), (3, 3, 3, "Need Attention"),
-        (3, 2, 3, "Need Attention"), (3, 1, 2, "About to Sleep"), (2, 4, 3, "At Risk"), (1, 3, 3, "At Risk"),
-        (2, 5, 5, "Can't Lose"), (1, 5, 4, "Can't Lose"), (2, 1, 1, "Hibernating"), (1, 2, 2, "Hibernating"),
-        (1, 1, 2, "Hibernating"), (1, 1, 1, "Lost"),
+        (5, 5, 5, "Champions"),
+        (5, 4, 3, "Champions"),
+        (4, 5, 4, "Loyal"),
+        (3, 4, 5, "Loyal"),
+        (5, 2, 3, "Potential Loyalist"),
+        (4, 3, 2, "Potential Loyalist"),
+        (5, 1, 1, "New"),
+        (5, 2, 1, "Potential Loyalist"),
+        (4, 1, 1, "Promising"),
+        (3, 3, 3, "Need Attention"),
+        (3, 2, 3, "Need Attention"),
+        (3, 1, 2, "About to Sleep"),
+        (2, 4, 3, "At Risk"),
+        (1, 3, 3, "At Risk"),
+        (2, 5, 5, "Can't Lose"),
+        (1, 5, 4, "Can't Lose"),
+        (2, 1, 1, "Hibernating"),
+        (1, 2, 2, "Hibernating"),
+        (1, 1, 2, "Hibernating"),
+        (1, 1, 1, "Lost"),
     ],
 )
 def test_rfm_grid_cells(r: int, f: int, m: int, group: str) -> None:

@@ -31,11 +31,16 @@ def test_cleaning_counts_add_up_to_the_input(con: duckdb.DuckDBPyConnection) -> 
     rows_in, rows_clean = con.execute("SELECT rows_in, rows_clean FROM runs WHERE id = 1").fetchone()
     removed = one(con, "SELECT sum(removed) FROM cleaning_steps WHERE run_id = 1")
     assert removed + rows_clean == rows_in
-    assert one(con, "SELECT rows_left FROM cleaning_steps WHERE run_id = 1 ORDER BY step DESC LIMIT 1") == rows_clean
+    assert (
+        one(con, "SELECT rows_left FROM cleaning_steps WHERE run_id = 1 ORDER BY step DESC LIMIT 1")
+        == rows_clean
+    )
 
 
 def test_tables_agree_with_each_other(con: duckdb.DuckDBPyConnection) -> None:
-    run = con.execute("SELECT customers, k, features, status, seed, source_sha256, params FROM runs").fetchone()
+    run = con.execute(
+        "SELECT customers, k, features, status, seed, source_sha256, params FROM runs"
+    ).fetchone()
     customers, k, features, status, seed, sha, params = run
     assert status == "ok" and seed == 0 and len(sha) == 64
     assert json.loads(params)["seed"] == 0
@@ -58,14 +63,19 @@ def test_tables_agree_with_each_other(con: duckdb.DuckDBPyConnection) -> None:
     assert [r[0] for r in kmeans] == list(range(2, 11))
     assert one(con, "SELECT count(*) FROM model_scores WHERE chosen") == 1
     assert {r[0] for r in con.execute("SELECT algorithm FROM model_scores").fetchall()} == {
-        "kmeans", "agglomerative", "dbscan"}
+        "kmeans",
+        "agglomerative",
+        "dbscan",
+    }
 
 
 def test_stored_model_scores_every_customer_into_its_segment(con: duckdb.DuckDBPyConnection) -> None:
     logt, center, scale, centroids, pca_mean, comps = con.execute(
         "SELECT log_transform, center, scale, centroids, pca_mean, pca_components FROM models"
     ).fetchone()
-    rows = con.execute("SELECT features, segment_id, pc1, pc2, pc3 FROM customers ORDER BY customer_id").fetchall()
+    rows = con.execute(
+        "SELECT features, segment_id, pc1, pc2, pc3 FROM customers ORDER BY customer_id"
+    ).fetchall()
     x = np.array([r[0] for r in rows])
     x[:, np.array(logt)] = np.log1p(np.clip(x[:, np.array(logt)], 0, None))
     z = (x - np.array(center)) / np.array(scale)
@@ -74,8 +84,9 @@ def test_stored_model_scores_every_customer_into_its_segment(con: duckdb.DuckDBP
     assert np.allclose((z - np.array(pca_mean)) @ np.array(comps).T, np.array([r[2:] for r in rows]))
 
 
-def test_same_input_and_seed_give_the_same_assignments(small_csv: Path, tmp_path: Path,
-                                                       small_run: tuple[Path, pipeline.RunSummary]) -> None:
+def test_same_input_and_seed_give_the_same_assignments(
+    small_csv: Path, tmp_path: Path, small_run: tuple[Path, pipeline.RunSummary]
+) -> None:
     db = tmp_path / "again.duckdb"
     pipeline.run(RunConfig(inputs=(small_csv,), db_path=db, progress=False))
     query = "SELECT customer_id, segment_id, is_outlier FROM customers ORDER BY customer_id"
@@ -85,18 +96,22 @@ def test_same_input_and_seed_give_the_same_assignments(small_csv: Path, tmp_path
     assert first.execute(names).fetchall() == second.execute(names).fetchall()
 
 
-def test_online_retail_ii_spelling_in_two_overlapping_files(small_csv: Path, tmp_path: Path,
-                                                            small_run: tuple[Path, pipeline.RunSummary]) -> None:
+def test_online_retail_ii_spelling_in_two_overlapping_files(
+    small_csv: Path, tmp_path: Path, small_run: tuple[Path, pipeline.RunSummary]
+) -> None:
     """The II layout's two yearly files overlap for some days; the overlap is removed as duplicates."""
     src = duckdb.connect()
     src.execute("CREATE TABLE t AS SELECT * FROM read_csv(?, all_varchar = true)", [str(small_csv)])
-    rename = ('SELECT InvoiceNo AS Invoice, StockCode, Description, Quantity, InvoiceDate, UnitPrice AS Price, '
-              '"CustomerID" AS "Customer ID", Country FROM t')
+    rename = (
+        "SELECT InvoiceNo AS Invoice, StockCode, Description, Quantity, InvoiceDate, UnitPrice AS Price, "
+        '"CustomerID" AS "Customer ID", Country FROM t'
+    )
     first, second = tmp_path / "year1.csv", tmp_path / "year2.csv"
     src.execute(f"COPY ({rename} WHERE InvoiceDate < '2011-06-10') TO '{first}' (HEADER)")  # noqa: S608
     src.execute(f"COPY ({rename} WHERE InvoiceDate >= '2011-06-01') TO '{second}' (HEADER)")  # noqa: S608
-    overlap = src.execute("SELECT count(*) FROM t WHERE InvoiceDate >= '2011-06-01' AND InvoiceDate < '2011-06-10'"
-                          ).fetchone()[0]
+    overlap = src.execute(
+        "SELECT count(*) FROM t WHERE InvoiceDate >= '2011-06-01' AND InvoiceDate < '2011-06-10'"
+    ).fetchone()[0]
     db = tmp_path / "ii.duckdb"
     summary = pipeline.run(RunConfig(inputs=(first, second), db_path=db, progress=False))
     single = small_run[1]
@@ -105,8 +120,10 @@ def test_online_retail_ii_spelling_in_two_overlapping_files(small_csv: Path, tmp
     assert dup == {s.rule: s.removed for s in single.steps}["exact_duplicate"] + overlap
     assert summary.customers == single.customers
     query = "SELECT customer_id, segment_id FROM customers ORDER BY 1"
-    assert store.open_read_only(db).execute(query).fetchall() == \
-        store.open_read_only(small_run[0]).execute(query).fetchall()
+    assert (
+        store.open_read_only(db).execute(query).fetchall()
+        == store.open_read_only(small_run[0]).execute(query).fetchall()
+    )
 
 
 def test_customer_table_mode(tmp_path: Path) -> None:
@@ -122,14 +139,26 @@ def test_customer_table_mode(tmp_path: Path) -> None:
             fh.write(f"C{i},{income[i]:.0f},{spend[i]:.2f},{visits[i]},{'North' if i % 3 else 'South'},{i}\n")
         fh.write(",1,1,1,North,1\n")  # no id: counted and removed
     db = tmp_path / "c.duckdb"
-    summary = pipeline.run(RunConfig(
-        inputs=(path,), db_path=db, mode="customers", id_column="ID",
-        feature_columns=("Income", "Spend", "Visits"), country_column="Region", tenure_column="Days",
-        progress=False, k=2))
+    summary = pipeline.run(
+        RunConfig(
+            inputs=(path,),
+            db_path=db,
+            mode="customers",
+            id_column="ID",
+            feature_columns=("Income", "Spend", "Visits"),
+            country_column="Region",
+            tenure_column="Days",
+            progress=False,
+            k=2,
+        )
+    )
     assert summary.customers == n
     assert [(s.rule, s.removed) for s in summary.steps][0] == ("missing_customer_id", 1)
     con = store.open_read_only(db)
-    assert con.execute("SELECT features, mode FROM runs").fetchone() == (["Income", "Spend", "Visits"], "customers")
+    assert con.execute("SELECT features, mode FROM runs").fetchone() == (
+        ["Income", "Spend", "Visits"],
+        "customers",
+    )
     sizes = con.execute("SELECT size FROM segments ORDER BY segment_id").fetchall()
     assert sizes == [(200,), (200,)]
     names = [r[0] for r in con.execute("SELECT name FROM segments").fetchall()]
@@ -138,4 +167,7 @@ def test_customer_table_mode(tmp_path: Path) -> None:
     assert one(con, "SELECT max(tenure_days) FROM customers") == n - 1
     assert one(con, "SELECT count(*) FROM customers WHERE r_score IS NOT NULL OR rfm_group IS NOT NULL") == 0
     assert {r[0] for r in con.execute("SELECT DISTINCT feature FROM segment_profiles").fetchall()} == {
-        "Income", "Spend", "Visits"}
+        "Income",
+        "Spend",
+        "Visits",
+    }
