@@ -100,7 +100,8 @@ def run(cfg: RunConfig, progress: Progress | None = None) -> RunSummary:
     source = ", ".join(str(p) for p in cfg.inputs)
     with tempfile.TemporaryDirectory(prefix="segments-") as spill:
         con = duckdb.connect(config=_duckdb_config(cfg, spill))
-        con.execute("SET enable_progress_bar = ?", [cfg.progress])  # DuckDB's bar on long queries
+        # DuckDB's bar on long queries, only on a terminal (a redirected log would fill with bar redraws)
+        con.execute("SET enable_progress_bar = ?", [cfg.progress and sys.stderr.isatty()])
         try:
             clock = time.perf_counter()
             say(f"reading {source} ...")
