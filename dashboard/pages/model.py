@@ -1,0 +1,297 @@
+"""Model: how the segments were found: the k sweep with the chosen k, the algorithms compared, sampled
+customers on the principal components (2-D and 3-D, outliers marked), feature distributions, the cleaning
+steps and the stability of the segments.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+import pandas as pd
+import plotly.graph_objects as go
+from dash import Input, Output, State, callback, dcc, html
+
+from dashboard import components, figures, queries
+from dashboard.queries import NoData, profiles
+from dashboard.queries import model as model_q
+
+dash.register_page(__name__, path="/model", name="Model", order=4, title="Model · Customer segments")
+
+ALGORITHM_NAMES = {"kmeans": "K-Means", "agglomerative": "Agglomerative (Ward)", "dbscan": "DBSCAN"}
+STABILITY_TEXT = (
+    "Adjusted Rand index between the stored segments and refits on seeded 80% subsamples: "
+    "1 = the same segments every time, 0 = no better than chance."
+)
+
+
+@components.requires_data
+def layout(**query: Any) -> html.Div:
+    """The Model page of the run in the URL query (latest by default)."""
+    run_id = queries.resolve_run(query.get("run"))
+    info = queries.run_info(run_id)
+    summary = model_q.summary(run_id)
+    segs = profiles.segments(run_id)
+    names = {int(s): str(n) for s, n in zip(segs["segment_id"], segs["name"], strict=True)}
+    features = profiles.features(run_id)
+    feature = features[0] if features else None
+    sample = model_q.pca_sample(run_id)
+    histogram, histogram_note = histogram_figure(run_id, feature, names)
+    return html.Div(
+        [
+            components.page_header("Model", info),
+            _kpi_row(summary),
+            _card(
+                "The k sweep",
+                dcc.Graph(
+                    id="model-sweep",
+                    figure=figures.k_sweep(model_q.k_sweep(run_id), summary.k),
+                    config=components.graph_config(),
+                ),
+                f"How k was chosen: {summary.k_reason}" if summary.k_reason else None,
+                footer_id="model-k-reason",
+            ),
+            _card(
+                "Algorithms compared",
+                html.Div(
+                    algorithm_table(model_q.algorithm_comparison(run_id)),
+                    className="table-responsive",
+                    id="model-algorithms",
+                ),
+                "Scores on the same scaled features. DBSCAN finds its own number of clusters; its noise "
+                "points are the outliers marked below.",
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        _card(
+                            "Customers on the first two principal components",
+                            dcc.Graph(
+                                id="model-pca2d",
+                                figure=figures.pca_scatter(sample, dims=2),
+                                config=components.graph_config(),
+                            ),
+                            _sample_note(sample, summary),
+                            className="h-100",
+                        ),
+                        lg=6,
+                    ),
+                    dbc.Col(
+                        _card(
+                            "… and the first three (drag to turn)",
+                            dcc.Graph(
+                                id="model-pca3d",
+                                figure=figures.pca_scatter(sample, dims=3),
+                                config=components.graph_config(),
+                            ),
+                            "Outliers: density-based noise, drawn as black-edged diamonds.",
+                            className="h-100",
+                        ),
+                        lg=6,
+                    ),
+                ],
+                className="g-3 mb-3",
+            ),
+            _card(
+                html.Div(
+                    [
+                        html.Span("Distribution of a feature", className="me-auto"),
+                        dcc.Dropdown(
+                            id="model-feature",
+                            options=[
+                                {"label": figures.FEATURE_LABELS.get(f, f), "value": f} for f in features
+                            ],
+                            value=feature,
+                            clearable=False,
+                            searchable=False,
+                            style={"minWidth": "14rem"},
+                        ),
+                    ],
+                    className="d-flex align-items-center flex-wrap gap-3",
+                ),
+                dcc.Graph(
+                    id="model-histogram",
+                    figure=histogram,
+                    config=components.graph_config(),
+                ),
+                histogram_note,
+                footer_id="model-histogram-note",
+            ),
+            _card(
+                "Cleaning steps",
+                html.Div(cleaning_table(model_q.cleaning_steps(run_id)), className="table-responsive"),
+                None,
+            ),
+            dcc.Store(id="model-run", data=run_id),
+        ]
+    )
+
+
+def _card(
+    title: Any, body: Any, footer: str | None = None, className: str = "mb-3", footer_id: str | None = None
+) -> dbc.Card:
+    """A shadowed card with a header, a body and an optional small grey footer."""
+    parts: list[Any] = [dbc.CardHeader(title), dbc.CardBody(body)]
+    if footer is not None or footer_id:
+        extra = {"id": footer_id} if footer_id else {}
+        parts.append(dbc.CardFooter(footer or "", className="small text-muted", **extra))
+    return dbc.Card(parts, className=f"shadow-sm {className}")
+
+
+def _score(value: float | None, digits: int = 3) -> str:
+    """A score for cards and tables ('–' when undefined)."""
+    if value is None or pd.isna(value):
+        return "–"
+    return f"{value:,.{digits}f}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def _kpi_row(s: model_q.ModelSummary) -> dbc.Row:
+    """Model, silhouette, Davies-Bouldin, stability and outliers as cards."""
+    algorithm = ALGORITHM_NAMES.get(s.algorithm or "", s.algorithm or "–")
+    cards = [
+        components.kpi_card(
+            "Model", f"k = {s.k}" if s.k else "–", f"{algorithm}, {s.scaler or '?'} scaling", "model-kpi-k"
+        ),
+        components.kpi_card("Silhouette", _score(s.silhouette), "−1 to 1, higher is better", "model-kpi-sil"),
+        components.kpi_card("Davies-Bouldin", _score(s.davies_bouldin), "lower is better", "model-kpi-dbi"),
+        components.kpi_card("Stability (ARI)", _score(s.stability_ari, 2), STABILITY_TEXT, "model-kpi-ari"),
+        components.kpi_card(
+            "Outliers",
+            components.fmt_int(s.outliers),
+            f"of {components.fmt_int(s.customers)} customers" if s.customers else None,
+            "model-kpi-outliers",
+        ),
+    ]
+    return dbc.Row([dbc.Col(c) for c in cards], className="g-3 mb-3 row-cols-2 row-cols-md-3 row-cols-xl-5")
+
+
+def _sample_note(sample: pd.DataFrame, s: model_q.ModelSummary) -> str:
+    """How many customers the scatter shows, and that every outlier is among them."""
+    shown = len(sample)
+    total = s.customers or shown
+    what = (
+        f"All {components.fmt_int(total)} customers"
+        if shown >= total
+        else f"A repeatable sample of {components.fmt_int(shown)} of {components.fmt_int(total)} customers"
+    )
+    return f"{what}; every outlier included (black-edged crosses)."
+
+
+def algorithm_table(df: pd.DataFrame) -> dbc.Table | html.P:
+    """The algorithm comparison as a plain table, the stored model's row marked."""
+    if df.empty:
+        return html.P("This run stores no algorithm comparison.", className="text-muted")
+    head = html.Tr(
+        [
+            html.Th(h, className="text-end" if i > 0 else None)
+            for i, h in enumerate(
+                [
+                    "Algorithm",
+                    "k",
+                    "Silhouette",
+                    "Davies-Bouldin",
+                    "Calinski-Harabasz",
+                    "Inertia",
+                    "Noise share",
+                    "Customers scored",
+                    "Fit (s)",
+                ]
+            )
+        ]
+    )
+    rows = []
+    for r in df.itertuples(index=False):
+        name = ALGORITHM_NAMES.get(r.algorithm, str(r.algorithm))
+        label: list[Any] = [name]
+        if r.chosen:
+            label.append(html.Span("stored model", className="badge text-bg-primary ms-2 fw-normal"))
+        noise = "–" if pd.isna(r.noise_share) else f"{r.noise_share:.1%}"
+        cells = [
+            str(r.k),
+            _score(r.silhouette),
+            _score(r.davies_bouldin),
+            _score(r.calinski_harabasz, 1),
+            _score(r.inertia, 1),
+            noise,
+            components.fmt_int(r.n_scored),
+            _score(r.fit_seconds, 3),
+        ]
+        rows.append(
+            html.Tr(
+                [html.Td(label)] + [html.Td(c, className="text-end") for c in cells],
+                className="table-primary" if r.chosen else None,
+            )
+        )
+    return dbc.Table(
+        [html.Thead(head), html.Tbody(rows)],
+        size="sm",
+        hover=True,
+        className="mb-0",
+        style={"fontVariantNumeric": "tabular-nums"},
+    )
+
+
+def cleaning_table(df: pd.DataFrame) -> dbc.Table | html.P:
+    """The cleaning steps in order: rule in words, lines removed, lines left."""
+    if df.empty:
+        return html.P("This run stores no cleaning steps.", className="text-muted")
+    head = html.Tr(
+        [
+            html.Th("#"),
+            html.Th("Rule"),
+            html.Th("Removed", className="text-end"),
+            html.Th("Left", className="text-end"),
+        ]
+    )
+    rows = [
+        html.Tr(
+            [
+                html.Td(str(r.step)),
+                html.Td(str(r.description or r.rule)),
+                html.Td(components.fmt_int(r.removed), className="text-end"),
+                html.Td(components.fmt_int(r.rows_left), className="text-end"),
+            ]
+        )
+        for r in df.itertuples(index=False)
+    ]
+    return dbc.Table(
+        [html.Thead(head), html.Tbody(rows)],
+        size="sm",
+        className="mb-0",
+        style={"fontVariantNumeric": "tabular-nums"},
+    )
+
+
+def histogram_figure(run_id: int, feature: str | None, names: dict[int, str]) -> tuple[go.Figure, str]:
+    """The histogram of one feature (checked against the run's features) and a note on its range."""
+    hist = model_q.histogram(run_id, feature) if isinstance(feature, str) else None
+    if hist is None:
+        return figures.empty_figure("Pick a feature."), ""
+    note = f"{hist.bins} bins, stacked by segment"
+    if hist.clipped:
+        note += (
+            f"; range cut to the 1st-99th percentile: {components.fmt_int(hist.below)} lower and "
+            f"{components.fmt_int(hist.above)} higher customers are counted in the end bins"
+        )
+    if hist.missing:
+        note += f"; {components.fmt_int(hist.missing)} customers have no value"
+    return figures.feature_histogram(hist.counts, hist.edges(), names, hist.feature), note + "."
+
+
+@callback(
+    Output("model-histogram", "figure"),
+    Output("model-histogram-note", "children"),
+    Input("model-feature", "value"),
+    State("model-run", "data"),
+    prevent_initial_call=True,
+)
+def update_histogram(feature: Any, run: Any) -> tuple[go.Figure, str]:
+    """Redraw the histogram for the chosen feature (untrusted: unknown names give an empty chart)."""
+    try:
+        run_id = queries.resolve_run(run)
+        segs = profiles.segments(run_id)
+    except NoData:
+        return figures.empty_figure("No segmentation run yet."), ""
+    names = {int(s): str(n) for s, n in zip(segs["segment_id"], segs["name"], strict=True)}
+    return histogram_figure(run_id, feature if isinstance(feature, str) else None, names)

@@ -1,0 +1,246 @@
+"""What the Model page shows: the k sweep, the algorithm comparison, sampled PCA points, feature histograms.
+
+Every query returns an aggregate or a LIMITed sample (at most filtered.SAMPLE_MAX customers). The SQL is
+static: the histogram's feature arrives as a bound value already checked against the run's features, and
+picks its column through a CASE over fixed column names (or an index into the stored features array).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from dashboard import queries
+from dashboard.queries import profiles
+from dashboard.queries.filtered import SAMPLE_MAX
+
+BINS_MAX = 60
+SCORE_COLUMNS: tuple[str, ...] = ("inertia", "silhouette", "davies_bouldin", "calinski_harabasz")
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """A run's model facts: algorithm, chosen k and why, its scores and stability."""
+
+    run_id: int
+    mode: str | None
+    customers: int | None
+    features: tuple[str, ...]
+    log_features: tuple[str, ...]
+    scaler: str | None
+    algorithm: str | None
+    k: int | None
+    k_reason: str | None
+    silhouette: float | None
+    davies_bouldin: float | None
+    calinski_harabasz: float | None
+    inertia: float | None
+    stability_ari: float | None
+    outliers: int | None
+    seed: int | None
+
+
+def summary(run_id: int) -> ModelSummary:
+    """The model facts of one run (NoData if the run does not exist)."""
+    row = queries.fetch_one(
+        """SELECT id, mode, customers, features, log_features, scaler, algorithm, k, k_reason, silhouette,
+                  davies_bouldin, calinski_harabasz, inertia, stability_ari, outliers, seed
+           FROM seg.runs WHERE id = ?""",
+        [int(run_id)],
+    )
+    if row is None:
+        raise queries.NoData("empty", queries.current_db())
+    return ModelSummary(
+        run_id=int(row[0]),
+        mode=row[1],
+        customers=row[2],
+        features=tuple(row[3] or ()),
+        log_features=tuple(row[4] or ()),
+        scaler=row[5],
+        algorithm=row[6],
+        k=row[7],
+        k_reason=row[8],
+        silhouette=_num(row[9]),
+        davies_bouldin=_num(row[10]),
+        calinski_harabasz=_num(row[11]),
+        inertia=_num(row[12]),
+        stability_ari=_num(row[13]),
+        outliers=row[14],
+        seed=row[15],
+    )
+
+
+def _num(value: Any) -> float | None:
+    """A finite float or None (NaN scores are stored when a metric is undefined)."""
+    if value is None:
+        return None
+    number = float(value)
+    return number if number == number and abs(number) != float("inf") else None
+
+
+def k_sweep(run_id: int) -> pd.DataFrame:
+    """The sweep of the run's own algorithm, by k: k, inertia, silhouette, davies_bouldin,
+    calinski_harabasz, n_scored, fit_seconds, chosen."""
+    return queries.fetch_df(
+        """SELECT m.k, m.inertia, m.silhouette, m.davies_bouldin, m.calinski_harabasz, m.n_scored,
+                  m.fit_seconds, coalesce(m.chosen, false) AS chosen
+           FROM seg.model_scores AS m JOIN seg.runs AS r ON r.id = m.run_id
+           WHERE m.run_id = ? AND m.algorithm = r.algorithm
+           ORDER BY m.k""",
+        [int(run_id)],
+    )
+
+
+def algorithm_comparison(run_id: int) -> pd.DataFrame:
+    """One row per algorithm scored: the row at the run's chosen k when it has one, else its smallest k.
+
+    Columns: algorithm, k, inertia, silhouette, davies_bouldin, calinski_harabasz, noise_share, n_scored,
+    fit_seconds, chosen. The chosen model first, then by algorithm name.
+    """
+    return queries.fetch_df(
+        """SELECT m.algorithm, m.k, m.inertia, m.silhouette, m.davies_bouldin, m.calinski_harabasz,
+                  m.noise_share, m.n_scored, m.fit_seconds, coalesce(m.chosen, false) AS chosen
+           FROM seg.model_scores AS m JOIN seg.runs AS r ON r.id = m.run_id
+           WHERE m.run_id = ?
+           QUALIFY row_number() OVER (PARTITION BY m.algorithm
+                                      ORDER BY coalesce(m.chosen, false) DESC, (m.k = r.k) DESC, m.k) = 1
+           ORDER BY coalesce(m.chosen, false) DESC, m.algorithm""",
+        [int(run_id)],
+    )
+
+
+def pca_sample(run_id: int, n: int = SAMPLE_MAX) -> pd.DataFrame:
+    """A repeatable sample of at most SAMPLE_MAX customers with their PCA coordinates; outliers come first,
+    so every outlier is in it (they are few). Columns: customer_id, country, segment_id, segment_name,
+    is_outlier, pc1, pc2, pc3, monetary."""
+    limit = min(max(int(n), 0), SAMPLE_MAX)
+    return queries.fetch_df(
+        """SELECT c.customer_id, c.country, c.segment_id,
+                  coalesce(s.name, 'Segment ' || c.segment_id) AS segment_name,
+                  coalesce(c.is_outlier, false) AS is_outlier, c.pc1, c.pc2, c.pc3, c.monetary
+           FROM seg.customers AS c
+           LEFT JOIN seg.segments AS s ON s.run_id = c.run_id AND s.segment_id = c.segment_id
+           WHERE c.run_id = $run_id
+           ORDER BY coalesce(c.is_outlier, false) DESC, hash(c.customer_id), c.customer_id
+           LIMIT $limit""",
+        {"run_id": int(run_id), "limit": limit},
+    )
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Binned counts of one feature per segment: bins of equal width between lo and hi.
+
+    counts has columns bin (0-based), segment_id, customers. Values below lo (above hi) are counted in the
+    first (last) bin when clipped is True: lo and hi are then the 1st and 99th percentiles.
+    """
+
+    feature: str
+    lo: float | None
+    hi: float | None
+    bins: int
+    clipped: bool
+    below: int  # customers under lo (inside the first bin's count)
+    above: int  # customers over hi (inside the last bin's count)
+    missing: int  # customers with no value
+    counts: pd.DataFrame
+
+    def edges(self) -> list[float]:
+        """The bins+1 bin edges."""
+        if self.lo is None or self.hi is None:
+            return []
+        width = (self.hi - self.lo) / self.bins
+        return [self.lo + i * width for i in range(self.bins + 1)]
+
+
+# One feature's value per customer: a fixed column chosen by $column (sales-lines run) or the stored
+# features array at $idx (customer-table run). No identifier comes from outside this text.
+_VALUE = """
+WITH vals AS (
+    SELECT segment_id,
+           CASE WHEN $idx IS NOT NULL THEN features[$idx]
+                WHEN $column = 'recency_days' THEN recency_days::DOUBLE
+                WHEN $column = 'frequency' THEN frequency::DOUBLE
+                WHEN $column = 'monetary' THEN monetary::DOUBLE
+                WHEN $column = 'quantity' THEN quantity::DOUBLE
+                WHEN $column = 'avg_basket_value' THEN avg_basket_value::DOUBLE
+                WHEN $column = 'tenure_days' THEN tenure_days::DOUBLE
+                WHEN $column = 'distinct_products' THEN distinct_products::DOUBLE
+                WHEN $column = 'return_rate' THEN return_rate::DOUBLE
+           END AS v
+    FROM seg.customers WHERE run_id = $run_id
+)
+"""
+
+
+def _sql(*parts: str) -> str:
+    """Join constant SQL fragments of this module (never user text)."""
+    return "\n".join(parts)
+
+
+def _source(run_id: int, feature: str) -> dict[str, Any] | None:
+    """The bound parameters that select `feature` in _VALUE, or None if the run has no such feature."""
+    if not isinstance(feature, str) or feature not in profiles.features(run_id):
+        return None
+    row = queries.fetch_one("SELECT mode, features FROM seg.runs WHERE id = ?", [int(run_id)])
+    if row is None:
+        return None
+    mode, names = row[0], list(row[1] or ())
+    if mode == "customers":
+        if feature not in names:
+            return None
+        return {"run_id": int(run_id), "idx": names.index(feature) + 1, "column": None}
+    if feature not in profiles.FEATURE_COLUMNS:
+        return None
+    return {"run_id": int(run_id), "idx": None, "column": feature}
+
+
+def histogram(run_id: int, feature: str, bins: int = 30, clip: bool = True) -> Histogram | None:
+    """Counts per segment in equal-width bins of one feature, computed in DuckDB (None: unknown feature).
+
+    With clip, the range is the 1st to 99th percentile and the tails fall into the end bins, so one
+    huge customer does not squeeze everyone else into a single bar.
+    """
+    params = _source(run_id, feature)
+    if params is None:
+        return None
+    bins = min(max(int(bins), 1), BINS_MAX)
+    bounds = queries.fetch_one(
+        _sql(
+            _VALUE,
+            """SELECT min(v), max(v), quantile_cont(v, 0.01), quantile_cont(v, 0.99),
+                      count(*) FILTER (WHERE v IS NULL) FROM vals""",
+        ),
+        params,
+    )
+    assert bounds is not None
+    vmin, vmax, q01, q99, missing = bounds
+    empty = pd.DataFrame({"bin": [], "segment_id": [], "customers": []})
+    if vmin is None:
+        return Histogram(feature, None, None, bins, False, 0, 0, int(missing or 0), empty)
+    lo, hi = (float(q01), float(q99)) if clip and q99 > q01 else (float(vmin), float(vmax))
+    clipped = (lo, hi) != (float(vmin), float(vmax))
+    if hi <= lo:
+        hi = lo + 1.0
+    counts = queries.fetch_df(
+        _sql(
+            _VALUE,
+            """SELECT least(greatest(floor((v - $lo) / ($hi - $lo) * $bins), 0), $bins - 1)::INTEGER AS bin,
+                      segment_id, count(*) AS customers
+               FROM vals WHERE v IS NOT NULL GROUP BY ALL ORDER BY bin, segment_id""",
+        ),
+        {**params, "lo": lo, "hi": hi, "bins": bins},
+    )
+    tails = queries.fetch_one(
+        _sql(_VALUE, "SELECT count(*) FILTER (WHERE v < $lo), count(*) FILTER (WHERE v > $hi) FROM vals"),
+        {**params, "lo": lo, "hi": hi},
+    )
+    below, above = (int(tails[0]), int(tails[1])) if tails else (0, 0)
+    return Histogram(feature, lo, hi, bins, clipped, below, above, int(missing or 0), counts)
+
+
+def cleaning_steps(run_id: int) -> pd.DataFrame:
+    """The run's cleaning steps in order (step, rule, description, removed, rows_left)."""
+    return queries.cleaning_steps(run_id)

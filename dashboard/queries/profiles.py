@@ -1,0 +1,214 @@
+"""What the Compare page shows: segment profiles, box-plot quantiles, top countries and the RFM cross tab.
+
+Profiles (mean, median, quartiles, min, max per segment and feature; segment -1 = the whole population) are
+read from seg.segment_profiles, which the run computed once. Box-plot quantiles, top countries and the cross
+tab are aggregated in DuckDB per request: every query returns at most segments x features (or x countries,
+LIMITed) rows, never customers. The SQL is static; segment ids and feature names arrive as bound lists that
+the caller has checked against the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+from dashboard import queries
+
+POPULATION = -1  # segment_profiles' segment id of the whole population
+TOP_COUNTRIES_MAX = 10
+# The stored feature columns of a sales-lines run, in display order (segment_profiles uses these names).
+FEATURE_COLUMNS: tuple[str, ...] = (
+    "recency_days",
+    "frequency",
+    "monetary",
+    "quantity",
+    "avg_basket_value",
+    "tenure_days",
+    "distinct_products",
+    "return_rate",
+)
+# Classic RFM groups in their usual order (best first); others follow alphabetically.
+RFM_ORDER: tuple[str, ...] = (
+    "Champions",
+    "Loyal",
+    "Potential Loyalist",
+    "New",
+    "Promising",
+    "Need Attention",
+    "About to Sleep",
+    "At Risk",
+    "Can't Lose",
+    "Hibernating",
+    "Lost",
+)
+
+# Each customer's feature values as one list with the names beside it: the fixed columns for a sales-lines
+# run, the stored `features` array (named by runs.features) for a customer-table run. Static text; the run
+# id is the only parameter ($run_id), so the same CTE serves every feature without building SQL.
+_LONG = """
+WITH run AS (
+    SELECT mode, features AS names FROM seg.runs WHERE id = $run_id
+),
+wide AS (
+    SELECT c.segment_id,
+           CASE WHEN run.mode = 'customers' THEN run.names ELSE $columns END AS names,
+           CASE WHEN run.mode = 'customers' THEN c.features
+                ELSE [c.recency_days::DOUBLE, c.frequency::DOUBLE, c.monetary::DOUBLE, c.quantity::DOUBLE,
+                      c.avg_basket_value::DOUBLE, c.tenure_days::DOUBLE, c.distinct_products::DOUBLE,
+                      c.return_rate::DOUBLE] END AS vals
+    FROM seg.customers AS c, run
+    WHERE c.run_id = $run_id
+),
+long AS (
+    SELECT segment_id, unnest(names) AS feature, unnest(vals) AS v FROM wide
+)
+"""
+
+
+def _sql(*parts: str) -> str:
+    """Join constant SQL fragments of this module (never user text)."""
+    return "\n".join(parts)
+
+
+def _ids(segment_ids: Iterable[int]) -> list[int]:
+    """Segment ids as plain ints for a bound list (the caller has validated them against the run)."""
+    return [int(s) for s in segment_ids]
+
+
+def segments(run_id: int) -> pd.DataFrame:
+    """The run's segments by id: segment_id, name, description, action, size, share, revenue_share,
+    outliers."""
+    return queries.fetch_df(
+        """SELECT segment_id, coalesce(name, 'Segment ' || segment_id) AS name, description, action,
+                  size, share, revenue_share, outliers
+           FROM seg.segments WHERE run_id = ? ORDER BY segment_id""",
+        [int(run_id)],
+    )
+
+
+def features(run_id: int) -> list[str]:
+    """The profiled features of the run, model features first in the run's order, then the rest."""
+    rows = queries.fetch_all(
+        """SELECT p.feature FROM seg.segment_profiles AS p, seg.runs AS r
+           WHERE p.run_id = $run_id AND r.id = $run_id AND p.segment_id = -1
+           ORDER BY coalesce(list_position(r.features, p.feature), 1000),
+                    coalesce(list_position($columns, p.feature), 1000), p.feature""",
+        {"run_id": int(run_id), "columns": list(FEATURE_COLUMNS)},
+    )
+    return [str(r[0]) for r in rows]
+
+
+def profiles(run_id: int, segment_ids: Iterable[int], population: bool = True) -> pd.DataFrame:
+    """Stored profiles of the given segments (and the population, id -1): one row per segment and feature.
+
+    Columns: segment_id, feature, mean, median, p25, p75, min, max; ordered by segment id, then feature.
+    """
+    ids = _ids(segment_ids) + ([POPULATION] if population else [])
+    return queries.fetch_df(
+        """SELECT segment_id, feature, mean, median, p25, p75, min, max
+           FROM seg.segment_profiles
+           WHERE run_id = $run_id AND list_contains($ids, segment_id)
+           ORDER BY segment_id, feature""",
+        {"run_id": int(run_id), "ids": ids},
+    )
+
+
+def normalise(df: pd.DataFrame) -> pd.DataFrame:
+    """Each segment's median as a robust z-score against the population: (median - pop median) / pop IQR.
+
+    df is profiles() output including segment -1. Where the population's IQR is zero the full range is
+    used, and 1 if that is zero too, so a constant feature scores 0. Returns segment_id, feature, median,
+    population_median, score (the population itself is left out: it scores 0 everywhere).
+    """
+    pop = df[df["segment_id"] == POPULATION].set_index("feature")
+    spread = (pop["p75"] - pop["p25"]).where(lambda s: s > 0, pop["max"] - pop["min"])
+    spread = spread.where(spread > 0, 1.0).fillna(1.0)
+    rows = df[df["segment_id"] != POPULATION][["segment_id", "feature", "median"]].copy()
+    rows["population_median"] = rows["feature"].map(pop["median"])
+    rows["score"] = (rows["median"] - rows["population_median"]) / rows["feature"].map(spread)
+    return rows.reset_index(drop=True)
+
+
+def box_stats(run_id: int, segment_ids: Iterable[int], population: bool = True) -> pd.DataFrame:
+    """Box-plot quantiles per segment and feature, computed in DuckDB over the run's customers.
+
+    Columns: segment_id (-1 = population), feature, n, mean, p05, p25, median, p75, p95 (whiskers at the 5th
+    and 95th percentiles, so a few huge customers do not flatten the boxes). NULL values are skipped.
+    """
+    return queries.fetch_df(
+        _sql(
+            _LONG,
+            """, stats AS (
+            SELECT segment_id, feature, count(v) AS n, avg(v) AS mean,
+                   quantile_cont(v, [0.05, 0.25, 0.5, 0.75, 0.95]) AS q
+            FROM long WHERE list_contains($ids, segment_id) GROUP BY segment_id, feature
+            UNION ALL
+            SELECT -1, feature, count(v), avg(v), quantile_cont(v, [0.05, 0.25, 0.5, 0.75, 0.95])
+            FROM long WHERE $population GROUP BY feature
+        )
+        SELECT segment_id, feature, n, mean, q[1] AS p05, q[2] AS p25, q[3] AS median, q[4] AS p75,
+               q[5] AS p95
+        FROM stats ORDER BY segment_id, feature""",
+        ),
+        {
+            "run_id": int(run_id),
+            "columns": list(FEATURE_COLUMNS),
+            "ids": _ids(segment_ids),
+            "population": bool(population),
+        },
+    )
+
+
+def top_countries(run_id: int, segment_ids: Iterable[int], n: int = 5) -> pd.DataFrame:
+    """The n (at most TOP_COUNTRIES_MAX) largest countries of each segment by customers.
+
+    Columns: segment_id, rank (1 = largest), country (None = unknown), customers, share (of the segment's
+    customers). Ties are broken by country name so the list is stable.
+    """
+    limit = min(max(int(n), 1), TOP_COUNTRIES_MAX)
+    return queries.fetch_df(
+        """WITH counts AS (
+               SELECT segment_id, country, count(*) AS customers
+               FROM seg.customers WHERE run_id = $run_id AND list_contains($ids, segment_id)
+               GROUP BY segment_id, country
+           ),
+           ranked AS (
+               SELECT segment_id, country, customers,
+                      customers / sum(customers) OVER (PARTITION BY segment_id) AS share,
+                      row_number() OVER (PARTITION BY segment_id
+                                         ORDER BY customers DESC, country NULLS LAST) AS rank
+               FROM counts
+           )
+           SELECT segment_id, rank, country, customers, share FROM ranked
+           WHERE rank <= $limit ORDER BY segment_id, rank""",
+        {"run_id": int(run_id), "ids": _ids(segment_ids), "limit": limit},
+    )
+
+
+def rfm_crosstab(run_id: int) -> pd.DataFrame:
+    """Learned segment x rule-based RFM group: customers and share of the segment, one row per pair present.
+
+    Columns: segment_id, segment_name, rfm_group (None where the run has none), customers, share.
+    """
+    return queries.fetch_df(
+        """WITH counts AS (
+               SELECT segment_id, rfm_group, count(*) AS customers
+               FROM seg.customers WHERE run_id = $run_id GROUP BY segment_id, rfm_group
+           )
+           SELECT c.segment_id, coalesce(s.name, 'Segment ' || c.segment_id) AS segment_name, c.rfm_group,
+                  c.customers, c.customers / sum(c.customers) OVER (PARTITION BY c.segment_id) AS share
+           FROM counts AS c
+           LEFT JOIN seg.segments AS s ON s.run_id = $run_id AND s.segment_id = c.segment_id
+           ORDER BY c.segment_id, coalesce(list_position($order, c.rfm_group), 1000), c.rfm_group""",
+        {"run_id": int(run_id), "order": list(RFM_ORDER)},
+    )
+
+
+def rfm_columns(crosstab: pd.DataFrame) -> list[str | None]:
+    """The RFM groups present, in the classic order (others alphabetically, None last)."""
+    present = set(crosstab["rfm_group"].dropna()) if not crosstab.empty else set()
+    known = [g for g in RFM_ORDER if g in present]
+    rest = sorted(present - set(RFM_ORDER))
+    has_none = not crosstab.empty and bool(crosstab["rfm_group"].isna().any())
+    return [*known, *rest, *([None] if has_none else [])]

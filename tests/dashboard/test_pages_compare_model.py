@@ -1,0 +1,337 @@
+"""The Compare and Model pages: layouts for URL queries, callbacks called as plain functions and over HTTP
+with valid and hostile inputs (never a 500, never more than four segments), plain-text stored names."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import dash
+import pytest
+from flask.testing import FlaskClient
+
+from dashboard import create_app, queries
+from segmentation import pipeline, store
+from tests.dashboard.test_queries_profiles import make_customer_table_run
+
+HOSTILE: list[Any] = [
+    "'; DROP TABLE customers; --",
+    "1 OR 1=1",
+    {"a": 1},
+    [{"$ne": 1}],
+    True,
+    1.0,
+    -1,
+    999,
+    "９",  # a full-width digit
+    None,
+    [None, "x", 2.5],
+    "1" * 400,
+]
+
+
+class _Encoder(json.JSONEncoder):
+    def default(self, o: Any) -> Any:
+        if hasattr(o, "to_plotly_json"):
+            return o.to_plotly_json()
+        return str(o)
+
+
+def as_json(component: Any) -> str:
+    return json.dumps(component, cls=_Encoder, ensure_ascii=False)
+
+
+@pytest.fixture
+def small_app(small_run: tuple[Path, pipeline.RunSummary]) -> Iterator[dash.Dash]:
+    app = create_app(small_run[0])
+    yield app
+    queries.close_thread_connections()
+
+
+@pytest.fixture
+def pages(
+    small_app: dash.Dash, small_run: tuple[Path, pipeline.RunSummary]
+) -> Iterator[dict[str, ModuleType]]:
+    """The two page modules (imported after an app exists, as Dash requires), queries on the small run."""
+    modules = {
+        "compare": importlib.import_module("dashboard.pages.compare"),
+        "model": importlib.import_module("dashboard.pages.model"),
+    }
+    with small_app.server.test_request_context("/"), queries.using(small_run[0]):
+        yield modules
+
+
+def render(app: dash.Dash, module: str, **query: Any) -> str:
+    with app.server.test_request_context("/"):
+        return as_json(dash.page_registry[module]["layout"](**query))
+
+
+def segment_names(db: Path) -> dict[int, str]:
+    con = store.open_read_only(db)
+    try:
+        return dict(con.execute("SELECT segment_id, name FROM segments WHERE run_id = 1").fetchall())
+    finally:
+        con.close()
+
+
+# --- Compare: validation -----------------------------------------------------------------------------------
+
+
+def test_pcm001_pick_segments_keeps_only_the_runs_ids_capped_at_four(pages: dict[str, ModuleType]) -> None:
+    compare = pages["compare"]
+    allowed = [0, 1, 2, 3, 4, 5]
+    assert compare.pick_segments(["3", 1, "3", "1"], allowed) == (3, 1)
+    assert compare.pick_segments("2", allowed) == (2,)
+    assert compare.pick_segments(list(range(50)), allowed) == (0, 1, 2, 3)
+    assert compare.pick_segments([5] * 50 + [1], allowed) == (5, 1)
+    assert compare.pick_segments(list(range(100, 200)) + [0], allowed) == ()  # only the first 64 looked at
+    for value in HOSTILE:
+        assert compare.pick_segments(value, allowed) == (), value
+        assert compare.pick_segments([value], allowed) == (), value
+
+
+def test_pcm002_selection_from_the_url_query(pages: dict[str, ModuleType]) -> None:
+    compare = pages["compare"]
+    allowed = [0, 1, 2, 3]
+    sel = compare.selection_from_query({"segment": ["3", "1"], "vs": "everyone"}, allowed, 1)
+    assert (sel.segments, sel.everyone, sel.series()) == ((3, 1), True, (3, 1, -1))
+    assert sel.to_query() == "run=1&segment=3&segment=1&vs=everyone"
+    default = compare.selection_from_query({}, allowed, 1)
+    assert (default.segments, default.everyone, default.series()) == ((0, 1), False, (0, 1))
+    alone = compare.selection_from_query({"vs": "everyone"}, allowed, 1)
+    assert alone.series() == (0, -1)
+    one = compare.selection_from_query({"segment": "2"}, allowed, 1)
+    assert one.series() == (2, -1)  # one segment is always shown against everyone
+    assert one.to_query() == "run=1&segment=2"
+    for value in HOSTILE:
+        sel = compare.selection_from_query({"segment": value, "vs": value}, allowed, 1)
+        assert (sel.segments, sel.everyone) == ((0, 1), False), value
+    assert compare.selection_from_query("not a dict", allowed, 1).segments == (0, 1)
+
+
+# --- Compare: layout and callback --------------------------------------------------------------------------
+
+
+def test_pcm003_compare_layout_restores_the_url_selection(
+    small_app: dash.Dash, small_run: tuple[Path, pipeline.RunSummary]
+) -> None:
+    names = segment_names(small_run[0])
+    text = render(small_app, "dashboard.pages.compare", run="1", segment=["2", "0"], vs="everyone")
+    assert '"value": [2, 0]' in text
+    assert "run=1&segment=2&segment=0&vs=everyone" in text
+    for sid in (2, 0):
+        assert names[sid] in text
+    assert "Everyone" in text and "Recommended action" in text
+    assert '"type": "heatmap"' in text and '"type": "scatterpolar"' in text and '"type": "box"' in text
+    hostile = render(
+        small_app, "dashboard.pages.compare", run="1; DROP", segment=["99", "abc"], vs=["x", "y"]
+    )
+    assert '"value": [0, 1]' in hostile and "empty-state" not in hostile
+
+
+def test_pcm004_compare_callback_redraws_for_a_valid_selection(
+    pages: dict[str, ModuleType], small_run: tuple[Path, pipeline.RunSummary]
+) -> None:
+    names = segment_names(small_run[0])
+    value, options, table, radar, boxes, cards, query = pages["compare"].update([1, 3], False, 1)
+    assert value is dash.no_update  # already canonical
+    assert query == "run=1&segment=1&segment=3"
+    table_text = as_json(table)
+    assert names[1] in table_text and names[3] in table_text and "Everyone" not in table_text
+    assert [t.name for t in radar.data][1:] == [names[1], names[3]]
+    assert {t.name for t in boxes.data} == {names[1], names[3]}
+    assert len(cards.children) == 2
+    assert not any(o["disabled"] for o in options)
+    value, options, table, radar, boxes, cards, query = pages["compare"].update([1, 3], True, 1)
+    assert "Everyone" in as_json(table) and query.endswith("vs=everyone")
+    assert "Everyone" in {t.name for t in boxes.data}
+
+
+@pytest.mark.parametrize("segments", [*HOSTILE, list(range(50)), [str(i) for i in range(50)], []])
+def test_pcm005_compare_callback_survives_hostile_inputs(pages: dict[str, ModuleType], segments: Any) -> None:
+    for vs, run in [(True, 1), ("everyone", "1"), ({"x": 1}, "abc"), ("'; --", {"id": 1}), (False, 10**12)]:
+        value, options, table, radar, boxes, cards, query = pages["compare"].update(segments, vs, run)
+        chosen = [] if value is dash.no_update else value
+        assert isinstance(chosen, list) and len(chosen) <= 4 and set(chosen) <= {0, 1, 2, 3, 4}
+        if isinstance(segments, list) and segments[:1] in ([0], ["0"]):
+            assert chosen == [0, 1, 2, 3]
+            assert sum(o["disabled"] for o in options) == len(options) - 4
+        assert query == "run=1" + "".join(f"&segment={s}" for s in chosen) + (
+            "&vs=everyone" if vs is True else ""
+        )
+
+
+def compare_body(segments: Any, vs: Any, run: Any) -> dict[str, Any]:
+    return {
+        "output": (
+            "..compare-segments.value...compare-segments.options...compare-table.children..."
+            "compare-radar.figure...compare-boxes.figure...compare-cards.children...compare-query.data.."
+        ),
+        "outputs": [
+            {"id": "compare-segments", "property": "value"},
+            {"id": "compare-segments", "property": "options"},
+            {"id": "compare-table", "property": "children"},
+            {"id": "compare-radar", "property": "figure"},
+            {"id": "compare-boxes", "property": "figure"},
+            {"id": "compare-cards", "property": "children"},
+            {"id": "compare-query", "property": "data"},
+        ],
+        "inputs": [
+            {"id": "compare-segments", "property": "value", "value": segments},
+            {"id": "compare-vs", "property": "value", "value": vs},
+        ],
+        "changedPropIds": ["compare-segments.value"],
+        "state": [{"id": "compare-run", "property": "data", "value": run}],
+    }
+
+
+def test_pcm006_compare_callback_over_http_never_fails(small_app: dash.Dash) -> None:
+    client: FlaskClient = small_app.server.test_client()
+    client.get("/")
+    ok = client.post("/_dash-update-component", json=compare_body([3, 2], True, 1))
+    assert ok.status_code == 200
+    response = ok.get_json()["response"]
+    assert response["compare-query"]["data"] == "run=1&segment=3&segment=2&vs=everyone"
+    for segments in [*HOSTILE, list(range(50))]:
+        r = client.post(
+            "/_dash-update-component", json=compare_body(segments, {"x": 1}, "1; DROP TABLE runs")
+        )
+        assert r.status_code == 200, segments
+        data = r.get_json()["response"]
+        value = data.get("compare-segments", {}).get("value", [])
+        assert len(value) <= 4
+        assert data["compare-query"]["data"].startswith("run=1")
+
+
+def test_pcm007_stored_names_are_plain_text_in_figures(
+    small_run: tuple[Path, pipeline.RunSummary], tmp_path: Path
+) -> None:
+    db = tmp_path / "segments.duckdb"
+    shutil.copyfile(small_run[0], db)
+    evil = "<b>Bold</b> <a href='javascript:alert(1)'>x</a>"
+    store.rename_segment(db, 1, "0", evil)
+    app = create_app(db)
+    escaped = "&lt;b&gt;Bold&lt;/b&gt; &lt;a href='javascript:alert(1)'&gt;x&lt;/a&gt;"
+    with app.server.test_request_context("/"):
+        compare = dash.page_registry["dashboard.pages.compare"]["layout"](segment=["0", "1"])
+        model = dash.page_registry["dashboard.pages.model"]["layout"]()
+    for layout, graph_id in [
+        (compare, "compare-radar"),
+        (compare, "compare-boxes"),
+        (compare, "compare-heatmap"),
+        (model, "model-pca2d"),
+        (model, "model-pca3d"),
+        (model, "model-histogram"),
+    ]:
+        figure = as_json(find(layout, graph_id).figure.to_plotly_json())
+        assert "<b>" not in figure and "<a " not in figure, graph_id
+        assert escaped in figure, graph_id
+    # Dash components get the stored text as a plain string child (React renders it as text).
+    card = find(compare, {"type": "compare-card", "index": 0})
+    assert card.children.children[0].children == evil
+    queries.close_thread_connections()
+
+
+# --- Model -------------------------------------------------------------------------------------------------
+
+
+def test_pcm008_model_layout_shows_sweep_comparison_pca_and_steps(
+    small_app: dash.Dash, small_run: tuple[Path, pipeline.RunSummary]
+) -> None:
+    summary = small_run[1]
+    with small_app.server.test_request_context("/"):
+        layout = dash.page_registry["dashboard.pages.model"]["layout"](run="1")
+    text = as_json(layout)
+    assert summary.k_reason in text
+    assert f"chosen k = {summary.k}" in text
+    assert '"type": "scatter3d"' in text
+    assert "Agglomerative (Ward)" in text and "DBSCAN" in text and "stored model" in text
+    assert "Adjusted Rand index" in text
+    assert "no customer id" in text  # a cleaning step in words
+
+
+def find(component: Any, component_id: str) -> Any:
+    """The component with this id in a layout tree."""
+    if getattr(component, "id", None) == component_id:
+        return component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list) else [children]:
+        if child is not None and not isinstance(child, str | int | float):
+            found = find(child, component_id)
+            if found is not None:
+                return found
+    return None
+
+
+def test_pcm009_model_figures_mark_the_chosen_k_and_every_outlier(
+    small_app: dash.Dash, small_run: tuple[Path, pipeline.RunSummary]
+) -> None:
+    with small_app.server.test_request_context("/"), queries.using(small_run[0]):
+        layout = dash.page_registry["dashboard.pages.model"]["layout"]()
+        sweep = find(layout, "model-sweep").figure
+        stars = [t for t in sweep.data if t.marker.symbol == "star"]
+        assert len(stars) == 4 and all(list(t.x) == [small_run[1].k] for t in stars)
+        pca2d = find(layout, "model-pca2d").figure
+        outliers = [t for t in pca2d.data if t.name.startswith("Outliers")]
+        assert len(outliers) == 1 and len(outliers[0].x) == small_run[1].outliers
+        assert sum(len(t.x) for t in pca2d.data) == small_run[1].customers
+        pca3d = find(layout, "model-pca3d").figure
+        assert {t.type for t in pca3d.data} == {"scatter3d"}
+
+
+@pytest.mark.parametrize("feature", [*HOSTILE, "monetary", "frequency"])
+@pytest.mark.parametrize("run", [1, "x", {"a": 1}])
+def test_pcm010_histogram_callback_checks_the_feature(
+    pages: dict[str, ModuleType], feature: Any, run: Any
+) -> None:
+    figure, note = pages["model"].update_histogram(feature, run)
+    if feature in ("monetary", "frequency"):
+        assert figure.data and figure.layout.barmode == "stack" and "bins" in note
+    else:
+        assert not figure.data and note == ""
+
+
+def test_pcm011_histogram_callback_over_http(small_app: dash.Dash) -> None:
+    client: FlaskClient = small_app.server.test_client()
+    client.get("/")
+    for feature in ["tenure_days", "'; DROP TABLE customers; --", {"a": 1}, list(range(50))]:
+        body = {
+            "output": "..model-histogram.figure...model-histogram-note.children..",
+            "outputs": [
+                {"id": "model-histogram", "property": "figure"},
+                {"id": "model-histogram-note", "property": "children"},
+            ],
+            "inputs": [{"id": "model-feature", "property": "value", "value": feature}],
+            "changedPropIds": ["model-feature.value"],
+            "state": [{"id": "model-run", "property": "data", "value": 1}],
+        }
+        r = client.post("/_dash-update-component", json=body)
+        assert r.status_code == 200, feature
+        bars = r.get_json()["response"]["model-histogram"]["figure"]["data"]
+        assert bool(bars) == (feature == "tenure_days")
+
+
+# --- Other runs --------------------------------------------------------------------------------------------
+
+
+def test_pcm012_pages_on_a_customer_table_run(tmp_path: Path) -> None:
+    db = make_customer_table_run(tmp_path)
+    app = create_app(db)
+    compare = render(app, "dashboard.pages.compare", segment=["0", "1", "2"])
+    assert "Income" in compare and "Spend" in compare and '"type": "box"' in compare
+    assert "(no group)" in compare  # no RFM groups in a customer-table run
+    model = render(app, "dashboard.pages.model")
+    assert "k = 3 was fixed by --k." in model and "Income" in model
+    queries.close_thread_connections()
+
+
+@pytest.mark.parametrize("module", ["dashboard.pages.compare", "dashboard.pages.model"])
+def test_pcm013_no_run_yet_shows_how_to_make_one(tmp_path: Path, module: str) -> None:
+    app = create_app(tmp_path / "missing.duckdb")
+    text = render(app, module)
+    assert "empty-state" in text and "segments run data/online_retail_sample.csv" in text
