@@ -54,7 +54,17 @@ def test_fac001_config(app: dash.Dash, fixture_db: Path) -> None:
     assert app.server.config["MAX_CONTENT_LENGTH"] == 1024 * 1024
     assert app.config.serve_locally is True and app.config.suppress_callback_exceptions is True
     assert Path(app.config.assets_folder) == ROOT / "dashboard" / "assets"
-    assert sorted(dash.page_registry) == ["dashboard.pages.not_found_404", "dashboard.pages.overview"]
+    pages = {p["module"]: p["path"] for p in dash.page_registry.values()}
+    assert pages == {
+        "dashboard.pages.overview": "/",
+        "dashboard.pages.explore": "/explore",
+        "dashboard.pages.compare": "/compare",
+        "dashboard.pages.customers": "/customers",
+        "dashboard.pages.model": "/model",
+        "dashboard.pages.simulator": "/simulator",
+        "dashboard.pages.history": "/history",
+        "dashboard.pages.not_found_404": "/404",
+    }
     assert app.server.debug is False
 
 
