@@ -665,7 +665,7 @@ def explore_histograms(df: pd.DataFrame, names: dict[int, str]) -> go.Figure:
                 _bin_label(b, s, width, last, vmin, vmax, whole) for b, s in zip(bins, starts, strict=True)
             ]
             fig.add_bar(
-                x=starts + width / 2,
+                x=starts + (width - 1) / 2 if whole else starts + width / 2,  # whole bins centre on values
                 y=seg["customers"],
                 width=width,
                 name=plain(names.get(sid, f"Segment {sid}")),
