@@ -7,6 +7,7 @@ the app's topojson URL in their Graph config (components.map_config()), never th
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -147,7 +148,7 @@ def segment_shares(df: pd.DataFrame) -> go.Figure:
         x=df["revenue_share"] * 100,
         orientation="h",
         marker={"color": colors, "pattern": {"shape": "/", "fgcolor": "white", "solidity": 0.35}},
-        customdata=df[["segment_id", "revenue"]].to_numpy(),
+        customdata=_id_and(df["segment_id"], df["revenue"]),
         hovertemplate="%{y}: revenue %{customdata[1]:,.0f} (%{x:.1f}%)<extra></extra>",
     )
     fig.add_bar(
@@ -156,7 +157,7 @@ def segment_shares(df: pd.DataFrame) -> go.Figure:
         x=df["share"] * 100,
         orientation="h",
         marker={"color": colors},
-        customdata=df[["segment_id", "customers"]].to_numpy(),
+        customdata=_id_and(df["segment_id"], df["customers"]),
         hovertemplate="%{y}: %{customdata[1]:,} customers (%{x:.1f}%)<extra></extra>",
     )
     fig.update_layout(
@@ -167,6 +168,12 @@ def segment_shares(df: pd.DataFrame) -> go.Figure:
         margin={"t": 10},
     )
     return styled(fig, height=max(420, 60 * len(df) + 80))
+
+
+def _id_and(ids: pd.Series, values: pd.Series) -> list[list[Any]]:
+    """[[segment id, value], ...] as plain lists: plotly sends NumPy arrays as base64 `bdata`, which Dash's
+    clickData leaves out, so a click would carry no id."""
+    return [[int(i), v.item() if hasattr(v, "item") else v] for i, v in zip(ids, values, strict=True)]
 
 
 def _short(number: float) -> str:

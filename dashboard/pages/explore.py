@@ -231,10 +231,7 @@ def _clicked(click: Any) -> Any:
 
 
 def _clicked_segment(click: Any, allowed: Allowed) -> Any:
-    """The clicked bar's segment id: its customdata, else its label looked up among the run's names.
-
-    (plotly sends NumPy customdata as base64 `bdata`, and Dash's clickData then leaves customdata out.)
-    """
+    """The clicked bar's segment id: its customdata, else its label looked up among the run's names."""
     segment = _clicked(click)
     if segment is not None:
         return segment
