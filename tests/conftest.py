@@ -32,6 +32,16 @@ def reset_dash_globals() -> Iterator[None]:
     yield
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A skipped test fails the session: every test here must run, browser tests included (CI runs all)."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
+    if skipped and exitstatus == 0:
+        reporter.ensure_newline()
+        reporter.write_line(f"FAILED: {len(skipped)} test(s) skipped; every test must run.", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 # --- Real runs of the pipeline on small real data (cut from the bundled sample) ---------------------
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "online_retail_sample.csv"

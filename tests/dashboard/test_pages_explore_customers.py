@@ -65,7 +65,7 @@ def test_pg001_explore_update_follows_the_filters(
     assert out["url_state"]["path"] == "/explore"
     assert out["customers_href"] == "/customers?run=1&country=France&country=Spain&tenure_min=200"
     bars = out["segments"].data[1]  # customers trace
-    assert sorted(zip(bars.y, bars.customdata[:, 1], strict=True)) == sorted(
+    assert sorted(zip(bars.y, [c[1] for c in bars.customdata], strict=True)) == sorted(
         (name, n) for name, n in expected.groupby("segment_name").size().items()
     )
     assert sorted(out["map"].data[0].customdata[:, 0]) == ["France", "Spain"]
