@@ -22,7 +22,8 @@ def table(
         padded = (v.rjust(w) if a else v.ljust(w) for v, w, a in zip(values, widths, align, strict=True))
         return "  ".join(padded).rstrip()
 
-    return "\n".join([line(list(headers)), line(["-" * w for w in widths])] + [line(r) for r in cells])
+    rule = line(["-" * w if h else "" for w, h in zip(widths, headers, strict=True)])
+    return "\n".join([line(list(headers)), rule] + [line(r) for r in cells])
 
 
 def _cell(value: object) -> str:
