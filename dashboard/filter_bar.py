@@ -345,6 +345,5 @@ def filter_column(prefix: str, f: Filters, allowed: Allowed) -> dbc.Col:
         filter_bar(prefix, f, allowed),
         xs=12,
         lg="auto",
-        style={"width": "23rem", "maxWidth": "100%"},
-        className="filter-column",
+        className="filter-column",  # fixed 23rem wide (assets/style.css)
     )

@@ -2,8 +2,8 @@
 distributions, top countries, each segment's description and action, and segments x RFM groups.
 
 The selection lives in the URL (?run=1&segment=0&segment=2&vs=everyone) and is restored from it on load.
-Changing it rewrites the URL in place (history.replaceState from a clientside callback), so the page is not
-re-rendered and a copied link opens the same comparison.
+Changing it rewrites the URL in place (assets/url_state.js writes the canonical query with
+history.replaceState), so the page is not re-rendered and a copied link opens the same comparison.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Input, Output, State, callback, dcc, html
+from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html
 
 from dashboard import components, figures, queries
 from dashboard.queries import NoData, profiles
@@ -26,19 +26,10 @@ MAX_SEGMENTS = 4
 EVERYONE = "everyone"
 _MAX_ITEMS = 64  # longest list looked at, whatever the browser sends
 
-# Write the canonical query into the address bar without navigating (dcc.Location stays untouched).
-dash.clientside_callback(
-    """function (query) {
-        if (typeof query !== 'string') { return window.dash_clientside.no_update; }
-        var target = window.location.pathname + (query ? '?' + query : '');
-        if (target !== window.location.pathname + window.location.search) {
-            window.history.replaceState(window.history.state, '', target);
-        }
-        return window.dash_clientside.no_update;
-    }""",
-    Output("compare-url-sink", "data"),
-    Input("compare-query", "data"),
-)
+
+def _path() -> str:
+    """This page's path as the browser sees it (with the app's URL prefix)."""
+    return dash.get_relative_path("/compare")
 
 
 class Selection(NamedTuple):
@@ -61,6 +52,10 @@ class Selection(NamedTuple):
         if self.everyone:
             pairs.append(("vs", EVERYONE))
         return urlencode(pairs)
+
+    def url_state(self) -> dict[str, str]:
+        """What assets/url_state.js writes into the address bar: this page's path and the canonical query."""
+        return {"path": _path(), "query": self.to_query()}
 
 
 def _segment_id(value: Any) -> int | None:
@@ -197,8 +192,8 @@ def layout(**query: Any) -> html.Div:
                 "Cell: customers; colour: share of the row's segment.",
             ),
             dcc.Store(id="compare-run", data=run_id),
-            dcc.Store(id="compare-query", data=sel.to_query()),
             dcc.Store(id="compare-url-sink"),
+            dcc.Store(id="compare-url-state", data=sel.url_state()),
         ]
     )
 
@@ -359,7 +354,7 @@ def segment_cards(segs: pd.DataFrame, chosen: Sequence[int], countries: pd.DataF
     Output("compare-radar", "figure"),
     Output("compare-boxes", "figure"),
     Output("compare-cards", "children"),
-    Output("compare-query", "data"),
+    Output("compare-url-state", "data"),
     Input("compare-segments", "value"),
     Input("compare-vs", "value"),
     State("compare-run", "data"),
@@ -372,7 +367,8 @@ def update(segments: Any, vs: Any, run: Any) -> tuple[Any, ...]:
         segs = profiles.segments(run_id)
     except NoData:
         message = "No segmentation run yet."
-        return [], [], html.P(message), figures.empty_figure(message), figures.empty_figure(message), [], ""
+        empty = figures.empty_figure(message)
+        return [], [], html.P(message), empty, empty, [], dash.no_update
     allowed = [int(s) for s in segs["segment_id"]]
     sel = Selection(run_id, pick_segments(segments if segments is not None else [], allowed), vs is True)
     view = render(sel, segs)
@@ -384,5 +380,12 @@ def update(segments: Any, vs: Any, run: Any) -> tuple[Any, ...]:
         view["radar"],
         view["boxes"],
         view["cards"],
-        sel.to_query(),
+        sel.url_state(),
     )
+
+
+clientside_callback(  # writes the query into the address bar; the sink only gives it an output
+    ClientsideFunction(namespace="url_state", function_name="replace"),
+    Output("compare-url-sink", "data"),
+    Input("compare-url-state", "data"),
+)

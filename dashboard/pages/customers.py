@@ -118,7 +118,7 @@ def layout(**query: Any) -> html.Div:
                         ),
                         xs=12,
                         lg=True,
-                        style={"minWidth": 0},  # lets a wide table scroll instead of wrapping the column
+                        className="content-column",  # min-width 0: a wide table scrolls, not the page
                     ),
                 ],
                 className="g-3",
@@ -130,8 +130,7 @@ def layout(**query: Any) -> html.Div:
                 is_open=False,
                 placement="end",
                 scrollable=True,
-                className="customers-why",
-                style={"width": "44rem", "maxWidth": "100vw"},
+                className="customers-why",  # 44rem wide (assets/style.css)
             ),
             dcc.Store(id="customers-run", data=f.run_id),
             dcc.Store(id="customers-url-sink"),

@@ -84,7 +84,7 @@ def layout(**query: Any) -> html.Div:
                         ],
                         xs=12,
                         lg=True,
-                        style={"minWidth": 0},  # lets a wide table scroll instead of wrapping the column
+                        className="content-column",  # min-width 0: a wide table scrolls, not the page
                     ),
                 ],
                 className="g-3",

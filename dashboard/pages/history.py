@@ -1,8 +1,8 @@
 """History: every run with its parameters and scores, and how customers moved between two chosen runs.
 
 The two runs live in the URL (?run=..&a=..&b=..): the layout reads them (checked against the stored runs),
-and a clientside callback writes the current pair back with history.replaceState, which keeps the address
-shareable without making the Pages router re-render the page.
+and the callback returns the canonical query for assets/url_state.js, which writes it back with
+history.replaceState: the address stays shareable without making the Pages router re-render the page.
 """
 
 from __future__ import annotations
@@ -10,37 +10,17 @@ from __future__ import annotations
 import math
 import shlex
 from typing import Any
+from urllib.parse import urlencode
 
 import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Input, Output, callback, dcc, html
+from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html
 
 from dashboard import components, figures, queries
 from dashboard.queries import NoData, QueryTimeout, history
 
 dash.register_page(__name__, path="/history", name="History", order=6, title="History · Customer segments")
-
-# Writes {"path", "a", "b"} into the address bar; ignores a late answer for a page the user has left.
-_REPLACE_URL_JS = """
-function (pair) {
-    var noUpdate = window.dash_clientside.no_update;
-    if (!pair || typeof pair !== "object" || pair.path !== window.location.pathname) {
-        return noUpdate;
-    }
-    if (!Number.isInteger(pair.a) || !Number.isInteger(pair.b)) {
-        return noUpdate;
-    }
-    var params = new URLSearchParams(window.location.search);
-    params.set("a", String(pair.a));
-    params.set("b", String(pair.b));
-    var search = "?" + params.toString();
-    if (window.location.search !== search) {
-        window.history.replaceState(window.history.state, "", window.location.pathname + search);
-    }
-    return search;
-}
-"""
 
 
 def run_label(run: pd.Series | dict[str, Any]) -> str:
@@ -73,7 +53,7 @@ def layout(**query: Any) -> html.Div:
     if pair is None:
         body.append(one_run_notice(runs))
     else:
-        body.append(_migration_card(runs, pair))
+        body.append(_migration_card(runs, pair, run_id))
     return html.Div(body)
 
 
@@ -156,7 +136,7 @@ def one_run_notice(runs: pd.DataFrame) -> dbc.Alert:
     )
 
 
-def _migration_card(runs: pd.DataFrame, pair: tuple[int, int]) -> dbc.Card:
+def _migration_card(runs: pd.DataFrame, pair: tuple[int, int], run_id: int) -> dbc.Card:
     """Run pickers, a summary line, the Sankey and the transition table for the chosen pair."""
     options = [{"label": run_label(r), "value": int(r["id"])} for r in runs.to_dict("records")]
     labels = {o["value"]: o["label"] for o in options}
@@ -206,8 +186,9 @@ def _migration_card(runs: pd.DataFrame, pair: tuple[int, int]) -> dbc.Card:
                         className="small text-muted mb-2",
                     ),
                     html.Div(table, id="history-transitions"),
-                    dcc.Store(id="history-pair", data=_pair_data(pair)),
+                    dcc.Store(id="history-run", data=run_id),
                     dcc.Store(id="history-url-sink"),
+                    dcc.Store(id="history-url-state", data=url_state(run_id, pair)),
                 ]
             ),
         ],
@@ -215,9 +196,11 @@ def _migration_card(runs: pd.DataFrame, pair: tuple[int, int]) -> dbc.Card:
     )
 
 
-def _pair_data(pair: tuple[int, int]) -> dict[str, Any]:
-    """What the clientside callback writes into the URL."""
-    return {"path": dash.get_relative_path("/history"), "a": pair[0], "b": pair[1]}
+def url_state(run_id: int, pair: tuple[int, int]) -> dict[str, str]:
+    """What assets/url_state.js writes into the address bar: this page's path and its canonical query (the
+    page's run, as the layout resolved it, then the pair)."""
+    query = urlencode([("run", run_id), ("a", pair[0]), ("b", pair[1])])
+    return {"path": dash.get_relative_path("/history"), "query": query}
 
 
 def migration_view(run_a: int, run_b: int, labels: dict[int, str]) -> tuple[Any, Any, str]:
@@ -305,14 +288,16 @@ def _swatch(segment_id: int, name: str) -> list[Any]:
     Output("history-sankey", "figure"),
     Output("history-transitions", "children"),
     Output("history-summary", "children"),
-    Output("history-pair", "data"),
+    Output("history-url-state", "data"),
     Input("history-a", "value"),
     Input("history-b", "value"),
+    State("history-run", "data"),
     prevent_initial_call=True,
 )
-def update_migration(run_a: Any, run_b: Any) -> tuple[Any, Any, Any, Any]:
+def update_migration(run_a: Any, run_b: Any, run: Any) -> tuple[Any, Any, Any, Any]:
     """Redraw the migration for the chosen runs (untrusted values: unknown ids fall back to the defaults)."""
     try:
+        run_id = queries.resolve_run(run)
         runs = history.runs_table()
         ids = [int(i) for i in runs["id"]]
         pair = history.choose_runs(run_a, run_b, ids)
@@ -322,11 +307,11 @@ def update_migration(run_a: Any, run_b: Any) -> tuple[Any, Any, Any, Any]:
         figure, table, summary = migration_view(*pair, labels)
     except (NoData, QueryTimeout) as exc:
         return figures.empty_figure(str(exc)), dash.no_update, dash.no_update, dash.no_update
-    return figure, table, summary, _pair_data(pair)
+    return figure, table, summary, url_state(run_id, pair)
 
 
-dash.clientside_callback(
-    _REPLACE_URL_JS,
+clientside_callback(  # writes the query into the address bar; the sink only gives it an output
+    ClientsideFunction(namespace="url_state", function_name="replace"),
     Output("history-url-sink", "data"),
-    Input("history-pair", "data"),
+    Input("history-url-state", "data"),
 )

@@ -74,7 +74,7 @@ def histograms(f: Filters, bins: int = HISTOGRAM_BINS) -> pd.DataFrame:
     first and last bins also hold the values below and above the binned 1st..99th percentile range).
     """
     params = {**f.params(), "bins": min(max(int(bins), 1), 200)}
-    return queries.fetch_df(filtered._FILTERED + _HISTOGRAMS, params)  # the module's one shared CTE
+    return queries.fetch_df(filtered.FILTERED_CTE + _HISTOGRAMS, params)
 
 
 # ---------------------------------------------------------------------------------------------------------

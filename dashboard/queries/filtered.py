@@ -1,9 +1,10 @@
 """Everything the filter set drives: allowed values, KPIs, per-segment and per-country aggregates, the paged
 customer table, sampled points and export rows.
 
-The SQL is static. `_FILTERED` is one constant CTE whose optional filters are NULL-guarded named parameters
-(lists bound with list_contains), so every query here takes exactly `Filters.params()` plus its own few
-parameters. Only identifiers from the fixed dicts below (sort columns, metrics) are ever placed into SQL text.
+The SQL is static. `FILTERED_CTE` is one constant CTE whose optional filters are NULL-guarded named
+parameters (lists bound with list_contains), so every filtered query (here and in queries.customer) takes
+exactly `Filters.params()` plus its own few parameters. Only identifiers from the fixed dicts below (sort
+columns, metrics) are ever placed into SQL text.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from dashboard.filters import RANGE_COLUMNS, SORT_KEYS, Allowed, Filters, TableV
 PAGE_SIZE_MAX = 100
 SAMPLE_MAX = 5000
 
-# The filtered customers of one run, joined to their segment's name. Every $param of Filters.params() is used.
-_FILTERED = """
+# The filter CTE every filtered query starts with (public: queries.customer builds on it too): `filtered` =
+# the customers of one run that pass the filters, joined to their segment's name and action. It uses every
+# $param of Filters.params(), so a query made of FILTERED_CTE + its own SELECT binds f.params() (+ its own).
+FILTERED_CTE = """
 WITH named_at_risk AS (
     SELECT segment_id FROM seg.segments
     WHERE run_id = $run_id AND list_contains($at_risk_names, lower(name))
@@ -174,7 +177,7 @@ def kpis(f: Filters) -> Kpis:
     """Customers, revenue, segments present and outliers among the filtered customers."""
     row = queries.fetch_one(
         _sql(
-            _FILTERED,
+            FILTERED_CTE,
             """SELECT count(*), coalesce(sum(monetary), 0), count(DISTINCT segment_id),
                       count(*) FILTER (WHERE coalesce(is_outlier, false)), avg(monetary),
                       (SELECT count(*) FROM seg.customers WHERE run_id = $run_id)
@@ -188,7 +191,7 @@ def kpis(f: Filters) -> Kpis:
 
 def count(f: Filters) -> int:
     """How many customers the filters select."""
-    row = queries.fetch_one(_sql(_FILTERED, "SELECT count(*) FROM filtered"), f.params())
+    row = queries.fetch_one(_sql(FILTERED_CTE, "SELECT count(*) FROM filtered"), f.params())
     return int(row[0]) if row else 0
 
 
@@ -200,7 +203,7 @@ def segment_summary(f: Filters) -> pd.DataFrame:
     """
     return queries.fetch_df(
         _sql(
-            _FILTERED,
+            FILTERED_CTE,
             """, agg AS (
                 SELECT segment_id, count(*) AS customers, coalesce(sum(monetary), 0) AS revenue,
                        count(*) FILTER (WHERE coalesce(is_outlier, false)) AS outliers,
@@ -231,7 +234,7 @@ def country_summary(f: Filters, metric: str = "customers") -> pd.DataFrame:
     column = METRICS.get(metric, "customers") if isinstance(metric, str) else "customers"
     return queries.fetch_df(
         _sql(
-            _FILTERED,
+            FILTERED_CTE,
             """, agg AS (
                 SELECT country, count(*) AS customers, coalesce(sum(monetary), 0) AS revenue
                 FROM filtered GROUP BY country
@@ -275,7 +278,7 @@ def customers_page(
     params = {**f.params(), "limit": size, "offset": (page - 1) * size}
     df = queries.fetch_df(
         _sql(
-            _FILTERED,
+            FILTERED_CTE,
             "SELECT",
             _TABLE_SELECT,
             "FROM filtered",
@@ -292,7 +295,7 @@ def sample_customers(f: Filters, n: int = SAMPLE_MAX) -> pd.DataFrame:
     params = {**f.params(), "n": min(max(int(n), 0), SAMPLE_MAX)}
     return queries.fetch_df(
         _sql(
-            _FILTERED,
+            FILTERED_CTE,
             """SELECT customer_id, country, segment_id, segment_name, is_outlier, recency_days, frequency,
                       monetary, tenure_days, pc1, pc2, pc3
                FROM filtered ORDER BY hash(customer_id), customer_id LIMIT $n""",
@@ -304,16 +307,16 @@ def sample_customers(f: Filters, n: int = SAMPLE_MAX) -> pd.DataFrame:
 def export_rows(f: Filters, view: TableView | None = None, batch_rows: int = 5000) -> queries.RowStream:
     """Every filtered customer (EXPORT_COLUMNS) in the table's order, streamed in batches, with the count."""
     return queries.stream_rows(
-        _sql(_FILTERED, "SELECT", _EXPORT_SELECT, "FROM filtered", _order_by(f, view or TableView())),
+        _sql(FILTERED_CTE, "SELECT", _EXPORT_SELECT, "FROM filtered", _order_by(f, view or TableView())),
         f.params(),
         batch_rows,
-        count_sql=_sql(_FILTERED, "SELECT count(*) FROM filtered"),
+        count_sql=_sql(FILTERED_CTE, "SELECT count(*) FROM filtered"),
     )
 
 
 def export_frame(f: Filters, view: TableView | None = None) -> pd.DataFrame:
     """Every filtered customer as one DataFrame (EXPORT_COLUMNS), for small sets and tests."""
     return queries.fetch_df(
-        _sql(_FILTERED, "SELECT", _EXPORT_SELECT, "FROM filtered", _order_by(f, view or TableView())),
+        _sql(FILTERED_CTE, "SELECT", _EXPORT_SELECT, "FROM filtered", _order_by(f, view or TableView())),
         f.params(),
     )

@@ -30,8 +30,11 @@ def test_brws003_compare_renders_and_follows_the_selection(app_page: Page, live_
     expect(app_page.locator("#compare-heatmap .heatmaplayer")).to_be_attached()
     expect(app_page.locator("#compare-cards")).to_contain_text("Recommended action")
     expect(app_page.locator("#compare-cards")).to_contain_text("United Kingdom")
+    # The canonical query is written on load (assets/url_state.js), so the address can be shared as is.
+    app_page.wait_for_function("() => window.location.search === '?run=1&segment=0&segment=1'")
 
-    # Add a third segment: the table, cards and URL follow; the page is not re-rendered.
+    # Add a third segment: the table, cards and URL follow; the page is not reloaded or re-rendered.
+    app_page.evaluate("() => { window.__same_document = true; }")
     app_page.locator("#compare-segments").click()
     app_page.get_by_role("option", name=re.compile(r"^Dormant")).click()
     wait_idle(app_page)
@@ -45,6 +48,7 @@ def test_brws003_compare_renders_and_follows_the_selection(app_page: Page, live_
     wait_idle(app_page)
     expect(app_page.locator("#compare-table thead tr").first).to_contain_text("Everyone")
     expect(app_page).to_have_url(re.compile(r"segment=3&vs=everyone$"))
+    assert app_page.evaluate("() => window.__same_document === true")  # replaceState: no reload
     app_page.keyboard.press("Escape")
     app_page.mouse.move(5, 5)
     shot(app_page, "compare")
@@ -58,6 +62,7 @@ def test_brws003_compare_shared_url_restores_the_selection(app_page: Page, live_
     expect(app_page.locator("#compare-segments")).to_contain_text("Dormant")
     expect(app_page.locator("#compare-segments")).to_contain_text("Promising")
     expect(app_page.locator("#compare-cards .card")).to_have_count(2)
+    assert app_page.evaluate("location.search") == "?run=1&segment=3&segment=2&vs=everyone"  # kept as is
 
 
 def test_brws003_compare_hostile_url_falls_back(app_page: Page, live_server: Server) -> None:

@@ -76,9 +76,8 @@ def test_brws007_history_sankey_between_two_runs(two_run_page: Page, two_run_ser
     expect(page.locator("#history-sankey .sankey-node")).not_to_have_count(0)
     expect(page.locator("#history-summary")).to_contain_text("1,096 customers are in both runs")
     expect(page.locator("#history-transitions table")).to_contain_text("Total")
-    page.wait_for_function(
-        "() => window.location.search.includes('a=1') && window.location.search.includes('b=2')"
-    )
+    # the canonical query (the page's run, then the pair) is written on load
+    page.wait_for_function("() => window.location.search === '?run=2&a=1&b=2'")
     shot(page, "history")
 
     # choosing another pair redraws and rewrites the URL without reloading the page
@@ -91,15 +90,19 @@ def test_brws007_history_sankey_between_two_runs(two_run_page: Page, two_run_ser
     wait_idle(page)
     expect(page.locator("#history-summary")).to_contain_text("Run 2 · ")
     expect(page.locator("#history-summary")).to_contain_text("→ Run 1 · ")
-    page.wait_for_function("() => new URLSearchParams(window.location.search).get('a') === '2'")
-    page.wait_for_function("() => new URLSearchParams(window.location.search).get('b') === '1'")
+    page.wait_for_function("() => window.location.search === '?run=2&a=2&b=1'")
     assert page.evaluate("() => window.__same_document === true")  # replaceState: no reload
     shot(page, "history-2-to-1")
 
-    # the shared URL restores the pair
-    page.goto(two_run_server.url + "/history?a=2&b=1")
+    # the shared URL restores the pair and keeps the run it was opened with, also after a new choice
+    page.goto(two_run_server.url + "/history?run=1&a=2&b=1")
     wait_idle(page)
     expect(page.locator("#history-a")).to_contain_text("Run 2")
     expect(page.locator("#history-b")).to_contain_text("Run 1")
     expect(page.locator("#history-summary")).to_contain_text("Run 2 · ")
     assert page.locator("#history-summary").inner_text().startswith("Run 2")
+    assert page.evaluate("location.search") == "?run=1&a=2&b=1"
+    page.locator("#history-b").click()
+    page.get_by_role("option", name=re.compile(r"^Run 2 .*k = 3$")).click()
+    wait_idle(page)
+    page.wait_for_function("() => window.location.search === '?run=1&a=2&b=2'")

@@ -123,7 +123,8 @@ def test_pcm003_compare_layout_restores_the_url_selection(
     names = segment_names(small_run[0])
     text = render(small_app, "dashboard.pages.compare", run="1", segment=["2", "0"], vs="everyone")
     assert '"value": [2, 0]' in text
-    assert "run=1&segment=2&segment=0&vs=everyone" in text
+    query = "run=1&segment=2&segment=0&vs=everyone"
+    assert f'"id": "compare-url-state", "data": {{"path": "/compare", "query": "{query}"}}' in text
     for sid in (2, 0):
         assert names[sid] in text
     assert "Everyone" in text and "Recommended action" in text
@@ -138,30 +139,31 @@ def test_pcm004_compare_callback_redraws_for_a_valid_selection(
     pages: dict[str, ModuleType], small_run: tuple[Path, pipeline.RunSummary]
 ) -> None:
     names = segment_names(small_run[0])
-    value, options, table, radar, boxes, cards, query = pages["compare"].update([1, 3], False, 1)
+    value, options, table, radar, boxes, cards, url = pages["compare"].update([1, 3], False, 1)
     assert value is dash.no_update  # already canonical
-    assert query == "run=1&segment=1&segment=3"
+    assert url == {"path": "/compare", "query": "run=1&segment=1&segment=3"}
     table_text = as_json(table)
     assert names[1] in table_text and names[3] in table_text and "Everyone" not in table_text
     assert [t.name for t in radar.data][1:] == [names[1], names[3]]
     assert {t.name for t in boxes.data} == {names[1], names[3]}
     assert len(cards.children) == 2
     assert not any(o["disabled"] for o in options)
-    value, options, table, radar, boxes, cards, query = pages["compare"].update([1, 3], True, 1)
-    assert "Everyone" in as_json(table) and query.endswith("vs=everyone")
+    value, options, table, radar, boxes, cards, url = pages["compare"].update([1, 3], True, 1)
+    assert "Everyone" in as_json(table) and url["query"].endswith("vs=everyone")
     assert "Everyone" in {t.name for t in boxes.data}
 
 
 @pytest.mark.parametrize("segments", [*HOSTILE, list(range(50)), [str(i) for i in range(50)], []])
 def test_pcm005_compare_callback_survives_hostile_inputs(pages: dict[str, ModuleType], segments: Any) -> None:
     for vs, run in [(True, 1), ("everyone", "1"), ({"x": 1}, "abc"), ("'; --", {"id": 1}), (False, 10**12)]:
-        value, options, table, radar, boxes, cards, query = pages["compare"].update(segments, vs, run)
+        value, options, table, radar, boxes, cards, url = pages["compare"].update(segments, vs, run)
         chosen = [] if value is dash.no_update else value
         assert isinstance(chosen, list) and len(chosen) <= 4 and set(chosen) <= {0, 1, 2, 3, 4}
         if isinstance(segments, list) and segments[:1] in ([0], ["0"]):
             assert chosen == [0, 1, 2, 3]
             assert sum(o["disabled"] for o in options) == len(options) - 4
-        assert query == "run=1" + "".join(f"&segment={s}" for s in chosen) + (
+        assert url["path"] == "/compare"
+        assert url["query"] == "run=1" + "".join(f"&segment={s}" for s in chosen) + (
             "&vs=everyone" if vs is True else ""
         )
 
@@ -170,7 +172,7 @@ def compare_body(segments: Any, vs: Any, run: Any) -> dict[str, Any]:
     return {
         "output": (
             "..compare-segments.value...compare-segments.options...compare-table.children..."
-            "compare-radar.figure...compare-boxes.figure...compare-cards.children...compare-query.data.."
+            "compare-radar.figure...compare-boxes.figure...compare-cards.children...compare-url-state.data.."
         ),
         "outputs": [
             {"id": "compare-segments", "property": "value"},
@@ -179,7 +181,7 @@ def compare_body(segments: Any, vs: Any, run: Any) -> dict[str, Any]:
             {"id": "compare-radar", "property": "figure"},
             {"id": "compare-boxes", "property": "figure"},
             {"id": "compare-cards", "property": "children"},
-            {"id": "compare-query", "property": "data"},
+            {"id": "compare-url-state", "property": "data"},
         ],
         "inputs": [
             {"id": "compare-segments", "property": "value", "value": segments},
@@ -196,7 +198,10 @@ def test_pcm006_compare_callback_over_http_never_fails(small_app: dash.Dash) -> 
     ok = client.post("/_dash-update-component", json=compare_body([3, 2], True, 1))
     assert ok.status_code == 200
     response = ok.get_json()["response"]
-    assert response["compare-query"]["data"] == "run=1&segment=3&segment=2&vs=everyone"
+    assert response["compare-url-state"]["data"] == {
+        "path": "/compare",
+        "query": "run=1&segment=3&segment=2&vs=everyone",
+    }
     for segments in [*HOSTILE, list(range(50))]:
         r = client.post(
             "/_dash-update-component", json=compare_body(segments, {"x": 1}, "1; DROP TABLE runs")
@@ -205,7 +210,7 @@ def test_pcm006_compare_callback_over_http_never_fails(small_app: dash.Dash) -> 
         data = r.get_json()["response"]
         value = data.get("compare-segments", {}).get("value", [])
         assert len(value) <= 4
-        assert data["compare-query"]["data"].startswith("run=1")
+        assert data["compare-url-state"]["data"]["query"].startswith("run=1")
 
 
 def test_pcm007_stored_names_are_plain_text_in_figures(

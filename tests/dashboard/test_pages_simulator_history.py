@@ -147,7 +147,7 @@ def start_body(client: FlaskClient, start: Any, run: Any, n: int) -> dict[str, A
     }
 
 
-def migration_body(client: FlaskClient, a: Any, b: Any) -> dict[str, Any]:
+def migration_body(client: FlaskClient, a: Any, b: Any, run: Any = 2) -> dict[str, Any]:
     dep = dependency(client, "history-sankey.figure")
     return {
         "output": dep["output"],
@@ -155,13 +155,14 @@ def migration_body(client: FlaskClient, a: Any, b: Any) -> dict[str, Any]:
             {"id": "history-sankey", "property": "figure"},
             {"id": "history-transitions", "property": "children"},
             {"id": "history-summary", "property": "children"},
-            {"id": "history-pair", "property": "data"},
+            {"id": "history-url-state", "property": "data"},
         ],
         "inputs": [
             {"id": "history-a", "property": "value", "value": a},
             {"id": "history-b", "property": "value", "value": b},
         ],
         "changedPropIds": ["history-a.value"],
+        "state": [{"id": "history-run", "property": "data", "value": run}],
     }
 
 
@@ -347,7 +348,7 @@ def test_pag008_history_shows_runs_and_the_default_pair(app2: dash.Dash, two_run
     table = text(by_id(tree, "history-runs"))
     assert "Silhouette" in table and "Stability (ARI)" in table and "kmeans" in table
     assert by_id(tree, "history-a")["value"] == 1 and by_id(tree, "history-b")["value"] == 2
-    assert by_id(tree, "history-pair")["data"] == {"path": "/history", "a": 1, "b": 2}
+    assert by_id(tree, "history-url-state")["data"] == {"path": "/history", "query": "run=2&a=1&b=2"}
     sankey = by_id(tree, "history-sankey")["figure"]["data"][0]
     assert sankey["type"] == "sankey"
     with queries.using(two_run_db):
@@ -360,10 +361,13 @@ def test_pag008_history_shows_runs_and_the_default_pair(app2: dash.Dash, two_run
     for n in m.flows["customers"]:
         assert f"{n:,}" in cells
     # the URL's pair is restored; hostile values fall back to the defaults
-    tree = layout_json(app2, HIS, a="2", b="1")
+    tree = layout_json(app2, HIS, run="1", a="2", b="1")
     assert (by_id(tree, "history-a")["value"], by_id(tree, "history-b")["value"]) == (2, 1)
-    tree = layout_json(app2, HIS, a=EVIL, b=["1", "2"])
+    assert by_id(tree, "history-run")["data"] == 1  # the run the page was opened with is kept
+    assert by_id(tree, "history-url-state")["data"] == {"path": "/history", "query": "run=1&a=2&b=1"}
+    tree = layout_json(app2, HIS, run=EVIL, a=EVIL, b=["1", "2"])
     assert (by_id(tree, "history-a")["value"], by_id(tree, "history-b")["value"]) == (1, 2)
+    assert by_id(tree, "history-url-state")["data"]["query"] == "run=2&a=1&b=2"
 
 
 def test_pag009_transition_table_rows_and_shares(app2: dash.Dash, make_db: Any, tmp_path: Path) -> None:
@@ -416,21 +420,24 @@ def test_pag011_update_migration_over_http(client2: FlaskClient) -> None:
     status, data = post(client2, migration_body(client2, 2, 1))
     assert status == 200
     response = data["response"]
-    assert response["history-pair"]["data"] == {"path": "/history", "a": 2, "b": 1}
+    assert response["history-url-state"]["data"] == {"path": "/history", "query": "run=2&a=2&b=1"}
     assert response["history-sankey"]["figure"]["data"][0]["type"] == "sankey"
     assert response["history-summary"]["children"].startswith("Run 2")
-    for a, b in ((EVIL, {"x": 1}), (True, None), (99, -1), ([1, 2], "2; --")):
-        status, data = post(client2, migration_body(client2, a, b))
+    status, data = post(client2, migration_body(client2, 2, 1, run="1"))
+    assert data["response"]["history-url-state"]["data"]["query"] == "run=1&a=2&b=1"  # keeps the page's run
+    for a, b, run in ((EVIL, {"x": 1}, EVIL), (True, None, None), (99, -1, 99), ([1, 2], "2; --", [1, 2])):
+        status, data = post(client2, migration_body(client2, a, b, run))
         assert status == 200
-        assert data["response"]["history-pair"]["data"] == {"path": "/history", "a": 1, "b": 2}
+        state = data["response"]["history-url-state"]["data"]
+        assert state == {"path": "/history", "query": "run=2&a=1&b=2"}  # defaults: the latest run
 
 
 def test_pag012_the_url_is_written_by_a_clientside_callback(client2: FlaskClient) -> None:
     dep = dependency(client2, "history-url-sink.data")
-    assert dep["clientside_function"] is not None
-    assert [i["id"] for i in dep["inputs"]] == ["history-pair"]
-    page = client2.get("/history").get_data(as_text=True)
-    assert "window.history.replaceState" in page and 'params.set("a"' in page
+    assert dep["clientside_function"] == {"namespace": "url_state", "function_name": "replace"}
+    assert [i["id"] for i in dep["inputs"]] == ["history-url-state"]
+    script = client2.get("/assets/url_state.js").get_data(as_text=True)
+    assert "url_state" in script and "window.history.replaceState" in script
 
 
 def test_pag013_one_run_says_a_second_run_is_needed(
@@ -445,7 +452,7 @@ def test_pag013_one_run_says_a_second_run_is_needed(
     assert str(small_run[1].customers) in text(by_id(tree, "history-runs")).replace(",", "")
     client = app.server.test_client()
     status, data = post(client, migration_body(client, 1, 1))
-    assert status == 204 or (status == 200 and "history-pair" not in data["response"])
+    assert status == 204 or (status == 200 and "history-url-state" not in data["response"])
     queries.close_thread_connections()
 
 
