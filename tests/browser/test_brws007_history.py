@@ -92,6 +92,7 @@ def test_brws007_history_sankey_between_two_runs(two_run_page: Page, two_run_ser
     expect(page.locator("#history-summary")).to_contain_text("→ Run 1 · ")
     page.wait_for_function("() => window.location.search === '?run=2&a=2&b=1'")
     assert page.evaluate("() => window.__same_document === true")  # replaceState: no reload
+    page.wait_for_timeout(1500)  # only for the picture: plotly animates Sankey nodes to their new places
     shot(page, "history-2-to-1")
 
     # the shared URL restores the pair and keeps the run it was opened with, also after a new choice
