@@ -209,6 +209,11 @@ def _execute(sql: str, params: Mapping[str, Any] | list[Any] | None) -> duckdb.D
         raise NoData("empty", current_db()) from None
 
 
+def sql(*parts: str) -> str:
+    """Join constant SQL fragments (module constants of the query layer, never user text) into one query."""
+    return "\n".join(parts)
+
+
 def fetch_df(sql: str, params: Mapping[str, Any] | list[Any] | None = None) -> pd.DataFrame:
     """Run one bound query and return its result as a DataFrame (interrupted after QUERY_TIMEOUT_S)."""
     con = connection()

@@ -108,11 +108,6 @@ _TABLE_SELECT = ", ".join(f'"{c}"' for c in TABLE_COLUMNS)
 _EXPORT_SELECT = ", ".join(f'"{c}"' for c in EXPORT_COLUMNS)
 
 
-def _sql(*parts: str) -> str:
-    """Join constant SQL fragments of this module (never user text)."""
-    return "\n".join(parts)
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Allowed values and the filter set
 
@@ -176,7 +171,7 @@ class Kpis:
 def kpis(f: Filters) -> Kpis:
     """Customers, revenue, segments present and outliers among the filtered customers."""
     row = queries.fetch_one(
-        _sql(
+        queries.sql(
             FILTERED_CTE,
             """SELECT count(*), coalesce(sum(monetary), 0), count(DISTINCT segment_id),
                       count(*) FILTER (WHERE coalesce(is_outlier, false)), avg(monetary),
@@ -191,7 +186,7 @@ def kpis(f: Filters) -> Kpis:
 
 def count(f: Filters) -> int:
     """How many customers the filters select."""
-    row = queries.fetch_one(_sql(FILTERED_CTE, "SELECT count(*) FROM filtered"), f.params())
+    row = queries.fetch_one(queries.sql(FILTERED_CTE, "SELECT count(*) FROM filtered"), f.params())
     return int(row[0]) if row else 0
 
 
@@ -202,7 +197,7 @@ def segment_summary(f: Filters) -> pd.DataFrame:
     recency_days, frequency, monetary, tenure_days (means). Shares are of the filtered total.
     """
     return queries.fetch_df(
-        _sql(
+        queries.sql(
             FILTERED_CTE,
             """, agg AS (
                 SELECT segment_id, count(*) AS customers, coalesce(sum(monetary), 0) AS revenue,
@@ -233,7 +228,7 @@ def country_summary(f: Filters, metric: str = "customers") -> pd.DataFrame:
     """
     column = METRICS.get(metric, "customers") if isinstance(metric, str) else "customers"
     return queries.fetch_df(
-        _sql(
+        queries.sql(
             FILTERED_CTE,
             """, agg AS (
                 SELECT country, count(*) AS customers, coalesce(sum(monetary), 0) AS revenue
@@ -277,7 +272,7 @@ def customers_page(
     view = TableView(sort=sort_key if sort_key in SORT_COLUMNS else None, descending=descending, page=page)
     params = {**f.params(), "limit": size, "offset": (page - 1) * size}
     df = queries.fetch_df(
-        _sql(
+        queries.sql(
             FILTERED_CTE,
             "SELECT",
             _TABLE_SELECT,
@@ -294,7 +289,7 @@ def sample_customers(f: Filters, n: int = SAMPLE_MAX) -> pd.DataFrame:
     """A repeatable sample (at most SAMPLE_MAX) of filtered customers for scatter plots, with PCA columns."""
     params = {**f.params(), "n": min(max(int(n), 0), SAMPLE_MAX)}
     return queries.fetch_df(
-        _sql(
+        queries.sql(
             FILTERED_CTE,
             """SELECT customer_id, country, segment_id, segment_name, is_outlier, recency_days, frequency,
                       monetary, tenure_days, pc1, pc2, pc3
@@ -304,19 +299,26 @@ def sample_customers(f: Filters, n: int = SAMPLE_MAX) -> pd.DataFrame:
     )
 
 
+def _export_sql(f: Filters, view: TableView | None) -> str:
+    """Every filtered customer's EXPORT_COLUMNS in the table's order (static text; values are parameters)."""
+    return queries.sql(
+        FILTERED_CTE, "SELECT", _EXPORT_SELECT, "FROM filtered", _order_by(f, view or TableView())
+    )
+
+
 def export_rows(f: Filters, view: TableView | None = None, batch_rows: int = 5000) -> queries.RowStream:
     """Every filtered customer (EXPORT_COLUMNS) in the table's order, streamed in batches, with the count."""
     return queries.stream_rows(
-        _sql(FILTERED_CTE, "SELECT", _EXPORT_SELECT, "FROM filtered", _order_by(f, view or TableView())),
+        _export_sql(f, view),
         f.params(),
         batch_rows,
-        count_sql=_sql(FILTERED_CTE, "SELECT count(*) FROM filtered"),
+        count_sql=queries.sql(FILTERED_CTE, "SELECT count(*) FROM filtered"),
     )
 
 
 def export_frame(f: Filters, view: TableView | None = None) -> pd.DataFrame:
     """Every filtered customer as one DataFrame (EXPORT_COLUMNS), for small sets and tests."""
     return queries.fetch_df(
-        _sql(FILTERED_CTE, "SELECT", _EXPORT_SELECT, "FROM filtered", _order_by(f, view or TableView())),
+        _export_sql(f, view),
         f.params(),
     )

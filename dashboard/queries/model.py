@@ -175,11 +175,6 @@ WITH vals AS (
 """
 
 
-def _sql(*parts: str) -> str:
-    """Join constant SQL fragments of this module (never user text)."""
-    return "\n".join(parts)
-
-
 def _source(run_id: int, feature: str) -> dict[str, Any] | None:
     """The bound parameters that select `feature` in _VALUE, or None if the run has no such feature."""
     if not isinstance(feature, str) or feature not in profiles.features(run_id):
@@ -208,7 +203,7 @@ def histogram(run_id: int, feature: str, bins: int = 30, clip: bool = True) -> H
         return None
     bins = min(max(int(bins), 1), BINS_MAX)
     bounds = queries.fetch_one(
-        _sql(
+        queries.sql(
             _VALUE,
             """SELECT min(v), max(v), quantile_cont(v, 0.01), quantile_cont(v, 0.99),
                       count(*) FILTER (WHERE v IS NULL) FROM vals""",
@@ -225,7 +220,7 @@ def histogram(run_id: int, feature: str, bins: int = 30, clip: bool = True) -> H
     if hi <= lo:
         hi = lo + 1.0
     counts = queries.fetch_df(
-        _sql(
+        queries.sql(
             _VALUE,
             """SELECT least(greatest(floor((v - $lo) / ($hi - $lo) * $bins), 0), $bins - 1)::INTEGER AS bin,
                       segment_id, count(*) AS customers
@@ -234,7 +229,9 @@ def histogram(run_id: int, feature: str, bins: int = 30, clip: bool = True) -> H
         {**params, "lo": lo, "hi": hi, "bins": bins},
     )
     tails = queries.fetch_one(
-        _sql(_VALUE, "SELECT count(*) FILTER (WHERE v < $lo), count(*) FILTER (WHERE v > $hi) FROM vals"),
+        queries.sql(
+            _VALUE, "SELECT count(*) FILTER (WHERE v < $lo), count(*) FILTER (WHERE v > $hi) FROM vals"
+        ),
         {**params, "lo": lo, "hi": hi},
     )
     below, above = (int(tails[0]), int(tails[1])) if tails else (0, 0)

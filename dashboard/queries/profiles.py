@@ -14,34 +14,15 @@ from collections.abc import Iterable
 import pandas as pd
 
 from dashboard import queries
+from segmentation.config import TRANSACTION_FEATURES
+from segmentation.naming import RFM_GROUPS
 
 POPULATION = -1  # segment_profiles' segment id of the whole population
 TOP_COUNTRIES_MAX = 10
 # The stored feature columns of a sales-lines run, in display order (segment_profiles uses these names).
-FEATURE_COLUMNS: tuple[str, ...] = (
-    "recency_days",
-    "frequency",
-    "monetary",
-    "quantity",
-    "avg_basket_value",
-    "tenure_days",
-    "distinct_products",
-    "return_rate",
-)
+FEATURE_COLUMNS: tuple[str, ...] = TRANSACTION_FEATURES
 # Classic RFM groups in their usual order (best first); others follow alphabetically.
-RFM_ORDER: tuple[str, ...] = (
-    "Champions",
-    "Loyal",
-    "Potential Loyalist",
-    "New",
-    "Promising",
-    "Need Attention",
-    "About to Sleep",
-    "At Risk",
-    "Can't Lose",
-    "Hibernating",
-    "Lost",
-)
+RFM_ORDER: tuple[str, ...] = RFM_GROUPS
 
 # Each customer's feature values as one list with the names beside it: the fixed columns for a sales-lines
 # run, the stored `features` array (named by runs.features) for a customer-table run. Static text; the run
@@ -64,11 +45,6 @@ long AS (
     SELECT segment_id, unnest(names) AS feature, unnest(vals) AS v FROM wide
 )
 """
-
-
-def _sql(*parts: str) -> str:
-    """Join constant SQL fragments of this module (never user text)."""
-    return "\n".join(parts)
 
 
 def _ids(segment_ids: Iterable[int]) -> list[int]:
@@ -137,7 +113,7 @@ def box_stats(run_id: int, segment_ids: Iterable[int], population: bool = True) 
     and 95th percentiles, so a few huge customers do not flatten the boxes). NULL values are skipped.
     """
     return queries.fetch_df(
-        _sql(
+        queries.sql(
             _LONG,
             """, stats AS (
             SELECT segment_id, feature, count(v) AS n, avg(v) AS mean,
