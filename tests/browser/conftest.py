@@ -188,3 +188,33 @@ def shot(page: Page, name: str) -> Path:
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def click_widest_bar(page: Page, graph_id: str) -> None:
+    """Click the widest bar of a graph's last bar trace (hovered first: plotly clicks the hovered point)."""
+    x, y = page.evaluate(
+        """(graphId) => {
+            const traces = document.querySelectorAll('#' + graphId + ' .trace.bars');
+            const bars = [...traces[traces.length - 1].querySelectorAll('.point path')]
+                .map(p => p.getBoundingClientRect()).sort((a, b) => b.width - a.width);
+            return [bars[0].x + bars[0].width / 2, bars[0].y + bars[0].height / 2];
+        }""",
+        graph_id,
+    )
+    page.mouse.move(x, y)
+    page.wait_for_selector(f"#{graph_id} .hoverlayer .hovertext")
+    page.mouse.click(x, y)
+
+
+def click_country(page: Page, graph_id: str, country: str) -> None:
+    """Click a country's shape on a choropleth map, once plotly has drawn it."""
+    find = (
+        f"() => [...document.querySelectorAll('#{graph_id} path.choroplethlocation')]"
+        f".find(p => p.__data__ && p.__data__.loc === {country!r})"
+    )
+    page.wait_for_function(f"() => !!({find})()")
+    x, y = page.evaluate(
+        f"() => {{ const r = ({find})().getBoundingClientRect(); "
+        "return [r.x + r.width / 2, r.y + r.height / 2]; }"
+    )
+    page.mouse.click(x, y)

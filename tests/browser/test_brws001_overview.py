@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Server, shot, wait_idle
+from tests.browser.conftest import Server, click_country, click_widest_bar, shot, wait_idle
 
 
 def test_brws001_overview_renders_real_figures_offline(app_page: Page, live_server: Server) -> None:
@@ -23,18 +23,7 @@ def test_brws001_overview_bar_and_map_clicks_open_the_customer_list(
     page = app_page
     page.goto(live_server.url + "/")
     wait_idle(page)
-    # the widest 'customers' bar (the last trace), hovered first: plotly clicks the hovered point
-    x, y = page.evaluate(
-        """() => {
-            const traces = document.querySelectorAll('#overview-segments .trace.bars');
-            const bars = [...traces[traces.length - 1].querySelectorAll('.point path')]
-                .map(p => p.getBoundingClientRect()).sort((a, b) => b.width - a.width);
-            return [bars[0].x + bars[0].width / 2, bars[0].y + bars[0].height / 2];
-        }"""
-    )
-    page.mouse.move(x, y)
-    page.wait_for_selector("#overview-segments .hoverlayer .hovertext")
-    page.mouse.click(x, y)
+    click_widest_bar(page, "overview-segments")
     page.wait_for_url("**/customers?*segment=*")
     wait_idle(page)
     segment = int(page.url.split("segment=")[1].split("&")[0])
@@ -47,16 +36,7 @@ def test_brws001_overview_bar_and_map_clicks_open_the_customer_list(
 
     page.goto(live_server.url + "/")
     wait_idle(page)
-    germany = (
-        "() => [...document.querySelectorAll('#overview-map path.choroplethlocation')]"
-        ".find(p => p.__data__ && p.__data__.loc === 'Germany')"
-    )
-    page.wait_for_function(f"() => !!({germany})()")
-    x, y = page.evaluate(
-        f"() => {{ const r = ({germany})().getBoundingClientRect(); "
-        "return [r.x + r.width / 2, r.y + r.height / 2]; }"
-    )
-    page.mouse.click(x, y)
+    click_country(page, "overview-map", "Germany")
     page.wait_for_url("**/customers?*country=Germany*")
     wait_idle(page)
     with duckdb.connect(str(live_server.db), read_only=True) as con:

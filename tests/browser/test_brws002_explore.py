@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Server, shot, wait_idle
+from tests.browser.conftest import Server, click_country, click_widest_bar, shot, wait_idle
 
 
 def count(db: Path, sql: str, params: list[Any]) -> int:
@@ -77,33 +77,13 @@ def test_brws002_explore_map_and_bar_clicks_add_filters(app_page: Page, live_ser
     page = app_page
     page.goto(live_server.url + "/explore")
     wait_idle(page)
-    germany = (
-        "() => [...document.querySelectorAll('#explore-map path.choroplethlocation')]"
-        ".find(p => p.__data__ && p.__data__.loc === 'Germany')"
-    )
-    page.wait_for_function(f"() => !!({germany})()")
-    x, y = page.evaluate(
-        f"() => {{ const r = ({germany})().getBoundingClientRect(); "
-        "return [r.x + r.width / 2, r.y + r.height / 2]; }"
-    )
-    page.mouse.click(x, y)
+    click_country(page, "explore-map", "Germany")
     expect(kpi(page)).to_have_text(f"{count(live_server.db, COUNTRY_SQL, ['Germany']):,}")
     expect(page.locator("#explore-country")).to_contain_text("Germany")
     page.wait_for_function("() => location.search.includes('country=Germany')")
     wait_idle(page)
 
-    # The widest 'customers' bar (the last trace), hovered first: plotly clicks the hovered point.
-    x, y = page.evaluate(
-        """() => {
-            const traces = document.querySelectorAll('#explore-segments .trace.bars');
-            const bars = [...traces[traces.length - 1].querySelectorAll('.point path')]
-                .map(p => p.getBoundingClientRect()).sort((a, b) => b.width - a.width);
-            return [bars[0].x + bars[0].width / 2, bars[0].y + bars[0].height / 2];
-        }"""
-    )
-    page.mouse.move(x, y)
-    page.wait_for_selector("#explore-segments .hoverlayer .hovertext")
-    page.mouse.click(x, y)
+    click_widest_bar(page, "explore-segments")
     page.wait_for_function("() => /segment=\\d+/.test(location.search)")
     wait_idle(page)
     query = search(page)
