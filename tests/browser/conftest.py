@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,15 +154,16 @@ def watch() -> Watch:
     return Watch()
 
 
-@pytest.fixture
-def app_page(browser: Browser, live_server: Server, watch: Watch) -> Iterator[Page]:
-    """A fresh page on the live app; fails the test on console errors or any off-origin request."""
+@contextmanager
+def guarded_page(browser: Browser, server: Server, watch: Watch) -> Iterator[Page]:
+    """A fresh page on server that records console errors and blocks (and records) off-origin requests;
+    on exit the test fails if there were any (the product must work offline)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(20_000)
 
     def guard(route, request) -> None:  # noqa: ANN001 - Playwright's callback signature
-        if request.url.startswith(live_server.url) or request.url.startswith(("data:", "blob:")):
+        if request.url.startswith(server.url) or request.url.startswith(("data:", "blob:")):
             route.continue_()
         else:
             watch.foreign.append(request.url)
@@ -174,6 +176,13 @@ def app_page(browser: Browser, live_server: Server, watch: Watch) -> Iterator[Pa
     context.close()
     assert watch.foreign == [], f"requests left the app's origin: {watch.foreign}"
     assert watch.errors == [], f"browser console errors: {watch.errors}"
+
+
+@pytest.fixture
+def app_page(browser: Browser, live_server: Server, watch: Watch) -> Iterator[Page]:
+    """A fresh page on the live app; fails the test on console errors or any off-origin request."""
+    with guarded_page(browser, live_server, watch) as page:
+        yield page
 
 
 def wait_idle(page: Page) -> None:

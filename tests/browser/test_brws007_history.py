@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import ROOT, Server, Watch, shot, start_gunicorn, stop, wait_idle
+from tests.browser.conftest import (
+    ROOT,
+    Server,
+    Watch,
+    guarded_page,
+    shot,
+    start_gunicorn,
+    stop,
+    wait_idle,
+)
 
 
 def test_brws007_history_with_one_run_says_a_second_run_is_needed(
@@ -46,25 +55,8 @@ def two_run_server(browser_db: Path, tmp_path_factory: pytest.TempPathFactory) -
 @pytest.fixture
 def two_run_page(browser: Browser, two_run_server: Server) -> Iterator[Page]:
     """A page on the two-run server, with the same guards as app_page (console errors, foreign requests)."""
-    watch = Watch()
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-
-    def guard(route, request) -> None:  # noqa: ANN001 - Playwright's callback signature
-        if request.url.startswith(two_run_server.url) or request.url.startswith(("data:", "blob:")):
-            route.continue_()
-        else:
-            watch.foreign.append(request.url)
-            route.abort()
-
-    page.route("**/*", guard)
-    page.on("console", lambda m: watch.errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: watch.errors.append(str(e)))
-    yield page
-    context.close()
-    assert watch.foreign == [], f"requests left the app's origin: {watch.foreign}"
-    assert watch.errors == [], f"browser console errors: {watch.errors}"
+    with guarded_page(browser, two_run_server, Watch()) as page:
+        yield page
 
 
 def test_brws007_history_sankey_between_two_runs(two_run_page: Page, two_run_server: Server) -> None:
