@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from dashboard import create_app, queries
-from segmentation import store
+from segmentation import cli, store
 
 COUNTRIES_1 = ("United Kingdom", "France", "Germany", "EIRE", "Spain", "Netherlands")
 SEGMENTS_1 = {0: "Champions", 1: "Loyal", 2: "At Risk", 3: "Can't Lose"}
@@ -201,3 +202,14 @@ def app(fixture_db: Path) -> Iterator[dash.Dash]:
 def client(app: dash.Dash) -> FlaskClient:
     """A Flask test client of the app's server."""
     return app.server.test_client()
+
+
+@pytest.fixture(scope="session")
+def two_run_db(
+    small_run: tuple[Path, object], small_csv: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The small real run (k chosen by the sweep) plus a second run of the same input with --k 3."""
+    db = tmp_path_factory.mktemp("two_runs") / "segments.duckdb"
+    shutil.copyfile(small_run[0], db)
+    assert cli.main(["run", str(small_csv), "--db", str(db), "--k", "3", "--quiet"]) == 0
+    return db

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,23 +18,12 @@ from flask.testing import FlaskClient
 from dashboard import create_app, figures, queries
 from dashboard.queries import history
 from dashboard.queries import simulator as sim
-from segmentation import cli, pipeline
+from segmentation import pipeline
 from segmentation.config import RunConfig
 
 SIM = "dashboard.pages.simulator"
 HIS = "dashboard.pages.history"
 EVIL = "'; DROP TABLE customers; --"
-
-
-@pytest.fixture(scope="session")
-def two_run_db(
-    small_run: tuple[Path, pipeline.RunSummary], small_csv: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Path:
-    """The small real run plus a second run of the same input with --k 3."""
-    db = tmp_path_factory.mktemp("pages_two_runs") / "segments.duckdb"
-    shutil.copyfile(small_run[0], db)
-    assert cli.main(["run", str(small_csv), "--db", str(db), "--k", "3", "--quiet"]) == 0
-    return db
 
 
 @pytest.fixture

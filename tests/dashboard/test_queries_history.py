@@ -3,7 +3,6 @@ independent pandas merge of the two runs' customers."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -13,24 +12,13 @@ import pytest
 
 from dashboard import queries
 from dashboard.queries import NoData, history
-from segmentation import cli, pipeline
-
-
-@pytest.fixture(scope="session")
-def two_runs(
-    small_run: tuple[Path, pipeline.RunSummary], small_csv: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Path:
-    """The small real run (k chosen by the sweep) plus a second run of the same input with --k 3."""
-    db = tmp_path_factory.mktemp("two_runs") / "segments.duckdb"
-    shutil.copyfile(small_run[0], db)
-    assert cli.main(["run", str(small_csv), "--db", str(db), "--k", "3", "--quiet"]) == 0
-    return db
+from segmentation import pipeline
 
 
 @pytest.fixture
-def two(two_runs: Path) -> Iterator[Path]:
-    with queries.using(two_runs):
-        yield two_runs
+def two(two_run_db: Path) -> Iterator[Path]:
+    with queries.using(two_run_db):
+        yield two_run_db
     queries.close_thread_connections()
 
 
