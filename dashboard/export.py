@@ -15,7 +15,7 @@ import os
 import re
 import tempfile
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import IO, Any
@@ -242,50 +242,53 @@ def _no_data() -> Response:
     )
 
 
-def _prepare() -> tuple[RunInfo, Filters, TableView]:
-    """Validate the request's query against the current DB's run."""
+def _export_response(build: Callable[[RunInfo, Filters, queries.RowStream], Response]) -> Response:
+    """Validate the request's query against the current DB's run, start the filtered rows' stream and let
+    build turn them into the response; no run is a 404 that says how to make one, a timeout a 503."""
     query = query_from_args(request.args)
-    f = filtered.filters_from_query(query)
-    return queries.run_info(f.run_id), f, TableView.from_query(query)
-
-
-def customers_csv() -> Response:
-    """Stream the filtered customers as CSV with a '#' header block."""
     try:
-        info, f, view = _prepare()
-        stream = filtered.export_rows(f, view)
+        f = filtered.filters_from_query(query)
+        info = queries.run_info(f.run_id)
+        stream = filtered.export_rows(f, TableView.from_query(query))
     except NoData:
         return _no_data()
     except QueryTimeout as exc:
         return Response(str(exc) + "\n", status=503, mimetype="text/plain")
+    response = build(info, f, stream)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _csv_response(info: RunInfo, f: Filters, stream: queries.RowStream) -> Response:
+    """Stream the rows as CSV with a '#' header block."""
     response = Response(stream_with_context(csv_chunks(info, f, stream)), mimetype=CSV_MIMETYPE)
     response.headers["Content-Disposition"] = f'attachment; filename="{export_filename(f, "csv")}"'
-    response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 
-def customers_xlsx() -> Response:
-    """Send the filtered customers as an XLSX workbook (sheets Customers and About)."""
-    try:
-        info, f, view = _prepare()
-        stream = filtered.export_rows(f, view)
-    except NoData:
-        return _no_data()
-    except QueryTimeout as exc:
-        return Response(str(exc) + "\n", status=503, mimetype="text/plain")
+def _xlsx_response(info: RunInfo, f: Filters, stream: queries.RowStream) -> Response:
+    """Send the rows as an XLSX workbook (sheets Customers and About)."""
     spool = tempfile.TemporaryFile()  # closed (and so deleted) by the response
     write_xlsx(spool, info, f, stream)
     spool.seek(0)
-    response = send_file(
+    return send_file(
         spool,
         mimetype=XLSX_MIMETYPE,
         as_attachment=True,
         download_name=export_filename(f, "xlsx"),
         max_age=0,
     )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+
+
+def customers_csv() -> Response:
+    """GET export/customers.csv: the filtered customers as CSV."""
+    return _export_response(_csv_response)
+
+
+def customers_xlsx() -> Response:
+    """GET export/customers.xlsx: the filtered customers as XLSX."""
+    return _export_response(_xlsx_response)
 
 
 def register(server: Flask, routes_prefix: str = "/") -> None:
