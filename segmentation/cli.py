@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from segmentation.config import DEFAULT_DB, RunConfig
+from segmentation.config import DEFAULT_DB, NON_PRODUCT_CODES, RunConfig
 from segmentation.errors import InputError
 
 DEMO_DATA = Path(__file__).resolve().parent.parent / "data" / "online_retail_sample.csv"
@@ -32,6 +32,11 @@ def _cuts(text: str) -> tuple[str, tuple[float, ...]]:
         return name, tuple(float(v) for v in values.split(","))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=N,N,N,N") from exc
+
+
+def _codes(text: str) -> tuple[str, ...]:
+    """Comma-separated stock codes, trimmed and upper-cased as the rule compares them; "" is none."""
+    return tuple(sorted({c.strip().upper() for c in text.split(",") if c.strip()}))
 
 
 def _k_range(text: str) -> tuple[int, int]:
@@ -115,8 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--outlier-factor",
         type=float,
         default=20.0,
-        help="drop lines with quantity or unit price above this many times its 99th "
+        help="drop purchase lines with net quantity or unit price above this many times its 99th "
         "percentile (default 20; 0 turns it off)",
+    )
+    run.add_argument(
+        "--non-product-codes",
+        type=_codes,
+        default=None,
+        metavar="CODE,CODE,...",
+        help="stock codes of lines that are not products (postage, fees, adjustments), removed and counted; "
+        f'replaces the default {",".join(NON_PRODUCT_CODES)}; "" turns the rule off',
     )
     run.add_argument(
         "--rfm-cuts",
@@ -200,6 +213,7 @@ def _config(a: argparse.Namespace) -> RunConfig:
         dayfirst=a.dayfirst,
         snapshot_date=a.snapshot_date,
         line_outlier_factor=a.outlier_factor,
+        non_product_codes=NON_PRODUCT_CODES if a.non_product_codes is None else a.non_product_codes,
         rfm_cuts=dict(a.rfm_cuts),
         k=a.k,
         k_min=a.k_range[0],

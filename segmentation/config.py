@@ -30,6 +30,13 @@ DEFAULT_MODEL_FEATURES: tuple[str, ...] = (
     "avg_basket_value",
     "tenure_days",
 )
+# Stock codes of lines that are not products (docs/cleaning.md): postage, dotcom postage, carriage, manual
+# adjustments, bank charges, marketplace fees, charity commission, bad-debt adjustments, samples, discounts.
+NON_PRODUCT_CODES: tuple[str, ...] = (
+    "POST", "DOT", "C2", "M", "BANK CHARGES", "AMAZONFEE", "CRUK", "B", "S", "D"
+)  # fmt: skip
+# A chosen k whose stability (adjusted Rand index of refits) is below this is warned about.
+STABILITY_WARNING = 0.6
 SCALERS = ("standard", "robust", "minmax")
 ALGORITHMS = ("kmeans", "agglomerative")
 
@@ -52,6 +59,7 @@ class RunConfig:
     dayfirst: bool | None = None  # resolves d/m vs m/d when every date fits both
     snapshot_date: date | None = None  # default: day after the last sale
     line_outlier_factor: float = 20.0  # a line is an extreme outlier above factor x the 99th percentile
+    non_product_codes: tuple[str, ...] = NON_PRODUCT_CODES  # lines with these stock codes are not products
     rfm_cuts: dict[str, tuple[float, ...]] = field(default_factory=dict)  # custom R/F/M cut points
     model_features: tuple[str, ...] = DEFAULT_MODEL_FEATURES
     # model

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -21,7 +22,7 @@ from threadpoolctl import threadpool_limits
 from segmentation import features as feat
 from segmentation import ingest, naming, sql, store
 from segmentation.clean import CleaningStep, clean_customer_rows, clean_sales
-from segmentation.config import ALGORITHMS, SCALERS, TRANSACTION_FEATURES, RunConfig
+from segmentation.config import ALGORITHMS, SCALERS, STABILITY_WARNING, TRANSACTION_FEATURES, RunConfig
 from segmentation.errors import InputError
 from segmentation.model import KScore, ModelResult, fit_model
 
@@ -52,6 +53,10 @@ class RunSummary:
     silhouette: float | None
     seconds: float
     timings: dict[str, float]
+    mode: str = "transactions"
+    profile_features: tuple[str, ...] = ()  # the features the segment table shows (customer tables: theirs)
+    money_in: Decimal | None = None  # signed money of every input line (sales runs)
+    warnings: tuple[str, ...] = ()
 
 
 def _stderr(message: str) -> None:
@@ -108,6 +113,7 @@ def run(cfg: RunConfig, progress: Progress | None = None) -> RunSummary:
             if cfg.mode == "customers":
                 loaded = ingest.load_customer_table(con, cfg)
                 steps = clean_customer_rows(con, source, cfg.id_column or "id")
+                money_in = None
                 frame = feat.customer_table_features(con, loaded.feature_names)
                 model_features = tuple(loaded.feature_names)
                 profile_features = model_features
@@ -115,7 +121,10 @@ def run(cfg: RunConfig, progress: Progress | None = None) -> RunSummary:
             else:
                 loaded = ingest.load_sales(con, cfg)
                 say(f"read {loaded.rows_in:,} lines in {time.perf_counter() - clock:.1f}s; cleaning ...")
-                steps = clean_sales(con, source, cfg.snapshot_date, cfg.line_outlier_factor)
+                cleaning = clean_sales(
+                    con, source, cfg.snapshot_date, cfg.line_outlier_factor, cfg.non_product_codes
+                )
+                steps, money_in = cleaning.steps, cleaning.money_in
                 result = feat.sales_features(con, cfg.snapshot_date, source)
                 frame, snapshot = result.frame, result.snapshot
                 model_features = cfg.model_features
@@ -156,6 +165,7 @@ def run(cfg: RunConfig, progress: Progress | None = None) -> RunSummary:
             )
             customers = _customer_table(frame, model, model_features, cfg.mode)
             con.register("new_customers", customers)
+            warnings = _warnings(cfg, frame, steps, model)
             with store.run_lock(cfg.db_path), store.staged_copy(con, cfg.db_path):
                 run_id = store.next_run_id(con)
                 _store(
@@ -171,8 +181,10 @@ def run(cfg: RunConfig, progress: Progress | None = None) -> RunSummary:
                     rfm_cuts,
                     profile_features,
                     time.perf_counter() - started,
+                    money_in,
+                    warnings,
                 )
-                segments = _segment_report(con, run_id, cfg.mode)
+                segments = _segment_report(con, run_id, profile_features[:3])
             timings["store"] = time.perf_counter() - clock
         finally:
             con.close()
@@ -196,7 +208,35 @@ def run(cfg: RunConfig, progress: Progress | None = None) -> RunSummary:
         silhouette=chosen.silhouette,
         seconds=time.perf_counter() - started,
         timings=timings,
+        mode=cfg.mode,
+        profile_features=profile_features[:3],
+        money_in=money_in,
+        warnings=tuple(warnings),
     )
+
+
+def _warnings(
+    cfg: RunConfig, frame: pd.DataFrame, steps: list[CleaningStep], model: ModelResult
+) -> list[str]:
+    """Sentences the report, the runs table and the Model page warn with: nothing here is silent."""
+    out: list[str] = []
+    if np.isfinite(model.stability_ari) and model.stability_ari < STABILITY_WARNING:
+        out.append(
+            f"Stability at k = {model.k} is {model.stability_ari:.2f}, below {STABILITY_WARNING}: refits on "
+            "subsamples put many customers in other segments, so treat these segments as tentative "
+            "(try another k from the sweep)."
+        )
+    if "monetary" in frame.columns and cfg.mode == "transactions":
+        negative = frame.loc[frame["monetary"] < 0, "customer_id"].astype(str).tolist()
+        if negative:
+            out.append(
+                f"{len(negative):,} customers have negative net revenue (returns priced above the purchases "
+                f"they reverse): {', '.join(negative[:5])}{', ...' if len(negative) > 5 else ''}."
+            )
+    for s in steps:  # rules that judge real purchases (the others are facts of the data)
+        if s.customers_lost and s.rule in ("extreme_outlier", "return_of_removed_purchase"):
+            out.append(f"Cleaning rule {s.rule} removed every line of {s.customers_lost:,} customers.")
+    return out
 
 
 def _duckdb_config(cfg: RunConfig, spill: str) -> dict[str, str | int | bool]:
@@ -339,15 +379,17 @@ def _store(
     rfm_cuts: dict[str, tuple[float, ...]],
     profile_features: tuple[str, ...],
     seconds: float,
+    money_in: Decimal | None,
+    warnings: list[str],
 ) -> None:
     """Write every table's rows for this run into the staged copy ("out")."""
     chosen = next(s for s in model.scores if s.chosen)
-    revenue = float(frame["monetary"].sum()) if "monetary" in frame.columns else None
     rows_clean = steps[-1].rows_left
     con.execute(
         """INSERT INTO out.runs VALUES ($id, $created, $mode, $sources, $sha, $snapshot, $rows_in,
            $rows_clean, $customers, $params, $seed, $features, $logged, $scaler, $algorithm, $k, $reason,
-           $sil, $dbi, $chi, $inertia, $ari, $outliers, $cuts, $date_format, $revenue, 'ok', $seconds)""",
+           $sil, $dbi, $chi, $inertia, $ari, $outliers, $cuts, $date_format, NULL, 'ok', $seconds,
+           $money_in, $warnings)""",
         {
             "id": run_id,
             "created": datetime.now().replace(microsecond=0),
@@ -378,15 +420,26 @@ def _store(
             "outliers": int(model.is_outlier.sum()),
             "cuts": json.dumps({k: list(v) for k, v in rfm_cuts.items()}),
             "date_format": loaded.date_format,
-            "revenue": revenue,
             "seconds": round(seconds, 3),
+            "money_in": money_in,
+            "warnings": warnings,
         },
     )
     con.executemany(
-        "INSERT INTO out.cleaning_steps VALUES (?, ?, ?, ?, ?, ?)",
-        [[run_id, s.step, s.rule, s.description, s.removed, s.rows_left] for s in steps],
+        "INSERT INTO out.cleaning_steps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            [run_id, s.step, s.rule, s.description, s.removed, s.rows_left]
+            + [s.customers, s.customers_lost, s.money]
+            for s in steps
+        ],
     )
     con.execute(INSERT_CUSTOMERS, {"run": run_id})
+    if cfg.mode == "transactions":  # exact: a DECIMAL sum of the stored cents
+        con.execute(
+            "UPDATE out.runs SET revenue = (SELECT sum(monetary) FROM out.customers WHERE run_id = $run) "
+            "WHERE id = $run",
+            {"run": run_id},
+        )
     totals = con.execute(
         "SELECT segment_id, count(*), coalesce(sum(monetary), 0), count(*) FILTER (WHERE is_outlier) "
         "FROM out.customers WHERE run_id = ? GROUP BY segment_id ORDER BY segment_id",
@@ -458,19 +511,22 @@ def _finite(value: float) -> float | None:
     return value if np.isfinite(value) else None
 
 
-def _segment_report(con: duckdb.DuckDBPyConnection, run_id: int, mode: str) -> pd.DataFrame:
-    """The printed segment table: size, shares, mean R/F/M (transactions), name and action."""
-    return con.execute(
+def _segment_report(con: duckdb.DuckDBPyConnection, run_id: int, shown: tuple[str, ...]) -> pd.DataFrame:
+    """The printed segment table: size, shares, name, action, and the segment mean of each `shown` feature
+    (recency, frequency and monetary for sales; the user's own first features for a customer table)."""
+    frame = con.execute(
         """
-        SELECT s.segment_id, s.name, s.size, s.share, s.revenue_share, s.outliers,
-               max(p.mean) FILTER (WHERE p.feature = 'recency_days') AS mean_recency,
-               max(p.mean) FILTER (WHERE p.feature = 'frequency') AS mean_frequency,
-               max(p.mean) FILTER (WHERE p.feature = 'monetary') AS mean_monetary,
+        SELECT s.segment_id, s.name, s.size, s.share, s.revenue_share::DOUBLE AS revenue_share, s.outliers,
                s.description, s.action
-        FROM out.segments s
-        LEFT JOIN out.segment_profiles p USING (run_id, segment_id)
-        WHERE s.run_id = ?
-        GROUP BY ALL ORDER BY s.segment_id
+        FROM out.segments s WHERE s.run_id = ? ORDER BY s.segment_id
         """,
         [run_id],
     ).df()
+    means = con.execute(
+        "SELECT segment_id, feature, mean FROM out.segment_profiles WHERE run_id = ? AND segment_id >= 0",
+        [run_id],
+    ).df()
+    table = means.pivot(index="segment_id", columns="feature", values="mean")
+    for feature in shown:
+        frame["mean_" + feature] = frame["segment_id"].map(table[feature]) if feature in table else np.nan
+    return frame

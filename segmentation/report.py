@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import ROUND_HALF_UP, Decimal
 
 from segmentation.pipeline import RunSummary
 
@@ -47,18 +48,33 @@ def format_run(s: RunSummary) -> str:
     )
     out.append("")
     out.append("Cleaning")
+    money = s.money_in is not None
     out.append(
         table(
-            ["step", "rule", "removed", "left", "what"],
-            [[c.step, c.rule, c.removed, c.rows_left, c.description] for c in s.steps],
-            [True, False, True, True, False],
+            ["step", "rule", "lines", "left", "customers", "lost", "money"]
+            if money
+            else ["step", "rule", "lines", "left", "customers", "lost"],
+            [
+                [c.step, c.rule, c.removed, c.rows_left, c.customers, c.customers_lost]
+                + ([_money(c.money)] if money else [])
+                for c in s.steps
+            ],
+            [True, False, True, True, True, True, True],
         )
     )
+    for c in s.steps:
+        out.append(f"  {c.step}. {c.rule}: {c.description}")
     removed = sum(c.removed for c in s.steps)
     out.append(
-        f"{s.rows_in:,} rows in = {removed:,} removed + {s.steps[-1].rows_left:,} kept; "
+        f"{s.rows_in:,} lines in = {removed:,} removed + {s.steps[-1].rows_left:,} kept; "
         f"{s.customers:,} customers" + (f" as of {s.snapshot}" if s.snapshot else "")
     )
+    if s.money_in is not None:
+        gone = sum((c.money or Decimal(0)) for c in s.steps)
+        out.append(
+            f"money: {_money(s.money_in)} in = {_money(gone)} removed + {_money(s.money_in - gone)} kept "
+            "(net revenue of the customers)"
+        )
     if s.rfm_cuts:
         out.append("")
         out.append(
@@ -93,29 +109,48 @@ def format_run(s: RunSummary) -> str:
         f"Stability (adjusted Rand index of refits on subsamples): {stability}; "
         f"outliers (density noise): {s.outliers:,}"
     )
+    if s.warnings:
+        out.append("")
+        out.extend(f"WARNING: {w}" for w in s.warnings)
     out.append("")
     out.append("Segments")
     seg = s.segments
+    shown = list(s.profile_features)
+    revenue = s.mode == "transactions"
     out.append(
         table(
-            ["id", "name", "customers", "share", "revenue", "recency", "frequency", "monetary", "action"],
+            ["id", "name", "customers", "share"]
+            + (["revenue"] if revenue else [])
+            + [_short(f) for f in shown]
+            + ["action"],
             [
-                [
-                    int(r.segment_id),
-                    r.name,
-                    int(r.size),
-                    f"{r.share:.1%}",
-                    ""
-                    if r.revenue_share != r.revenue_share or r.revenue_share is None
-                    else f"{r.revenue_share:.1%}",
-                    r.mean_recency,
-                    r.mean_frequency,
-                    r.mean_monetary,
-                    r.action,
-                ]
-                for r in seg.itertuples()
+                [int(r["segment_id"]), r["name"], int(r["size"]), f"{r['share']:.1%}"]
+                + ([_share(r["revenue_share"])] if revenue else [])
+                + [_number(r["mean_" + f]) for f in shown]
+                + [r["action"]]
+                for _, r in seg.iterrows()
             ],
-            [True, False, True, True, True, True, True, True, False],
+            [True, False, True, True] + [True] * (len(shown) + revenue) + [False],
         )
     )
     return "\n".join(out)
+
+
+def _money(value: Decimal | None) -> str:
+    """Money to the cent with thousands separators (exact: Decimal quantize, half away from zero)."""
+    if value is None:
+        return ""
+    return f"{Decimal(value).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,}"
+
+
+def _share(value: object) -> str:
+    return "" if value is None or value != value else f"{float(value):.1%}"
+
+
+def _number(value: object) -> float | None:
+    return None if value is None or value != value else float(value)
+
+
+def _short(feature: str) -> str:
+    """A column header: the sales features by their short names, a user's column as it is."""
+    return {"recency_days": "recency", "frequency": "frequency", "monetary": "monetary"}.get(feature, feature)

@@ -5,120 +5,280 @@ built from user text. Keeping them here, apart from the Python that runs them, i
 cleaning and feature logic be ported to another engine (Spark SQL) in one file.
 """
 
-# --- Cleaning of sales lines: lines -> sales (purchases kept) + returns (cancellations/returns) -------
+# --- Cleaning of sales lines: lines -> sales (purchase lines kept) + kept_alloc (returned units kept) ----
+# The rules are documented in docs/cleaning.md. Money is exact: quantities and prices become DECIMAL(38,4),
+# a line's money is |quantity| x unit price (negative for a return), and every sum is a DECIMAL sum.
 
-# Counts of the row-level rules, applied in order on `lines` (one row per input line).
-COUNT_ROW_RULES = """
-SELECT count(*) AS rows_in,
-       count(*) FILTER (WHERE customer_id IS NULL) AS missing_customer_id,
-       count(*) FILTER (WHERE customer_id IS NOT NULL AND invoice_ts IS NULL) AS unparseable_date,
-       count(*) FILTER (WHERE customer_id IS NOT NULL AND invoice_ts IS NOT NULL
-                          AND $snapshot::DATE IS NOT NULL AND invoice_ts >= $snapshot::DATE) AS after_snapshot
-FROM lines
+_UNITS = "TRY_CAST(abs(quantity) AS DECIMAL(38,4))"
+_PRICE = "TRY_CAST(unit_price AS DECIMAL(38,4))"
+_IS_RETURN = "(upper(invoice) LIKE 'C%' OR quantity < 0)"
+# A line's signed money; a missing quantity or price counts as 0.
+LINE_MONEY = (
+    f"(CASE WHEN coalesce({_IS_RETURN}, false) THEN -1 ELSE 1 END) "
+    f"* coalesce({_UNITS}, 0) * coalesce({_PRICE}, 0)"
+)
+
+# Lines, customers and money of the input and after each of the first three row-level rules, and the
+# customers each of rules 2 and 3 touched.
+ROW_STAGES = """
+WITH l AS (
+    SELECT customer_id, @LINE_MONEY AS money, customer_id IS NOT NULL AS id_ok,
+           invoice_ts IS NOT NULL AS date_ok,
+           ($snapshot::DATE IS NULL OR invoice_ts < $snapshot::DATE) AS snap_ok
+    FROM lines
+)
+SELECT count(*), count(DISTINCT customer_id), coalesce(sum(money), 0),
+       count(*) FILTER (WHERE id_ok), count(DISTINCT customer_id) FILTER (WHERE id_ok),
+       coalesce(sum(money) FILTER (WHERE id_ok), 0),
+       count(*) FILTER (WHERE id_ok AND date_ok),
+       count(DISTINCT customer_id) FILTER (WHERE id_ok AND date_ok),
+       coalesce(sum(money) FILTER (WHERE id_ok AND date_ok), 0),
+       count(*) FILTER (WHERE id_ok AND date_ok AND snap_ok),
+       count(DISTINCT customer_id) FILTER (WHERE id_ok AND date_ok AND snap_ok),
+       coalesce(sum(money) FILTER (WHERE id_ok AND date_ok AND snap_ok), 0),
+       count(DISTINCT customer_id) FILTER (WHERE id_ok AND NOT date_ok),
+       count(DISTINCT customer_id) FILTER (WHERE id_ok AND date_ok AND NOT snap_ok)
+FROM l
+""".replace("@LINE_MONEY", LINE_MONEY)
+
+# Customers with at least one exact duplicate line (rule 4 touched them; it never loses one).
+DUPLICATE_CUSTOMERS = """
+SELECT count(DISTINCT customer_id) FROM (
+    SELECT customer_id FROM lines
+    WHERE customer_id IS NOT NULL AND invoice_ts IS NOT NULL
+      AND ($snapshot::DATE IS NULL OR invoice_ts < $snapshot::DATE)
+    GROUP BY invoice, stock_code, description, quantity, invoice_ts, unit_price, customer_id, country
+    HAVING count(*) > 1
+)
 """
 
-# Lines that pass the row-level rules, exact duplicates collapsed to one.
+# Lines that pass the row-level rules, exact duplicates collapsed to one, typed for exact money. line_id
+# is a total order (no two rows are equal after DISTINCT), so ties in time are broken the same every run.
 DEDUPLICATE = """
 CREATE OR REPLACE TEMP TABLE dedup AS
-SELECT DISTINCT invoice, stock_code, description, quantity, invoice_ts, unit_price, customer_id, country
-FROM lines
-WHERE customer_id IS NOT NULL AND invoice_ts IS NOT NULL
-  AND ($snapshot::DATE IS NULL OR invoice_ts < $snapshot::DATE)
-"""
+WITH d AS (
+    SELECT DISTINCT invoice, stock_code, description, quantity, invoice_ts, unit_price, customer_id, country
+    FROM lines
+    WHERE customer_id IS NOT NULL AND invoice_ts IS NOT NULL
+      AND ($snapshot::DATE IS NULL OR invoice_ts < $snapshot::DATE)
+)
+SELECT row_number() OVER (ORDER BY customer_id, invoice_ts, invoice, stock_code, description, quantity,
+                                   unit_price, country) AS line_id,
+       customer_id, invoice, stock_code, coalesce(upper(trim(stock_code)), '') AS stock_key, invoice_ts,
+       country, coalesce(@IS_RETURN, false) AS is_return, @UNITS AS units, @PRICE AS price,
+       @LINE_MONEY AS money
+FROM d
+""".replace("@LINE_MONEY", LINE_MONEY)
+DEDUPLICATE = (
+    DEDUPLICATE.replace("@IS_RETURN", _IS_RETURN).replace("@UNITS", _UNITS).replace("@PRICE", _PRICE)
+)
 
-# A cancellation (invoice starting with C) or any negative quantity is a return, not a purchase.
-SPLIT_RETURNS = """
-CREATE OR REPLACE TEMP TABLE returns AS
-SELECT customer_id, invoice, invoice_ts, abs(quantity) AS quantity,
-       greatest(coalesce(unit_price, 0), 0) AS unit_price
-FROM dedup
-WHERE upper(invoice) LIKE 'C%' OR quantity < 0
-"""
-
-# Purchases with a positive quantity and price; the line-outlier limits are computed from these.
-POSITIVE_PURCHASES = """
-CREATE OR REPLACE TEMP TABLE purchases AS
-SELECT * FROM dedup
-WHERE NOT (upper(invoice) LIKE 'C%' OR quantity < 0)
-  AND quantity > 0 AND unit_price > 0
-"""
-
-COUNT_TABLE = {
-    "dedup": "SELECT count(*) FROM dedup",
-    "returns": "SELECT count(*) FROM returns",
-    "purchases": "SELECT count(*) FROM purchases",
-    "sales": "SELECT count(*) FROM sales",
+# Lines, customers and money of a cleaning stage table (every stage has customer_id and money).
+STAGE_TOTALS = {
+    name: "SELECT count(*), count(DISTINCT customer_id), coalesce(sum(money), 0) FROM @T".replace("@T", name)
+    for name in ("dedup", "products", "priced", "kept_lines")
 }
 
-# The stated outlier rule: a line whose quantity or unit price is above factor x its 99th percentile.
-OUTLIER_LIMITS = """
-SELECT $factor * quantile_cont(quantity, 0.99), $factor * quantile_cont(unit_price, 0.99) FROM purchases
+# Rule 5: non-product lines (postage, fees, adjustments), by stock key.
+REMOVE_NON_PRODUCT = """
+CREATE OR REPLACE TEMP TABLE products AS
+SELECT * FROM dedup WHERE NOT list_contains($codes::VARCHAR[], stock_key)
+"""
+NON_PRODUCT_CUSTOMERS = """
+SELECT count(DISTINCT customer_id) FROM dedup WHERE list_contains($codes::VARCHAR[], stock_key)
 """
 
-REMOVE_OUTLIERS = """
+# Rule 6: purchases need a positive quantity and price; returns a positive price and quantity.
+_PRICED = "units IS NOT NULL AND units > 0 AND price IS NOT NULL AND price > 0"
+REMOVE_NON_POSITIVE = """
+CREATE OR REPLACE TEMP TABLE priced AS SELECT * FROM products WHERE @PRICED
+""".replace("@PRICED", _PRICED)
+NON_POSITIVE_CUSTOMERS = """
+SELECT count(DISTINCT customer_id) FROM products WHERE NOT coalesce(@PRICED, false)
+""".replace("@PRICED", _PRICED)
+
+# Rule 7: returns matched first in, first out to earlier purchase lines of the same customer and stock key.
+# Per group, purchases laid end to end in (time, line) order occupy units [cum_start, cum_end); the first
+# k returns match M_k = R_k + min(0, min_{j<=k} (P(t_j) - R_j)) units (P(t): units bought at or before t,
+# R: units returned so far), so return k takes the purchased units [M_(k-1), M_k).
+MATCH_RETURNS = """
+CREATE OR REPLACE TEMP TABLE bought AS
+SELECT line_id, customer_id, stock_key, invoice, invoice_ts, units, price,
+       sum(units) OVER w - units AS cum_start, sum(units) OVER w AS cum_end
+FROM priced WHERE NOT is_return
+WINDOW w AS (PARTITION BY customer_id, stock_key ORDER BY invoice_ts, line_id
+             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW);
+
+CREATE OR REPLACE TEMP TABLE returned AS
+WITH bought_by_time AS (
+    SELECT customer_id, stock_key, invoice_ts, max(cum_end) AS bought_so_far
+    FROM bought GROUP BY ALL
+), r AS (
+    SELECT p.line_id, p.customer_id, p.stock_key, p.invoice_ts, p.units, p.price,
+           coalesce(b.bought_so_far, 0) AS bought_so_far,
+           sum(p.units) OVER (PARTITION BY p.customer_id, p.stock_key ORDER BY p.invoice_ts, p.line_id
+                              ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS returned_so_far
+    FROM priced p
+    ASOF LEFT JOIN bought_by_time b
+      ON p.customer_id = b.customer_id AND p.stock_key = b.stock_key AND p.invoice_ts >= b.invoice_ts
+    WHERE p.is_return
+), m AS (
+    SELECT *, returned_so_far + least(0, min(bought_so_far - returned_so_far) OVER (
+                  PARTITION BY customer_id, stock_key ORDER BY invoice_ts, line_id
+                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) AS m_end
+    FROM r
+)
+SELECT line_id, customer_id, stock_key, invoice_ts, units, price,
+       coalesce(lag(m_end) OVER (PARTITION BY customer_id, stock_key ORDER BY invoice_ts, line_id), 0)
+           AS m_start,
+       m_end
+FROM m;
+
+CREATE OR REPLACE TEMP TABLE alloc AS
+SELECT b.line_id AS purchase_id, r.line_id AS return_id, r.customer_id,
+       least(b.cum_end, r.m_end) - greatest(b.cum_start, r.m_start) AS units, r.price
+FROM returned r
+JOIN bought b
+  ON b.customer_id = r.customer_id AND b.stock_key = r.stock_key
+ AND b.cum_start < r.m_end AND b.cum_end > r.m_start;
+
+CREATE OR REPLACE TEMP TABLE matched AS
+SELECT * FROM priced
+WHERE NOT is_return OR line_id IN (SELECT return_id FROM alloc);
+"""
+# Money and customers of the unmatched part of every return (whole lines and the rest of partial ones).
+UNMATCHED_RETURNS = """
+SELECT coalesce(sum(-(r.units - coalesce(a.units, 0)) * r.price), 0),
+       count(DISTINCT r.customer_id) FILTER (WHERE r.units > coalesce(a.units, 0))
+FROM returned r
+LEFT JOIN (SELECT return_id, sum(units) AS units FROM alloc GROUP BY ALL) a ON a.return_id = r.line_id
+"""
+
+# Rule 8: the stated outlier limits, over the purchase lines left after rule 6.
+OUTLIER_LIMITS = """
+SELECT $factor * quantile_cont(units::DOUBLE, 0.99), $factor * quantile_cont(price::DOUBLE, 0.99)
+FROM bought
+"""
+# Purchase lines whose net units (less their matched returned units) or price exceed the limits.
+FIND_OUTLIERS = """
+CREATE OR REPLACE TEMP TABLE outliers AS
+SELECT b.line_id, b.customer_id, b.units * b.price AS money
+FROM bought b
+LEFT JOIN (SELECT purchase_id, sum(units) AS units FROM alloc GROUP BY ALL) a ON a.purchase_id = b.line_id
+WHERE $qty_limit::DOUBLE IS NOT NULL
+  AND ((b.units - coalesce(a.units, 0))::DOUBLE > $qty_limit OR b.price::DOUBLE > $price_limit)
+"""
+# Rule 9: returned units matched to removed purchase lines, by money; kept_alloc is what stays.
+REMOVED_PURCHASE_RETURNS = """
+CREATE OR REPLACE TEMP TABLE kept_alloc AS
+SELECT * FROM alloc WHERE purchase_id NOT IN (SELECT line_id FROM outliers);
+
+SELECT coalesce(sum(-units * price), 0), count(DISTINCT customer_id)
+FROM alloc WHERE purchase_id IN (SELECT line_id FROM outliers);
+"""
+# The lines kept in the end: purchase lines that are not outliers, returns with units matched to them.
+KEEP_LINES = """
 CREATE OR REPLACE TEMP TABLE sales AS
-SELECT * FROM purchases
-WHERE $qty_limit::DOUBLE IS NULL OR (quantity <= $qty_limit AND unit_price <= $price_limit)
+SELECT * FROM matched WHERE NOT is_return AND line_id NOT IN (SELECT line_id FROM outliers);
+
+CREATE OR REPLACE TEMP TABLE kept_lines AS
+SELECT line_id, customer_id, money FROM sales
+UNION ALL
+SELECT r.line_id, r.customer_id, -a.units * r.price AS money
+FROM returned r JOIN (SELECT return_id, sum(units) AS units FROM kept_alloc GROUP BY ALL) a
+  ON a.return_id = r.line_id;
+"""
+# Lines and customers after rule 7 (returns kept whole or in part) and after rule 8 (outliers out; their
+# returns are still there until rule 9), and the customers rule 8 touched.
+MATCH_OUTLIER_STAGES = """
+SELECT count(*), count(DISTINCT customer_id),
+       count(*) FILTER (WHERE line_id NOT IN (SELECT line_id FROM outliers)),
+       count(DISTINCT customer_id) FILTER (WHERE line_id NOT IN (SELECT line_id FROM outliers)),
+       (SELECT count(DISTINCT customer_id) FROM outliers),
+       (SELECT coalesce(sum(money), 0) FROM outliers),
+       (SELECT count(*) FROM outliers)
+FROM matched
 """
 
 LAST_SALE = "SELECT max(invoice_ts), min(invoice_ts) FROM sales"
 
-# --- Per-customer features as of the snapshot date: sales + returns -> features -------------------
+# --- Per-customer features as of the snapshot date: sales + kept_alloc -> features ----------------
+
+# Half away from zero to whole cents of n / d, exactly: n is a DECIMAL with at most 8 places, d > 0.
+ROUND_DIV_CENTS = (
+    "(sign({n}) * ((abs(CAST({n} * 100000000 AS HUGEINT)) * 2 + {d} * 1000000)"
+    " // ({d} * 2000000)))::DECIMAL(38,0) * 0.01"
+)
 
 FEATURES = """
 CREATE OR REPLACE TEMP TABLE features AS
 WITH bought AS (
     SELECT customer_id,
            count(DISTINCT invoice) AS frequency,
-           sum(quantity * unit_price) AS gross,
-           sum(quantity) AS quantity,
-           count(DISTINCT stock_code) AS distinct_products,
+           sum(units * price) AS gross,
+           sum(units) AS units,
            min(invoice_ts) AS first_purchase,
            max(invoice_ts) AS last_purchase
     FROM sales
     GROUP BY customer_id
+), returned AS (
+    SELECT customer_id, sum(units * price) AS value, sum(units) AS units
+    FROM kept_alloc
+    GROUP BY customer_id
+), net_by_product AS (
+    SELECT s.customer_id, s.stock_key, sum(s.units) - coalesce(max(r.units), 0) AS units
+    FROM sales s
+    LEFT JOIN (SELECT a.customer_id, b.stock_key, sum(a.units) AS units
+               FROM kept_alloc a JOIN sales b ON b.line_id = a.purchase_id GROUP BY ALL) r
+      ON r.customer_id = s.customer_id AND r.stock_key = s.stock_key
+    GROUP BY ALL
+), products AS (
+    SELECT customer_id, count(*) FILTER (WHERE units > 0) AS distinct_products
+    FROM net_by_product GROUP BY customer_id
 ), by_country AS (
     SELECT customer_id, coalesce(country, 'Unknown') AS country, count(*) AS n
     FROM sales
     GROUP BY ALL
 ), main_country AS (
-    -- the most frequent country; ties go to the first name alphabetically, so runs repeat exactly
+    -- the country of most kept purchase lines; ties go to the first name alphabetically
     SELECT customer_id, first(country ORDER BY n DESC, country) AS country
     FROM by_country
     GROUP BY customer_id
-), returned AS (
-    SELECT customer_id, sum(quantity * unit_price) AS value
-    FROM returns
-    GROUP BY customer_id
+), net AS (
+    SELECT b.*, b.gross - coalesce(r.value, 0) AS net_money, coalesce(r.value, 0) AS returned_money,
+           b.units - coalesce(r.units, 0) AS net_units
+    FROM bought b LEFT JOIN returned r USING (customer_id)
 )
-SELECT b.customer_id,
+SELECT n.customer_id,
        c.country,
-       b.first_purchase,
-       b.last_purchase,
-       date_diff('day', b.last_purchase::DATE, $snapshot::DATE)::INTEGER AS recency_days,
-       b.frequency::INTEGER AS frequency,
-       round(b.gross - coalesce(r.value, 0), 2) AS monetary,  -- money in cents, not float noise
-       b.quantity::DOUBLE AS quantity,
-       round(b.gross / b.frequency, 2) AS avg_basket_value,
-       date_diff('day', b.first_purchase::DATE, $snapshot::DATE)::INTEGER AS tenure_days,
-       b.distinct_products::INTEGER AS distinct_products,
-       round(least(coalesce(r.value, 0) / b.gross, 1.0), 4) AS return_rate
-FROM bought b
+       n.first_purchase,
+       n.last_purchase,
+       date_diff('day', n.last_purchase::DATE, $snapshot::DATE)::INTEGER AS recency_days,
+       n.frequency::INTEGER AS frequency,
+       round(n.net_money, 2)::DECIMAL(18,2) AS monetary,
+       n.net_units::DOUBLE AS quantity,
+       (@AVG)::DECIMAL(18,2) AS avg_basket_value,
+       date_diff('day', n.first_purchase::DATE, $snapshot::DATE)::INTEGER AS tenure_days,
+       p.distinct_products::INTEGER AS distinct_products,
+       round(least(n.returned_money / n.gross, 1.0), 4)::DOUBLE AS return_rate
+FROM net n
 JOIN main_country c USING (customer_id)
-LEFT JOIN returned r USING (customer_id)
-ORDER BY b.customer_id
-"""
+JOIN products p USING (customer_id)
+ORDER BY n.customer_id
+""".replace("@AVG", ROUND_DIV_CENTS.format(n="n.net_money", d="n.frequency"))
 
 # --- Customer-table mode: customer_rows -> features ------------------------------------------------
 
+_FEATURES_OK = "list_count(features) = len(features) AND isfinite(list_sum(features))"
 CUSTOMER_ROW_RULES = """
 SELECT count(*) AS rows_in,
+       count(DISTINCT customer_id) AS customers,
        count(*) FILTER (WHERE customer_id IS NULL) AS missing_customer_id,
-       count(*) FILTER (WHERE customer_id IS NOT NULL
-                          AND (list_count(features) < len(features) OR NOT isfinite(list_sum(features)))
-                       ) AS missing_feature
+       count(*) FILTER (WHERE customer_id IS NOT NULL AND NOT coalesce(@FEATURES_OK, false)),
+       count(DISTINCT customer_id) FILTER (WHERE coalesce(@FEATURES_OK, false)),
+       count(DISTINCT customer_id) FILTER (WHERE NOT coalesce(@FEATURES_OK, false))
 FROM customer_rows
-"""
+""".replace("@FEATURES_OK", _FEATURES_OK)
 
 CUSTOMER_DEDUP = """
 CREATE OR REPLACE TEMP TABLE customer_dedup AS

@@ -19,7 +19,7 @@ import duckdb
 
 from segmentation.errors import InputError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: exact money (DECIMAL), cleaning customers/money, run warnings
 
 # One statement per table. Every table but meta is keyed by run_id; customers and segments join on
 # (run_id, segment_id). Names live only in segments, so a rename touches one row.
@@ -54,17 +54,22 @@ CREATE TABLE IF NOT EXISTS runs (
     outliers BIGINT,             -- customers marked as density-based noise
     rfm_cuts JSON,               -- {"recency_days": [c1..c4], "frequency": [...], "monetary": [...]}
     date_format VARCHAR,         -- the strptime format the dates were read with
-    revenue DOUBLE,              -- sum of customers.monetary
+    revenue DECIMAL(18,2),       -- sum of customers.monetary
     status VARCHAR,              -- 'ok'
-    duration_s DOUBLE
+    duration_s DOUBLE,
+    money_in DECIMAL(38,8),      -- signed money of every input line (returns negative), exact
+    warnings VARCHAR[]           -- sentences the run's report warned about (low stability, ...)
 );
 CREATE TABLE IF NOT EXISTS cleaning_steps (
     run_id INTEGER,
     step INTEGER,                -- order applied
     rule VARCHAR,                -- machine name, e.g. 'missing_customer_id'
     description VARCHAR,         -- the rule in words
-    removed BIGINT,
+    removed BIGINT,              -- lines
     rows_left BIGINT,
+    customers BIGINT,            -- distinct customers whose lines or money the rule removed
+    customers_lost BIGINT,       -- customers with lines before the rule and none after it
+    money DECIMAL(38,8),         -- signed money removed (returns negative); NULL for customer tables
     PRIMARY KEY (run_id, step)
 );
 CREATE TABLE IF NOT EXISTS customers (
@@ -75,9 +80,9 @@ CREATE TABLE IF NOT EXISTS customers (
     last_purchase TIMESTAMP,
     recency_days INTEGER,
     frequency INTEGER,           -- distinct invoices
-    monetary DOUBLE,             -- net revenue: purchases minus returns
+    monetary DECIMAL(18,2),      -- net revenue: purchases minus their matched returns (docs/cleaning.md)
     quantity DOUBLE,
-    avg_basket_value DOUBLE,     -- gross purchase value per invoice
+    avg_basket_value DECIMAL(18,2),  -- net revenue per order
     tenure_days INTEGER,
     distinct_products INTEGER,
     return_rate DOUBLE,          -- returned value / purchased value, capped at 1
@@ -104,7 +109,7 @@ CREATE TABLE IF NOT EXISTS segments (
     action VARCHAR,
     size BIGINT,
     share DOUBLE,
-    revenue DOUBLE,
+    revenue DECIMAL(18,2),
     revenue_share DOUBLE,
     outliers BIGINT,
     PRIMARY KEY (run_id, segment_id)
@@ -150,6 +155,19 @@ CREATE TABLE IF NOT EXISTS models (
 );
 """
 
+# A version-1 file (money as DOUBLE) gains the new columns, and its money becomes exact cents.
+MIGRATE_1_TO_2 = """
+ALTER TABLE runs ALTER revenue TYPE DECIMAL(18,2) USING round(revenue, 2);
+ALTER TABLE runs ADD COLUMN money_in DECIMAL(38,8);
+ALTER TABLE runs ADD COLUMN warnings VARCHAR[];
+ALTER TABLE cleaning_steps ADD COLUMN customers BIGINT;
+ALTER TABLE cleaning_steps ADD COLUMN customers_lost BIGINT;
+ALTER TABLE cleaning_steps ADD COLUMN money DECIMAL(38,8);
+ALTER TABLE customers ALTER monetary TYPE DECIMAL(18,2) USING round(monetary, 2);
+ALTER TABLE customers ALTER avg_basket_value TYPE DECIMAL(18,2) USING round(avg_basket_value, 2);
+ALTER TABLE segments ALTER revenue TYPE DECIMAL(18,2) USING round(revenue, 2);
+"""
+
 TABLES = ("runs", "cleaning_steps", "customers", "segments", "segment_profiles", "model_scores", "models")
 
 
@@ -161,6 +179,9 @@ def create_schema(con: duckdb.DuckDBPyConnection, catalog: str | None = None) ->
         con.execute("USE " + _quote(catalog))
     try:
         con.execute(SCHEMA)
+        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is not None and row[0] == "1":
+            con.execute(MIGRATE_1_TO_2)
         con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
     finally:
         con.execute("USE " + _quote(previous[0]))
