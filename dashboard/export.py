@@ -17,6 +17,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
@@ -56,6 +57,8 @@ def csv_value(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, int):
         return value
+    if isinstance(value, Decimal):  # money: exact, as stored (e.g. -45.64)
+        return str(value) if value.is_finite() else ""
     return neutralise(str(value))
 
 
@@ -175,9 +178,9 @@ def _write_cell(sheet: Any, row: int, col: int, value: Any, stamp: Any, day: Any
         sheet.write_string(row, col, neutralise(value))
     elif isinstance(value, bool):
         sheet.write_boolean(row, col, value)
-    elif isinstance(value, (int, float)):
+    elif isinstance(value, (int, float, Decimal)):
         if value == value and abs(value) != float("inf"):
-            sheet.write_number(row, col, value)
+            sheet.write_number(row, col, float(value))  # XLSX numbers are doubles; cents survive
     elif isinstance(value, datetime):
         sheet.write_datetime(row, col, value, stamp)
     elif isinstance(value, date):

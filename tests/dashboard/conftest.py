@@ -109,8 +109,8 @@ def _insert_run(
     for step, (rule, removed) in enumerate(steps, start=1):
         left -= removed
         con.execute(
-            "INSERT INTO cleaning_steps VALUES (?, ?, ?, ?, ?, ?)",
-            [run_id, step, rule, rule.replace("_", " "), removed, left],
+            "INSERT INTO cleaning_steps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [run_id, step, rule, rule.replace("_", " "), removed, left, removed // 10, 0, removed * 2.5],
         )
     con.register("new_customers", customers)
     con.execute("INSERT INTO customers BY NAME SELECT * FROM new_customers")
