@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from segmentation.naming import RFM_GROUP_ACTIONS
+
 # UI name -> customers column; the keys are also the URL prefixes (tenure_min, tenure_max, ...).
 RANGE_COLUMNS: dict[str, str] = {
     "tenure": "tenure_days",
@@ -183,6 +185,8 @@ class Filters:
             "outliers_exclude": self.outliers == "exclude",
             "at_risk": self.preset == "at-risk",
             "at_risk_names": list(AT_RISK_NAMES),
+            "rfm_groups": list(RFM_GROUP_ACTIONS),
+            "rfm_actions": list(RFM_GROUP_ACTIONS.values()),
         }
 
     def segment_name(self, segment_id: int) -> str:

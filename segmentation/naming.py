@@ -395,6 +395,22 @@ RFM_GROUPS: tuple[str, ...] = (
     "Lost",
 )
 
+# What to do with a customer of each RFM group: the list actions of the at-risk preset when it falls back to
+# RFM groups, so a customer on an at-risk list is never told to be upsold.
+RFM_GROUP_ACTIONS: dict[str, str] = {
+    "Champions": "Reward them: early access, loyalty perks; ask for reviews and referrals.",
+    "Loyal": "Keep them close: loyalty programme, upsell higher-value products.",
+    "Potential Loyalist": "Invite them to the loyalty programme and recommend related products.",
+    "New": "Welcome them: onboarding emails, helpful tips and a first-repeat incentive.",
+    "Promising": "Build the habit: small incentives, product discovery and brand stories.",
+    "Need Attention": "Reactivate with limited-time offers and recommendations based on past purchases.",
+    "About to Sleep": "Re-engage now with popular products and a timely discount before they drift away.",
+    "At Risk": "Win back with a personal offer before they lapse.",
+    "Can't Lose": "Reach out personally with your best win-back offer; ask what went wrong.",
+    "Hibernating": "Low-cost reactivation only: an automated win-back email with a relevant offer.",
+    "Lost": "Do not spend on them; at most one last automated win-back email.",
+}
+
 # (group, R scores, lowest FM, highest FM), first match wins; FM = (f + m + 1) // 2, the mean of F and M
 # rounded half up. The rows cover all 25 (R, FM) cells exactly once apart from Lost, which carves R 1 & FM 1
 # out of Hibernating and so must come first. The usual grid has no gap: R 3 & FM 4-5 is Loyal and

@@ -58,6 +58,8 @@ COLUMNS: tuple[tuple[str, str, Format | None, str | None], ...] = (
     ("avg_basket_value", "Basket", _MONEY, "avg_basket_value"),
     ("return_rate", "Returns", _PERCENT, "return_rate"),
     ("is_outlier", "Outlier", None, None),
+    ("list_reason", "Why listed", None, None),
+    ("action", "Action", None, None),
 )
 SORT_BY_COLUMN: dict[str, str] = {c: key for c, _, _, key in COLUMNS if key}
 COLUMN_BY_SORT: dict[str, str] = {key: c for c, key in SORT_BY_COLUMN.items()}
@@ -230,6 +232,8 @@ def _rows(df: pd.DataFrame) -> list[dict[str, Any]]:
                 "avg_basket_value": _number(r.get("avg_basket_value")),
                 "return_rate": _number(r.get("return_rate")),
                 "is_outlier": "yes" if r.get("is_outlier") is True else "",
+                "list_reason": _text(r.get("list_reason")),
+                "action": _text(r.get("action")),
             }
         )
     return records
@@ -413,7 +417,7 @@ def why_panel(w: customer.Why | None) -> html.Div:
                 className="mb-2",
             ),
             html.P(w.description or "", className="small mb-1"),
-            html.P(["Recommended action: ", html.Strong(w.action or "–")], className="small mb-2"),
+            html.P(["The segment's action: ", html.Strong(w.action or "–")], className="small mb-2"),
             html.P(" · ".join(facts), className="small text-muted"),
             dcc.Graph(
                 figure=figures.why_segment(

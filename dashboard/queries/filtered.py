@@ -30,7 +30,19 @@ WITH named_at_risk AS (
     WHERE run_id = $run_id AND list_contains($at_risk_names, lower(name))
 ),
 filtered AS (
-    SELECT c.*, s.name AS segment_name, s.action AS segment_action
+    -- list_reason and action follow the list's purpose: on the at-risk list a customer is there because its
+    -- learned segment is named At Risk / Can't Lose (its action fits), or, when the run has no such
+    -- segment, because its RFM group is (the action is then the RFM group's win-back action, never the
+    -- learned segment's, which may say "upsell")
+    SELECT c.*, s.name AS segment_name,
+           CASE WHEN $at_risk AND EXISTS (SELECT 1 FROM named_at_risk) THEN 'segment ' || s.name
+                WHEN $at_risk THEN 'RFM group ' || c.rfm_group || ' (R ' || c.r_score || ', F ' || c.f_score
+                                   || ', M ' || c.m_score || ')'
+                WHEN $outliers_only THEN 'outlier: far from every segment (density noise)'
+           END AS list_reason,
+           CASE WHEN $at_risk AND NOT EXISTS (SELECT 1 FROM named_at_risk)
+                THEN $rfm_actions[list_position($rfm_groups, c.rfm_group)]
+                ELSE s.action END AS action
     FROM seg.customers AS c
     LEFT JOIN seg.segments AS s ON s.run_id = c.run_id AND s.segment_id = c.segment_id
     WHERE c.run_id = $run_id
@@ -102,8 +114,10 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "is_outlier",
     "first_purchase",
     "last_purchase",
+    "list_reason",
+    "action",
 )
-EXPORT_COLUMNS: tuple[str, ...] = (*TABLE_COLUMNS, "segment_action")
+EXPORT_COLUMNS: tuple[str, ...] = TABLE_COLUMNS
 _TABLE_SELECT = ", ".join(f'"{c}"' for c in TABLE_COLUMNS)
 _EXPORT_SELECT = ", ".join(f'"{c}"' for c in EXPORT_COLUMNS)
 
