@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from segmentation.config import TRANSACTION_FEATURES
 
 MIN_FIT = 0.7  # below this a candidate name does not fit; the segment gets a descriptive name instead
-MIDDLE = 0.1  # a level within this of 0.5 reads as "around the median"
+MIDDLE = 0.1  # a level within this of 0.5 (bounds included) reads as "around the median"
+_EPS = 1e-9  # a level on a band's bound belongs to the middle band, whatever the float rounding
 SEP = " · "
 
 
@@ -218,17 +219,24 @@ def _pct(share: float) -> int:
     return min(99, max(1, math.floor(share * 100 + 0.5)))
 
 
+def _band(level: float) -> int:
+    """-1 below the middle band, 0 in it (bounds included: a median on the cut is not "Low"), 1 above."""
+    if level < 0.5 - MIDDLE - _EPS:
+        return -1
+    return 1 if level > 0.5 + MIDDLE + _EPS else 0
+
+
 def _phrase(feature: str, level: float) -> str:
     """Where the segment's typical customer stands on one feature, in plain words with a number."""
     if feature == "recency_days":
-        if level <= 0.5 - MIDDLE:
+        if _band(level) < 0:
             return f"last purchase more recent than {_pct(1 - level)}% of customers"
-        if level >= 0.5 + MIDDLE:
+        if _band(level) > 0:
             return f"last purchase longer ago than {_pct(level)}% of customers"
         return "last purchase around the median"
-    if level >= 0.5 + MIDDLE:
+    if _band(level) > 0:
         return f"{_label(feature)} in the top {_pct(1 - level)}%"
-    if level <= 0.5 - MIDDLE:
+    if _band(level) < 0:
         return f"{_label(feature)} in the bottom {_pct(level)}%"
     return f"{_label(feature)} around the median"
 
@@ -236,14 +244,14 @@ def _phrase(feature: str, level: float) -> str:
 def _word(feature: str, level: float) -> str:
     """One name part, e.g. 'High Basket', 'Low Income', 'Recent', 'Lapsed'."""
     if feature == "recency_days":
-        return "Recent" if level <= 0.5 - MIDDLE else "Lapsed" if level >= 0.5 + MIDDLE else "Mid Recency"
-    direction = "High" if level >= 0.5 + MIDDLE else "Low" if level <= 0.5 - MIDDLE else "Mid"
+        return {-1: "Recent", 0: "Mid Recency", 1: "Lapsed"}[_band(level)]
+    direction = {-1: "Low", 0: "Mid", 1: "High"}[_band(level)]
     return f"{direction} {_title(feature)}"
 
 
 def _action(feature: str, level: float) -> str:
     """A sensible next step read from the segment's most distinctive feature and its direction."""
-    if abs(level - 0.5) < MIDDLE:
+    if _band(level) == 0:
         return "Treat them as the core audience; test offers to learn what moves them."
     high = level > 0.5
     if feature == "recency_days":

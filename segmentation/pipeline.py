@@ -299,9 +299,11 @@ def _levels(frame: pd.DataFrame, labels: np.ndarray, columns: tuple[str, ...]) -
         population = np.sort(values)
         for segment in np.unique(labels):
             median = float(np.median(values[labels == segment]))
-            below = np.searchsorted(population, median, side="left")
-            at_or_below = np.searchsorted(population, median, side="right")
-            levels.setdefault(int(segment), {})[column] = float((below + at_or_below) / 2 / len(population))
+            below = np.searchsorted(population, median, side="left") / len(population)
+            at_or_below = np.searchsorted(population, median, side="right") / len(population)
+            # a median equal to the population's median value is at the middle, however many ties it has
+            level = 0.5 if below <= 0.5 <= at_or_below else (below + at_or_below) / 2
+            levels.setdefault(int(segment), {})[column] = float(level)
     return levels
 
 

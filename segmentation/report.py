@@ -59,7 +59,7 @@ def format_run(s: RunSummary) -> str:
                 + ([_money(c.money)] if money else [])
                 for c in s.steps
             ],
-            [True, False, True, True, True, True, True],
+            [True, False, True, True, True, True, True][: 7 if money else 6],
         )
     )
     for c in s.steps:

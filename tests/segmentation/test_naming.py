@@ -140,9 +140,9 @@ def test_generic_mode_names_from_two_most_distinctive_features() -> None:
 
 
 def test_generic_mode_title_cases_columns_and_reads_low_direction() -> None:
-    got = name_segments({0: {"annual_income": 0.4, "web_visits": 0.05}})[0]
+    got = name_segments({0: {"annual_income": 0.35, "web_visits": 0.05}})[0]
     assert got.name == "Low Web Visits · Low Annual Income"
-    assert got.description == "Web visits in the bottom 5%, annual income in the bottom 40%."
+    assert got.description == "Web visits in the bottom 5%, annual income in the bottom 35%."
     assert got.action == "Tailor offers to their low web visits and test what moves them."
 
 
@@ -249,3 +249,10 @@ def test_rfm_group_sql_matches_python_on_all_125_combinations() -> None:
 def test_rfm_group_sql_gives_null_outside_range() -> None:
     query = "SELECT " + rfm_group_sql() + " FROM (VALUES (0, 3, 3), (5, 5, 6)) t(r_score, f_score, m_score)"  # noqa: S608
     assert duckdb.connect().execute(query).fetchall() == [(None,), (None,)]
+
+
+@pytest.mark.parametrize("cut", [0.4, 0.5 - 0.1, 0.6, 0.5 + 0.1])
+def test_a_median_on_the_cut_reads_mid_not_low_or_high(cut: float) -> None:
+    got = name_segments({0: {"annual_income": cut, "spending_score": 0.05}})[0]
+    assert got.name == "Low Spending Score · Mid Annual Income"
+    assert got.description == "Spending score in the bottom 5%, annual income around the median."

@@ -9,7 +9,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from segmentation import pipeline, store
+from segmentation import pipeline, report, store
 from segmentation.config import TRANSACTION_FEATURES, RunConfig
 from segmentation.naming import RFM_GROUPS
 
@@ -171,3 +171,40 @@ def test_customer_table_mode(tmp_path: Path) -> None:
         "Spend",
         "Visits",
     }
+
+
+def test_customer_table_middle_group_on_the_median_is_mid_and_report_shows_the_users_features(
+    tmp_path: Path,
+) -> None:
+    """A middle income group whose median is the population's median value (tied) is not called High."""
+    rng = np.random.default_rng(3)
+    groups = [(140, 20000.0, 100.0), (100, 50000.0, 300.0), (60, 90000.0, 200.0)]  # size, income, spend
+    path = tmp_path / "people.csv"
+    with open(path, "w") as fh:
+        fh.write("ID,Income,Spend\n")
+        i = 0
+        for size, income, spend in groups:
+            for _ in range(size):
+                value = income if income == 50000.0 else income + rng.normal(0, 1500)
+                fh.write(f"P{i},{value:.0f},{spend + rng.normal(0, 5):.2f}\n")
+                i += 1
+    summary = pipeline.run(
+        RunConfig(
+            inputs=(path,),
+            db_path=tmp_path / "p.duckdb",
+            mode="customers",
+            id_column="ID",
+            feature_columns=("Income", "Spend"),
+            progress=False,
+            k=3,
+        )
+    )
+    seg = summary.segments.set_index("size")
+    assert "Mid Income" in seg.loc[100, "name"] and "High Income" not in seg.loc[100, "name"]
+    assert "High Income" in seg.loc[60, "name"] and "Low Income" in seg.loc[140, "name"]
+    text = report.format_run(summary)
+    table = text[text.index("Segments") :]
+    header = table.splitlines()[1]
+    assert header.split() == ["id", "name", "customers", "share", "Income", "Spend", "action"]
+    middle = next(line for line in table.splitlines() if seg.loc[100, "name"] in line)
+    assert "50,000" in middle and "300" in middle
