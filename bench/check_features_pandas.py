@@ -6,11 +6,17 @@ money (units of 0.0001), following only the written spec, and compares them with
     python bench/check_features_pandas.py --input data.csv.gz [--db FILE.duckdb [--run N]]
 
 Without --db it prints its own rule table, totals and spot checks. Exit code 0 when everything matches.
+
+Readings of the spec where it leaves room: a purchase cancelled in full (net quantity 0) is never an outlier,
+whatever its unit price; returns at the same time are taken in file-line order; recency/tenure are calendar
+days from the purchase's date to the snapshot date; avg_basket_value rounds the exact net revenue / frequency;
+return_rate is capped at 1 before rounding (half up) to 4 places; country ties go to the smaller code point.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -34,7 +40,7 @@ RULES = [
     "extreme_outlier",
     "return_of_removed_purchase",
 ]
-RAW = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country"]
+RAW = "InvoiceNo StockCode Description Quantity InvoiceDate UnitPrice CustomerID Country".split()
 SPOT_IDS = ["16446", "15098", "12346"]
 # feature -> how it is compared: exact, cents (|diff| < 0.005) or rate (|diff| <= 1e-4)
 FEATURES = {
@@ -111,7 +117,7 @@ def fifo_match(purch: pd.DataFrame, rets: pd.DataFrame) -> pd.DataFrame:
     cand = purch[pd.MultiIndex.from_arrays([purch["cust"], purch["key"]]).isin(list(pairs))]
     cand = cand.sort_values(["time", "line"])
     for row in zip(cand["cust"], cand["key"], cand["time"], cand["line"], cand["qty"], strict=True):
-        queues.setdefault(row[:2], []).append(list(row[2:]))  # [time, line, units left], in (time, line) order
+        queues.setdefault(row[:2], []).append(list(row[2:]))  # [time, line, units left] in (time, line) order
     heads: dict[tuple[str, str], int] = {}  # per group: index of the earliest purchase with units left
     rows: list[tuple[int, int, int]] = []
     rets = rets.sort_values(["time", "line"])
@@ -163,11 +169,17 @@ def clean(df: pd.DataFrame) -> tuple[dict[str, tuple[int, int]], pd.DataFrame, p
     steps["unmatched_return"] = (int((rets["matched"] == 0).sum()), int(unmatched_money))
     rets = rets[rets["matched"] > 0]
 
-    q_cap = FACTOR * percentile99(purch["qty"].to_numpy())  # rule 8, percentiles over purchases after rule 6
-    p_cap = FACTOR * percentile99(purch["price"].to_numpy())  # in 0.0001 units
-    print(f"rule 8 caps: quantity > {float(q_cap):g}, unit price > {float(p_cap) / SCALE:g} (factor {FACTOR})")
-    purch["net"] = purch["qty"] - purch["line"].map(alloc.groupby("p_line")["units"].sum()).fillna(0)
-    outlier = (purch["net"] > 0) & ((purch["net"] > q_cap) | (purch["price"] > p_cap))
+    q99 = percentile99(purch["qty"].to_numpy())  # rule 8, percentiles over purchases after rule 6
+    p99 = percentile99(purch["price"].to_numpy())  # in 0.0001 units
+    # for an integer x: x > F x p99 <=> x > floor(F x p99)
+    q_lim, p_lim = math.floor(FACTOR * q99), math.floor(FACTOR * p99)
+    caps = f"{q_lim} units, price {p_lim / SCALE:g}"
+    print(
+        f"rule 8: p99 quantity {float(q99):g}, price {float(p99) / SCALE:g}; removed above {caps} (x{FACTOR})"
+    )
+    returned = purch["line"].map(alloc.groupby("p_line")["units"].sum()).fillna(0).astype(np.int64)
+    purch["net"] = purch["qty"] - returned
+    outlier = (purch["net"] > 0) & ((purch["net"] > q_lim) | (purch["price"] > p_lim))
     steps["extreme_outlier"] = (int(outlier.sum()), int(purch.loc[outlier, "money"].sum()))
     removed = set(purch.loc[outlier, "line"])
 
@@ -178,8 +190,8 @@ def clean(df: pd.DataFrame) -> tuple[dict[str, tuple[int, int]], pd.DataFrame, p
     steps["return_of_removed_purchase"] = (int(gone.sum()), int(money9))
     kept_p = purch[~outlier]
     kept_a = alloc[alloc["kept"]].merge(kept_p[["line", "cust", "key"]], left_on="p_line", right_on="line")
-    print(f"lines: {len(df):,} in = {sum(n for n, _ in steps.values()):,} removed + "
-          f"{len(kept_p) + int((~gone).sum()):,} kept ({len(kept_p):,} purchases, {int((~gone).sum()):,} returns)")
+    n_in, n_out, n_ret = len(df), sum(n for n, _ in steps.values()), int((~gone).sum())
+    print(f"lines: {n_in:,} in = {n_out:,} removed + {len(kept_p) + n_ret:,} kept ({n_ret:,} are returns)")
     return steps, kept_p, kept_a
 
 
@@ -196,8 +208,10 @@ def features(purch: pd.DataFrame, alloc: pd.DataFrame) -> tuple[pd.DataFrame, pd
     back = ga["r_money"].sum().reindex(out.index, fill_value=0)
     out["net"] = bought - back  # exact, 0.0001 units
     out["quantity"] = g["qty"].sum() - ga["units"].sum().reindex(out.index, fill_value=0)
-    per_key = purch.groupby(["cust", "key"])["qty"].sum().sub(
-        alloc.groupby(["cust", "key"])["units"].sum(), fill_value=0
+    per_key = (
+        purch.groupby(["cust", "key"])["qty"]
+        .sum()
+        .sub(alloc.groupby(["cust", "key"])["units"].sum(), fill_value=0)
     )
     out["distinct_products"] = (per_key > 0).groupby(level="cust").sum().reindex(out.index, fill_value=0)
     countries = purch.assign(c=purch["Country"].replace("", "Unknown")).groupby(["cust", "c"]).size()
@@ -238,7 +252,8 @@ def report_steps(mine: dict[str, tuple[int, int]], stored: dict[str, tuple[int, 
         sn, sm = stored.get(rule, (0, Decimal(0)))
         same = n == sn and abs(Decimal(money).scaleb(-4) - sm) < Decimal("0.005")
         ok &= same
-        print(f"{rule:<28}{n:>9,}{sn:>9,}{money_text(money):>18}{money_text(sm):>18}  {'yes' if same else 'NO'}")
+        mark = "yes" if same else "NO"
+        print(f"{rule:<28}{n:>9,}{sn:>9,}{money_text(money):>18}{money_text(sm):>18}  {mark}")
     return ok
 
 
@@ -259,8 +274,10 @@ def diff_mask(a: pd.Series, b: pd.Series, kind: str) -> tuple[pd.Series, object]
 def compare_customers(mine: pd.DataFrame, stored: pd.DataFrame) -> bool:
     """Compare the customer sets and every feature of the common customers; print the differences."""
     only_m, only_s = sorted(set(mine.index) - set(stored.index)), sorted(set(stored.index) - set(mine.index))
-    print(f"\ncustomers: mine {len(mine):,}, stored {len(stored):,}, only mine {len(only_m)} {only_m[:5]}, "
-          f"only stored {len(only_s)} {only_s[:5]}")
+    print(
+        f"\ncustomers: mine {len(mine):,}, stored {len(stored):,}, only mine {len(only_m)} {only_m[:5]}, "
+        f"only stored {len(only_s)} {only_s[:5]}"
+    )
     common = sorted(set(mine.index) & set(stored.index))
     ok = not only_m and not only_s
     for feat, kind in FEATURES.items():
@@ -271,8 +288,12 @@ def compare_customers(mine: pd.DataFrame, stored: pd.DataFrame) -> bool:
         a, b = mine.loc[common, feat], stored.loc[common, feat]
         mask, largest = diff_mask(a, b, kind)
         ok &= not mask.any()
+        if not mask.any():
+            print(f"  {feat:<18} differ {0:>5}")
+            continue
         examples = ", ".join(f"{i}: {a[i]} vs {b[i]}" for i in mask[mask].index[:5])
-        print(f"  {feat:<18} differ {int(mask.sum()):>5}  largest {largest}  {examples}")
+        largest = f"{largest:.6g}" if isinstance(largest, float) else "-" if largest is None else largest
+        print(f"  {feat:<18} differ {int(mask.sum()):>5}  largest {largest}  (mine vs stored) {examples}")
     return ok
 
 
@@ -306,10 +327,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"snapshot date {snapshot.date()}, customers {len(mine):,}")
     ok = report_steps(steps, stored_steps)
 
-    total_in, total_removed, kept_net = int(df["money"].sum()), sum(m for _, m in steps.values()), int(mine["net"].sum())
+    total_in, kept_net = int(df["money"].sum()), int(mine["net"].sum())
+    total_removed = sum(m for _, m in steps.values())
     holds = total_in == total_removed + kept_net
-    print(f"\ninput money {money_text(total_in)} = removed {money_text(total_removed)} + kept net "
-          f"{money_text(kept_net)}: {'holds' if holds else 'DOES NOT HOLD'}")
+    print(
+        f"\ninput money {money_text(total_in)} = removed {money_text(total_removed)} + kept net "
+        f"{money_text(kept_net)}: {'holds' if holds else 'DOES NOT HOLD'}"
+    )
     print(f"customers with negative net revenue: {int((mine['net'] < 0).sum())}")
     ok &= holds
     if stored_cust is not None:

@@ -52,18 +52,20 @@ SELECT count(DISTINCT customer_id) FROM (
 )
 """
 
-# Lines that pass the row-level rules, exact duplicates collapsed to one, typed for exact money. line_id
-# is a total order (no two rows are equal after DISTINCT), so ties in time are broken the same every run.
+# Lines that pass the row-level rules, exact duplicates collapsed to the first copy, typed for exact money.
+# line_id is the file order (rowid follows the order lines were read in), so ties in time are broken the
+# same way every run and the way the file lists them.
 DEDUPLICATE = """
 CREATE OR REPLACE TEMP TABLE dedup AS
 WITH d AS (
-    SELECT DISTINCT invoice, stock_code, description, quantity, invoice_ts, unit_price, customer_id, country
+    SELECT invoice, stock_code, description, quantity, invoice_ts, unit_price, customer_id, country,
+           min(rowid) AS first_row
     FROM lines
     WHERE customer_id IS NOT NULL AND invoice_ts IS NOT NULL
       AND ($snapshot::DATE IS NULL OR invoice_ts < $snapshot::DATE)
+    GROUP BY ALL
 )
-SELECT row_number() OVER (ORDER BY customer_id, invoice_ts, invoice, stock_code, description, quantity,
-                                   unit_price, country) AS line_id,
+SELECT row_number() OVER (ORDER BY first_row) AS line_id,
        customer_id, invoice, stock_code, coalesce(upper(trim(stock_code)), '') AS stock_key, invoice_ts,
        country, coalesce(@IS_RETURN, false) AS is_return, @UNITS AS units, @PRICE AS price,
        @LINE_MONEY AS money
@@ -166,6 +168,7 @@ SELECT b.line_id, b.customer_id, b.units * b.price AS money
 FROM bought b
 LEFT JOIN (SELECT purchase_id, sum(units) AS units FROM alloc GROUP BY ALL) a ON a.purchase_id = b.line_id
 WHERE $qty_limit::DOUBLE IS NOT NULL
+  AND b.units > coalesce(a.units, 0)  -- a purchase cancelled in full is an order worth nothing, kept
   AND ((b.units - coalesce(a.units, 0))::DOUBLE > $qty_limit OR b.price::DOUBLE > $price_limit)
 """
 # Rule 9: returned units matched to removed purchase lines, by money; kept_alloc is what stays.

@@ -38,9 +38,12 @@ def layout(**query: Any) -> html.Div:
     feature = features[0] if features else None
     sample = model_q.pca_sample(run_id)
     histogram, histogram_note = histogram_figure(run_id, feature, names)
+    warnings, money_in = queries.run_extras(run_id)
+    steps = model_q.cleaning_steps(run_id)
     return html.Div(
         [
             components.page_header("Model", info),
+            _warnings(warnings),
             _kpi_row(summary),
             _card(
                 "The k sweep",
@@ -120,8 +123,9 @@ def layout(**query: Any) -> html.Div:
             ),
             _card(
                 "Cleaning steps",
-                html.Div(cleaning_table(model_q.cleaning_steps(run_id)), className="table-responsive"),
-                None,
+                html.Div(cleaning_table(steps), className="table-responsive", id="model-cleaning"),
+                money_line(steps, money_in),
+                footer_id="model-cleaning-money",
             ),
             dcc.Store(id="model-run", data=run_id),
         ]
@@ -232,16 +236,50 @@ def algorithm_table(df: pd.DataFrame) -> dbc.Table | html.P:
     )
 
 
+def _warnings(warnings: tuple[str, ...]) -> html.Div | dbc.Alert:
+    """The run's warnings (low stability, customers a rule removed whole, negative revenue), if any."""
+    if not warnings:
+        return html.Div(id="model-warnings")
+    return dbc.Alert(
+        [html.Strong("This run warns: "), html.Ul([html.Li(w) for w in warnings], className="mb-0")],
+        color="warning",
+        id="model-warnings",
+        className="mb-3",
+    )
+
+
+def _money(value: Any) -> str:
+    return "–" if value is None or value != value else f"{value:,.2f}"
+
+
+def money_line(df: pd.DataFrame, money_in: float | None) -> str | None:
+    """Where the input's money went: in = removed + kept (net revenue of the customers)."""
+    if money_in is None or df.empty or df["money"].isna().all():
+        return None
+    removed = float(df["money"].fillna(0).sum())
+    return (
+        f"Money: {_money(money_in)} in the input = {_money(removed)} removed by these rules + "
+        f"{_money(money_in - removed)} kept as the customers' net revenue (returns count negative)."
+    )
+
+
 def cleaning_table(df: pd.DataFrame) -> dbc.Table | html.P:
-    """The cleaning steps in order: rule in words, lines removed, lines left."""
+    """The cleaning steps in order: the rule, lines removed and left, customers touched and lost, money."""
     if df.empty:
         return html.P("This run stores no cleaning steps.", className="text-muted")
     head = html.Tr(
         [
             html.Th("#"),
             html.Th("Rule"),
-            html.Th("Removed", className="text-end"),
-            html.Th("Left", className="text-end"),
+            html.Th("Lines removed", className="text-end"),
+            html.Th("Lines left", className="text-end"),
+            html.Th(
+                "Customers", className="text-end", title="customers whose lines or money the rule removed"
+            ),
+            html.Th(
+                "Lost", className="text-end", title="customers with lines before the rule and none after"
+            ),
+            html.Th("Money removed", className="text-end"),
         ]
     )
     rows = [
@@ -251,6 +289,14 @@ def cleaning_table(df: pd.DataFrame) -> dbc.Table | html.P:
                 html.Td(str(r.description or r.rule)),
                 html.Td(components.fmt_int(r.removed), className="text-end"),
                 html.Td(components.fmt_int(r.rows_left), className="text-end"),
+                html.Td(
+                    components.fmt_int(None if pd.isna(r.customers) else r.customers), className="text-end"
+                ),
+                html.Td(
+                    components.fmt_int(None if pd.isna(r.customers_lost) else r.customers_lost),
+                    className="text-end",
+                ),
+                html.Td(_money(r.money), className="text-end"),
             ]
         )
         for r in df.itertuples(index=False)

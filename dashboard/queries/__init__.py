@@ -377,10 +377,30 @@ def run_info(run_id: int) -> RunInfo:
     )
 
 
+CLEANING_COLUMNS = (
+    "step",
+    "rule",
+    "description",
+    "removed",
+    "rows_left",
+    "customers",
+    "customers_lost",
+    "money",
+)
+
+
 def cleaning_steps(run_id: int) -> pd.DataFrame:
-    """The cleaning report of one run in the order applied (step, rule, description, removed, rows_left)."""
-    return fetch_df(
-        "SELECT step, rule, description, removed, rows_left FROM seg.cleaning_steps "
-        "WHERE run_id = ? ORDER BY step",
-        [int(run_id)],
-    )
+    """The cleaning report of one run in the order applied: step, rule, description, lines removed and
+    left, customers touched and lost, money removed (the last three empty in files from before schema 2)."""
+    df = fetch_df("SELECT * FROM seg.cleaning_steps WHERE run_id = ? ORDER BY step", [int(run_id)])
+    return df.reindex(columns=list(CLEANING_COLUMNS))
+
+
+def run_extras(run_id: int) -> tuple[tuple[str, ...], float | None]:
+    """The run's warnings and its input's money (none in files from before schema 2)."""
+    df = fetch_df("SELECT * FROM seg.runs WHERE id = ?", [int(run_id)])
+    if df.empty:
+        return (), None
+    warnings = df["warnings"].iloc[0] if "warnings" in df.columns else None
+    money = df["money_in"].iloc[0] if "money_in" in df.columns else None
+    return tuple(warnings) if warnings is not None else (), None if pd.isna(money) else float(money)

@@ -239,5 +239,5 @@ def histogram(run_id: int, feature: str, bins: int = 30, clip: bool = True) -> H
 
 
 def cleaning_steps(run_id: int) -> pd.DataFrame:
-    """The run's cleaning steps in order (step, rule, description, removed, rows_left)."""
+    """The run's cleaning steps in order (queries.CLEANING_COLUMNS)."""
     return queries.cleaning_steps(run_id)

@@ -7,11 +7,13 @@ import importlib
 import json
 import shutil
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import dash
+import duckdb
 import pytest
 from flask.testing import FlaskClient
 
@@ -340,3 +342,47 @@ def test_pcm013_no_run_yet_shows_how_to_make_one(tmp_path: Path, module: str) ->
     app = create_app(tmp_path / "missing.duckdb")
     text = render(app, module)
     assert "empty-state" in text and "segments run data/online_retail_sample.csv" in text
+
+
+def test_pcm014_low_stability_warns_in_the_report_the_runs_table_and_the_model_page(
+    small_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A chosen k with stability 0.58 (as --k 5 gave on the sample) prints a warning, stores it, shows it."""
+    from segmentation import cli, model
+
+    monkeypatch.setattr(model, "_stability", lambda *args, **kwargs: 0.58)
+    db = tmp_path / "s.duckdb"
+    assert cli.main(["run", str(small_csv), "--db", str(db), "--k", "5", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    sentence = (
+        "Stability at k = 5 is 0.58, below 0.6: refits on subsamples put many customers in other segments, "
+        "so treat these segments as tentative (try another k from the sweep)."
+    )
+    assert f"WARNING: {sentence}" in printed
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert sentence in con.execute("SELECT warnings FROM runs").fetchone()[0]
+    app = create_app(db)
+    try:
+        text = render(app, "dashboard.pages.model", run="1")
+    finally:
+        queries.close_thread_connections()
+    assert "This run warns: " in text and sentence in text
+
+
+def test_pcm015_model_page_cleaning_shows_customers_lost_and_money_that_adds_up(
+    small_app: dash.Dash, small_run: tuple[Path, pipeline.RunSummary]
+) -> None:
+    summary = small_run[1]
+    with small_app.server.test_request_context("/"):
+        layout = dash.page_registry["dashboard.pages.model"]["layout"](run="1")
+    table = as_json(find(layout, "model-cleaning"))
+    for step in summary.steps:
+        assert step.description in table and f"{step.money:,.2f}" in table
+    removed = sum(s.money for s in summary.steps)
+    kept = summary.money_in - removed
+    with duckdb.connect(str(small_run[0]), read_only=True) as con:
+        revenue = con.execute("SELECT revenue FROM runs WHERE id = 1").fetchone()[0]
+    assert abs(revenue - kept) <= Decimal("0.005") * summary.customers  # each customer rounded to cents
+    footer = as_json(layout)
+    assert f"Money: {summary.money_in:,.2f} in the input = {removed:,.2f} removed" in footer
+    assert f"+ {kept:,.2f} kept" in footer
