@@ -230,13 +230,20 @@ def _warnings(
         negative = frame.loc[frame["monetary"] < 0, "customer_id"].astype(str).tolist()
         if negative:
             out.append(
-                f"{len(negative):,} customers have negative net revenue (returns priced above the purchases "
+                f"{_customers(len(negative))} negative net revenue (returns priced above the purchases "
                 f"they reverse): {', '.join(negative[:5])}{', ...' if len(negative) > 5 else ''}."
             )
     for s in steps:  # rules that judge real purchases (the others are facts of the data)
         if s.customers_lost and s.rule in ("extreme_outlier", "return_of_removed_purchase"):
-            out.append(f"Cleaning rule {s.rule} removed every line of {s.customers_lost:,} customers.")
+            out.append(
+                f"Cleaning rule {s.rule} removed every line of {s.customers_lost:,} "
+                f"customer{'' if s.customers_lost == 1 else 's'}; they are not in this run."
+            )
     return out
+
+
+def _customers(n: int) -> str:
+    return "1 customer has" if n == 1 else f"{n:,} customers have"
 
 
 def _duckdb_config(cfg: RunConfig, spill: str) -> dict[str, str | int | bool]:

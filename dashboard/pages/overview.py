@@ -26,6 +26,21 @@ ALL_SEGMENTS = "all"
 METRIC_OPTIONS = [{"label": "Customers", "value": "customers"}, {"label": "Revenue", "value": "revenue"}]
 
 
+# Short words for the cleaning rules in the one-line summary (the Model page has each rule in full).
+RULE_WORDS = {
+    "missing_customer_id": "no customer id",
+    "unparseable_date": "bad date",
+    "after_snapshot": "after the snapshot",
+    "exact_duplicate": "duplicates",
+    "non_product": "postage and fees",
+    "non_positive": "zero or negative price or quantity",
+    "unmatched_return": "returns of nothing bought here",
+    "extreme_outlier": "extreme purchases",
+    "return_of_removed_purchase": "returns of extreme purchases",
+    "missing_feature": "missing values",
+}
+
+
 @components.requires_data
 def layout(**query: Any) -> html.Div:
     """The Overview of the run and filters in the URL query."""
@@ -167,8 +182,8 @@ def cleaning_line(info: queries.RunInfo, steps: pd.DataFrame) -> str:
             f"Input: {components.fmt_int(info.rows_in)} rows, {components.fmt_int(info.customers)} customers."
         )
     removed = " · ".join(
-        f"{(d or r)} −{components.fmt_int(n)}"
-        for r, d, n in zip(steps["rule"], steps["description"], steps["removed"], strict=True)
+        f"{RULE_WORDS.get(r, str(r).replace('_', ' '))} −{components.fmt_int(n)}"
+        for r, n in zip(steps["rule"], steps["removed"], strict=True)
         if n
     )
     kept = info.rows_clean if info.rows_clean is not None else steps["rows_left"].iloc[-1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -226,7 +227,9 @@ def test_one_file_twice_gives_byte_identical_tables_and_exports(tmp_path: Path) 
         tables = {}
         for table in store.TABLES:
             frame = con.execute(f"SELECT * FROM {table} ORDER BY ALL").df()  # noqa: S608 (our table names)
-            tables[table] = frame.drop(columns=["created_at", "duration_s", "fit_seconds"], errors="ignore").to_csv()
+            tables[table] = frame.drop(
+                columns=["created_at", "duration_s", "fit_seconds"], errors="ignore"
+            ).to_csv()
         con.close()
         dumps.append(tables)
         out = tmp_path / f"list{i}.csv"
@@ -235,3 +238,24 @@ def test_one_file_twice_gives_byte_identical_tables_and_exports(tmp_path: Path) 
     for table in store.TABLES:
         assert dumps[0][table] == dumps[1][table], table
     assert len(lists[0]) > 10000 and lists[0] == lists[1]
+
+
+def test_negative_net_revenue_is_flagged_and_counted_never_silent(tmp_path: Path) -> None:
+    """A return priced above the purchase it reverses is the only way to negative net revenue: warned."""
+    path = tmp_path / "sales.csv"
+    rows = ["InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"]
+    for c in range(40):
+        for d in range(1 + c % 4):
+            rows.append(
+                f"{c}{d},S{d},thing,{1 + c % 5},2011-0{1 + d}-1{c % 9} 10:00:00,{2 + c % 7}.50,{100 + c},UK"
+            )
+    rows.append("9001,X,thing,1,2011-05-01 10:00:00,1.00,999,UK")
+    rows.append("C9002,X,thing,-1,2011-05-02 10:00:00,30.00,999,UK")  # credited 30 for a 1.00 purchase
+    path.write_text("\n".join(rows) + "\n")
+    summary = pipeline.run(RunConfig(inputs=(path,), db_path=tmp_path / "n.duckdb", progress=False, k=2))
+    assert "1 customer has negative net revenue (returns priced above the purchases they reverse): 999." in (
+        summary.warnings
+    )
+    con = store.open_read_only(tmp_path / "n.duckdb")
+    assert one(con, "SELECT monetary FROM customers WHERE customer_id = '999'") == Decimal("-29.00")
+    assert one(con, "SELECT list_count(warnings) FROM runs") == 1

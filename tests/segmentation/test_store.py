@@ -76,3 +76,42 @@ def test_rename_by_id_or_name_and_names_stay_unique(db_copy: Path) -> None:
         store.rename_segment(db_copy, 7, "1", "X")
     assert str(err.value) == f"{db_copy}: run 7 not found; `segments runs` lists the runs."
     assert db_copy.read_bytes() == before
+
+
+V1_DOWNGRADE = """
+ALTER TABLE runs DROP COLUMN money_in;
+ALTER TABLE runs DROP COLUMN warnings;
+ALTER TABLE runs ALTER revenue TYPE DOUBLE;
+ALTER TABLE cleaning_steps DROP COLUMN customers;
+ALTER TABLE cleaning_steps DROP COLUMN customers_lost;
+ALTER TABLE cleaning_steps DROP COLUMN money;
+ALTER TABLE customers ALTER monetary TYPE DOUBLE;
+ALTER TABLE customers ALTER avg_basket_value TYPE DOUBLE;
+ALTER TABLE segments ALTER revenue TYPE DOUBLE;
+UPDATE meta SET value = '1' WHERE key = 'schema_version';
+"""
+
+
+def test_a_version_1_file_is_migrated_by_the_next_run(db_copy: Path, small_csv: Path) -> None:
+    """A file written before exact money (DOUBLE money, no cleaning money) takes a new run and keeps run 1."""
+    with duckdb.connect(str(db_copy)) as con:
+        con.execute(V1_DOWNGRADE)
+        before = con.execute("SELECT customer_id, monetary FROM customers ORDER BY 1").fetchall()
+    pipeline.run(RunConfig(inputs=(small_csv,), db_path=db_copy, progress=False))
+    con = store.open_read_only(db_copy)
+    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+    types = dict(
+        con.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'customers'"
+        ).fetchall()
+    )
+    assert types["monetary"] == "DECIMAL(18,2)"
+    run1 = con.execute("SELECT customer_id, monetary FROM customers WHERE run_id = 1 ORDER BY 1").fetchall()
+    assert [(c, float(m)) for c, m in run1] == before
+    assert (
+        con.execute("SELECT count(*) FROM cleaning_steps WHERE run_id = 1 AND money IS NULL").fetchone()[0]
+        > 0
+    )
+    assert con.execute(
+        "SELECT count(*) FROM cleaning_steps WHERE run_id = 2 AND money IS NULL"
+    ).fetchone() == (0,)
