@@ -61,8 +61,8 @@ def test_brws006_simulator_moves_when_a_slider_moves(app_page: Page, live_server
 
     # starting from a segment's median profile predicts that segment
     app_page.locator("#simulator-start").click()
-    app_page.get_by_text("Promising: segment median").click()
+    app_page.get_by_text("Potential Loyalists: segment median").click()
     wait_idle(app_page)
-    expect(segment).to_have_text("Promising")
+    expect(segment).to_have_text("Potential Loyalists")
     expect(app_page.locator("#simulator-verdict")).to_contain_text("Clear member")
-    shot(app_page, "simulator-promising")
+    shot(app_page, "simulator-potential-loyalists")
