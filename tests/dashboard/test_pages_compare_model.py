@@ -73,6 +73,12 @@ def render(app: dash.Dash, module: str, **query: Any) -> str:
         return as_json(dash.page_registry[module]["layout"](**query))
 
 
+def model_layout(app: dash.Dash) -> Any:
+    """The Model page's layout of run 1."""
+    with app.server.test_request_context("/"):
+        return dash.page_registry["dashboard.pages.model"]["layout"](run="1")
+
+
 def segment_names(db: Path) -> dict[int, str]:
     con = store.open_read_only(db)
     try:
@@ -251,9 +257,7 @@ def test_pcm008_model_layout_shows_sweep_comparison_pca_and_steps(
     small_app: dash.Dash, small_run: tuple[Path, pipeline.RunSummary]
 ) -> None:
     summary = small_run[1]
-    with small_app.server.test_request_context("/"):
-        layout = dash.page_registry["dashboard.pages.model"]["layout"](run="1")
-    text = as_json(layout)
+    text = as_json(model_layout(small_app))
     assert summary.k_reason in text
     assert f"chosen k = {summary.k}" in text
     assert '"type": "scatter3d"' in text
@@ -373,8 +377,7 @@ def test_pcm015_model_page_cleaning_shows_customers_lost_and_money_that_adds_up(
     small_app: dash.Dash, small_run: tuple[Path, pipeline.RunSummary]
 ) -> None:
     summary = small_run[1]
-    with small_app.server.test_request_context("/"):
-        layout = dash.page_registry["dashboard.pages.model"]["layout"](run="1")
+    layout = model_layout(small_app)
     table = as_json(find(layout, "model-cleaning"))
     for step in summary.steps:
         assert step.description in table and f"{step.money:,.2f}" in table
