@@ -132,6 +132,25 @@ def build_parser() -> argparse.ArgumentParser:
         f'replaces the default {",".join(NON_PRODUCT_CODES)}; "" turns the rule off',
     )
     run.add_argument(
+        "--horizon-days",
+        type=int,
+        default=90,
+        help="customer value: expected purchases are counted over this many days (default 90)",
+    )
+    run.add_argument(
+        "--discount-rate",
+        type=float,
+        default=0.10,
+        help="customer value: annual discount rate of the 12 months of predicted value (default 0.10)",
+    )
+    run.add_argument(
+        "--holdout-days",
+        type=int,
+        default=None,
+        help="customer value backtest: fit on everything before the last N days and compare the predicted "
+        "purchases in those days with what happened",
+    )
+    run.add_argument(
         "--rfm-cuts",
         action="append",
         type=_cuts,
@@ -214,6 +233,9 @@ def _config(a: argparse.Namespace) -> RunConfig:
         snapshot_date=a.snapshot_date,
         line_outlier_factor=a.outlier_factor,
         non_product_codes=NON_PRODUCT_CODES if a.non_product_codes is None else a.non_product_codes,
+        horizon_days=a.horizon_days,
+        discount_rate=a.discount_rate,
+        holdout_days=a.holdout_days,
         rfm_cuts=dict(a.rfm_cuts),
         k=a.k,
         k_min=a.k_range[0],

@@ -62,6 +62,10 @@ class RunConfig:
     non_product_codes: tuple[str, ...] = NON_PRODUCT_CODES  # lines with these stock codes are not products
     rfm_cuts: dict[str, tuple[float, ...]] = field(default_factory=dict)  # custom R/F/M cut points
     model_features: tuple[str, ...] = DEFAULT_MODEL_FEATURES
+    # customer value (sales runs)
+    horizon_days: int = 90  # expected purchases are over this many days
+    discount_rate: float = 0.10  # annual, for the 12 months of predicted value
+    holdout_days: int | None = None  # backtest: fit before the last N days, compare on them
     # model
     k: int | None = None  # None: choose by the sweep
     k_min: int = 2

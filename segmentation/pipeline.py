@@ -25,6 +25,7 @@ from segmentation.clean import CleaningStep, clean_customer_rows, clean_sales
 from segmentation.config import ALGORITHMS, SCALERS, STABILITY_WARNING, TRANSACTION_FEATURES, RunConfig
 from segmentation.errors import InputError
 from segmentation.model import KScore, ModelResult, fit_model
+from segmentation.value import run as value_run
 
 K_LIMITS = (2, 50)
 
@@ -57,6 +58,7 @@ class RunSummary:
     profile_features: tuple[str, ...] = ()  # the features the segment table shows (customer tables: theirs)
     money_in: Decimal | None = None  # signed money of every input line (sales runs)
     warnings: tuple[str, ...] = ()
+    value: value_run.ValueResult | None = None  # None for customer tables (no purchases to model)
 
 
 def _stderr(message: str) -> None:
@@ -90,6 +92,16 @@ def validate(cfg: RunConfig) -> None:
                 f"--rfm-cuts {name}={','.join(f'{c:g}' for c in cuts)}: expected one of "
                 f"{', '.join(feat.RFM_COLUMNS)} with four increasing numbers."
             )
+    if not 1 <= cfg.horizon_days <= 3650:
+        raise InputError(
+            f"--horizon-days {cfg.horizon_days}: expected a whole number of days from 1 to 3650."
+        )
+    if not 0 <= cfg.discount_rate <= 1:
+        raise InputError(
+            f"--discount-rate {cfg.discount_rate:g}: expected an annual rate from 0 to 1, e.g. 0.1."
+        )
+    if cfg.holdout_days is not None and cfg.holdout_days < 1:
+        raise InputError(f"--holdout-days {cfg.holdout_days}: expected a whole number of days, 1 or more.")
     if not cfg.inputs:
         raise InputError(
             "segments run: no input file given; expected at least one CSV, XLSX or Parquet file."
@@ -118,6 +130,7 @@ def run(cfg: RunConfig, progress: Progress | None = None) -> RunSummary:
                 model_features = tuple(loaded.feature_names)
                 profile_features = model_features
                 snapshot = None
+                value = None
             else:
                 loaded = ingest.load_sales(con, cfg)
                 say(f"read {loaded.rows_in:,} lines in {time.perf_counter() - clock:.1f}s; cleaning ...")
@@ -129,6 +142,12 @@ def run(cfg: RunConfig, progress: Progress | None = None) -> RunSummary:
                 frame, snapshot = result.frame, result.snapshot
                 model_features = cfg.model_features
                 profile_features = TRANSACTION_FEATURES
+                _check_holdout(cfg, result, source)
+                say("fitting customer value (BG/NBD, Gamma-Gamma) ...")
+                value = value_run.fit(con, snapshot, cfg.horizon_days, cfg.discount_rate, cfg.holdout_days)
+                timings["value"] = value.seconds
+                if value.predictions is not None:
+                    frame = frame.merge(value.predictions, on="customer_id", how="left", validate="1:1")
             timings["ingest_clean_features"] = time.perf_counter() - clock
             say(
                 f"{len(frame):,} customers as of {snapshot or 'the table'} "
@@ -165,7 +184,7 @@ def run(cfg: RunConfig, progress: Progress | None = None) -> RunSummary:
             )
             customers = _customer_table(frame, model, model_features, cfg.mode)
             con.register("new_customers", customers)
-            warnings = _warnings(cfg, frame, steps, model)
+            warnings = _warnings(cfg, frame, steps, model, value)
             with store.run_lock(cfg.db_path), store.staged_copy(con, cfg.db_path):
                 run_id = store.next_run_id(con)
                 _store(
@@ -183,6 +202,7 @@ def run(cfg: RunConfig, progress: Progress | None = None) -> RunSummary:
                     time.perf_counter() - started,
                     money_in,
                     warnings,
+                    value,
                 )
                 segments = _segment_report(con, run_id, profile_features[:3])
             timings["store"] = time.perf_counter() - clock
@@ -212,11 +232,28 @@ def run(cfg: RunConfig, progress: Progress | None = None) -> RunSummary:
         profile_features=profile_features[:3],
         money_in=money_in,
         warnings=tuple(warnings),
+        value=value,
     )
 
 
+def _check_holdout(cfg: RunConfig, result: feat.FeatureResult, source: str) -> None:
+    """--holdout-days must leave purchases to fit on before the holdout."""
+    if cfg.holdout_days is None or result.first_sale is None:
+        return
+    span = (result.snapshot - result.first_sale.date()).days
+    if cfg.holdout_days >= span:
+        raise InputError(
+            f"{source}: --holdout-days {cfg.holdout_days} leaves nothing to fit on: the purchases span "
+            f"{span} days ({result.first_sale.date()} to {result.snapshot}); expected fewer than {span}."
+        )
+
+
 def _warnings(
-    cfg: RunConfig, frame: pd.DataFrame, steps: list[CleaningStep], model: ModelResult
+    cfg: RunConfig,
+    frame: pd.DataFrame,
+    steps: list[CleaningStep],
+    model: ModelResult,
+    value: value_run.ValueResult | None,
 ) -> list[str]:
     """Sentences the report, the runs table and the Model page warn with: nothing here is silent."""
     out: list[str] = []
@@ -233,6 +270,10 @@ def _warnings(
                 f"{_customers(len(negative))} negative net revenue (returns priced above the purchases "
                 f"they reverse): {', '.join(negative[:5])}{', ...' if len(negative) > 5 else ''}."
             )
+    if value is not None and value.status == "failed":
+        out.append(f"No customer value for this run: {value.reason}.")
+    elif value is not None and value.status == "partial":
+        out.append(f"Probability alive and expected purchases only, no predicted value: {value.reason}.")
     for s in steps:  # rules that judge real purchases (the others are facts of the data)
         if s.customers_lost and s.rule in ("extreme_outlier", "return_of_removed_purchase"):
             out.append(
@@ -361,16 +402,20 @@ def _customer_table(
             "dist_next": pa.array(model.dist_next, from_pandas=True),
             "next_segment_id": pa.array(model.next_segment.astype(np.int32)),
             "features": pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat)),
+            **{c: column(c, "float64") for c in VALUE_COLUMNS},
         }
     )
 
+
+VALUE_COLUMNS = ("p_alive", "expected_purchases", "predicted_value", "value_at_risk")
 
 INSERT_CUSTOMERS = """
 INSERT INTO out.customers
 SELECT $run, customer_id, country, first_purchase, last_purchase, recency_days, frequency, monetary,
        quantity, avg_basket_value, tenure_days::INTEGER, distinct_products, return_rate, r_score, f_score,
        m_score, CASE WHEN r_score IS NULL THEN NULL ELSE (@RFM_GROUP) END, segment_id, is_outlier, pc1, pc2,
-       pc3, dist_own, dist_next, CASE WHEN next_segment_id < 0 THEN NULL ELSE next_segment_id END, features
+       pc3, dist_own, dist_next, CASE WHEN next_segment_id < 0 THEN NULL ELSE next_segment_id END, features,
+       p_alive, expected_purchases, predicted_value, value_at_risk
 FROM new_customers
 """.replace("@RFM_GROUP", naming.rfm_group_sql())
 
@@ -390,6 +435,7 @@ def _store(
     seconds: float,
     money_in: Decimal | None,
     warnings: list[str],
+    value: value_run.ValueResult | None,
 ) -> None:
     """Write every table's rows for this run into the staged copy ("out")."""
     chosen = next(s for s in model.scores if s.chosen)
@@ -474,6 +520,7 @@ def _store(
             for seg, size, rev, outliers in totals
         ],
     )
+    _store_value(con, run_id, cfg, value)
     if cfg.mode == "customers":
         con.execute(sql.PROFILE_CUSTOMERS, {"run": run_id, "names": list(profile_features)})
     else:
@@ -514,6 +561,60 @@ def _store(
             np.nanmedian(x, axis=0).tolist(),
         ],
     )
+
+
+INSERT_VALUE_MODEL = "INSERT INTO out.value_models VALUES (?, ?, ?, 'days', @21)".replace(
+    "@21", ", ".join(["?"] * 21)
+)
+
+
+def _store_value(
+    con: duckdb.DuckDBPyConnection, run_id: int, cfg: RunConfig, value: value_run.ValueResult | None
+) -> None:
+    """The run's value models (or why there are none) and its backtest."""
+    if value is None:
+        status, reason = "not_applicable", "a customer table has no purchases to model"
+    else:
+        status, reason = value.status, value.reason
+    counts = value.counts if value is not None else None
+    spend = value.spend if value is not None else None
+    test = value.backtest if value is not None else None
+    con.execute(
+        INSERT_VALUE_MODEL,
+        [
+            run_id,
+            status,
+            reason,
+            cfg.horizon_days,
+            cfg.discount_rate,
+            *([counts.r, counts.alpha, counts.a, counts.b, counts.log_likelihood] if counts else [None] * 5),
+            *([spend.p, spend.q, spend.gamma, spend.log_likelihood] if spend else [None] * 4),
+            value.spend_customers if value is not None else None,
+            _finite(value.correlation) if value is not None else None,
+            *(
+                [
+                    test.holdout_days,
+                    test.cutoff,
+                    test.customers,
+                    test.predicted_total,
+                    test.actual_total,
+                    test.mae,
+                ]
+                if test
+                else [cfg.holdout_days if value is not None else None] + [None] * 5
+            ),
+            value.backtest_error if value is not None else None,
+            round(value.seconds, 3) if value is not None else None,
+        ],
+    )
+    if test is not None:
+        con.executemany(
+            "INSERT INTO out.value_backtest VALUES (?, ?, ?, ?, ?)",
+            [
+                [run_id, int(r.bucket), int(r.customers), float(r.predicted), float(r.actual)]
+                for r in test.by_calibration.itertuples()
+            ],
+        )
 
 
 def _finite(value: float) -> float | None:

@@ -19,7 +19,7 @@ import duckdb
 
 from segmentation.errors import InputError
 
-SCHEMA_VERSION = 2  # 2: exact money (DECIMAL), cleaning customers/money, run warnings
+SCHEMA_VERSION = 3  # 2: exact money (DECIMAL), cleaning customers/money, run warnings; 3: customer value
 
 # One statement per table. Every table but meta is keyed by run_id; customers and segments join on
 # (run_id, segment_id). Names live only in segments, so a rename touches one row.
@@ -99,6 +99,10 @@ CREATE TABLE IF NOT EXISTS customers (
     dist_next DOUBLE,            -- distance to the next-nearest centroid
     next_segment_id INTEGER,
     features DOUBLE[],           -- the model's input values, in runs.features order (unscaled)
+    p_alive DOUBLE,              -- BG/NBD probability the customer is still active (NULL: no value model)
+    expected_purchases DOUBLE,   -- expected purchase days over value_models.horizon_days
+    predicted_value DECIMAL(18,2),  -- discounted value of the next 12 months (BG/NBD x Gamma-Gamma)
+    value_at_risk DECIMAL(18,2),    -- predicted_value x (1 - p_alive)
     PRIMARY KEY (run_id, customer_id)
 );
 CREATE TABLE IF NOT EXISTS segments (
@@ -140,6 +144,36 @@ CREATE TABLE IF NOT EXISTS model_scores (
     chosen BOOLEAN,
     PRIMARY KEY (run_id, algorithm, k)
 );
+CREATE TABLE IF NOT EXISTS value_models (
+    run_id INTEGER PRIMARY KEY,
+    status VARCHAR,              -- 'ok', 'partial' (no spend model: no value), 'failed', 'not_applicable'
+    reason VARCHAR,              -- why not 'ok', one sentence
+    time_unit VARCHAR,           -- 'days': x, t_x and T are counted in it
+    horizon_days INTEGER,
+    discount_rate DOUBLE,        -- annual, applied monthly to the 12 months of predicted value
+    r DOUBLE, alpha DOUBLE, a DOUBLE, b DOUBLE,  -- BG/NBD
+    bgnbd_log_likelihood DOUBLE,
+    p DOUBLE, q DOUBLE, gamma DOUBLE,            -- Gamma-Gamma
+    gamma_gamma_log_likelihood DOUBLE,
+    spend_customers BIGINT,      -- repeat buyers the spend model was fitted on
+    spend_frequency_corr DOUBLE, -- Gamma-Gamma assumes it is near 0
+    backtest_holdout_days INTEGER,
+    backtest_cutoff DATE,        -- first day of the holdout
+    backtest_customers BIGINT,
+    backtest_predicted DOUBLE,   -- total predicted purchase days in the holdout
+    backtest_actual DOUBLE,
+    backtest_mae DOUBLE,         -- mean absolute error per customer
+    backtest_error VARCHAR,
+    seconds DOUBLE
+);
+CREATE TABLE IF NOT EXISTS value_backtest (
+    run_id INTEGER,
+    calibration_purchases INTEGER,  -- repeat purchase days before the holdout; 7 means 7 or more
+    customers BIGINT,
+    predicted DOUBLE,
+    actual DOUBLE,
+    PRIMARY KEY (run_id, calibration_purchases)
+);
 CREATE TABLE IF NOT EXISTS models (
     run_id INTEGER PRIMARY KEY,
     features VARCHAR[],
@@ -168,7 +202,25 @@ ALTER TABLE customers ALTER avg_basket_value TYPE DECIMAL(18,2) USING round(avg_
 ALTER TABLE segments ALTER revenue TYPE DECIMAL(18,2) USING round(revenue, 2);
 """
 
-TABLES = ("runs", "cleaning_steps", "customers", "segments", "segment_profiles", "model_scores", "models")
+# A version-2 file gains the customers' value columns (the value tables are created by SCHEMA).
+MIGRATE_2_TO_3 = """
+ALTER TABLE customers ADD COLUMN p_alive DOUBLE;
+ALTER TABLE customers ADD COLUMN expected_purchases DOUBLE;
+ALTER TABLE customers ADD COLUMN predicted_value DECIMAL(18,2);
+ALTER TABLE customers ADD COLUMN value_at_risk DECIMAL(18,2);
+"""
+
+TABLES = (
+    "runs",
+    "cleaning_steps",
+    "customers",
+    "segments",
+    "segment_profiles",
+    "model_scores",
+    "models",
+    "value_models",
+    "value_backtest",
+)
 
 
 def create_schema(con: duckdb.DuckDBPyConnection, catalog: str | None = None) -> None:
@@ -182,6 +234,8 @@ def create_schema(con: duckdb.DuckDBPyConnection, catalog: str | None = None) ->
         row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         if row is not None and row[0] == "1":
             con.execute(MIGRATE_1_TO_2)
+        if row is not None and row[0] in ("1", "2"):
+            con.execute(MIGRATE_2_TO_3)
         con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
     finally:
         con.execute("USE " + _quote(previous[0]))
