@@ -109,6 +109,7 @@ def format_run(s: RunSummary) -> str:
         f"Stability (adjusted Rand index of refits on subsamples): {stability}; "
         f"outliers (density noise): {s.outliers:,}"
     )
+    out.extend(_value_lines(s))
     if s.warnings:
         out.append("")
         out.extend(f"WARNING: {w}" for w in s.warnings)
@@ -154,3 +155,64 @@ def _number(value: object) -> float | None:
 def _short(feature: str) -> str:
     """A column header: the sales features by their short names, a user's column as it is."""
     return {"recency_days": "recency", "frequency": "frequency", "monetary": "monetary"}.get(feature, feature)
+
+
+def _value_lines(s: RunSummary) -> list[str]:
+    """The customer-value models: status, parameters, totals and the backtest."""
+    v = s.value
+    out = ["", "Customer value (BG/NBD purchase model x Gamma-Gamma spend model; time unit: days)"]
+    if v is None:
+        return out + ["  not applicable: a customer table has no purchases to model"]
+    if v.status == "failed":
+        return out + [f"  unavailable: {v.reason}"]
+    c = v.counts
+    assert c is not None and v.predictions is not None
+    out.append(
+        f"  BG/NBD: r = {c.r:.4g}, alpha = {c.alpha:.4g}, a = {c.a:.4g}, b = {c.b:.4g}; "
+        f"log-likelihood {c.log_likelihood:,.1f}; chance of dropping out after a purchase a/(a+b) = "
+        f"{c.a / (c.a + c.b):.2%}"
+    )
+    if v.spend is not None:
+        g = v.spend
+        out.append(
+            f"  Gamma-Gamma on {v.spend_customers:,} repeat buyers: p = {g.p:.4g}, q = {g.q:.4g}, "
+            f"gamma = {g.gamma:.4g}; log-likelihood {g.log_likelihood:,.1f}; mean spend per purchase day "
+            f"{g.mean_spend:,.2f}"
+        )
+    else:
+        out.append(f"  no spend model: {v.reason}")
+    if v.correlation == v.correlation:
+        verdict = "fine" if abs(v.correlation) < 0.3 else "high: spend and frequency are not independent"
+        out.append(f"  correlation of repeat purchases and average spend: {v.correlation:.3f} ({verdict})")
+    p = v.predictions
+    out.append(
+        f"  probability alive: median {p['p_alive'].median():.3f}, 10th percentile "
+        f"{p['p_alive'].quantile(0.1):.3f}; expected purchase days over the horizon: "
+        f"{p['expected_purchases'].sum():,.0f}"
+    )
+    if v.spend is not None:
+        out.append(
+            f"  predicted value of the next 12 months: {p['predicted_value'].sum():,.2f}; value at risk: "
+            f"{p['value_at_risk'].sum():,.2f}"
+        )
+    b = v.backtest
+    if b is not None:
+        out.append(
+            f"  backtest: fitted on purchases before {b.cutoff}, predicted {b.predicted_total:,.0f} purchase "
+            f"days of {b.customers:,} customers in the {b.holdout_days} days after, actual "
+            f"{b.actual_total:,.0f} "
+            f"({(b.predicted_total - b.actual_total) / b.actual_total:+.1%}); mean absolute error per "
+            f"customer {b.mae:.3f}"
+            if b.actual_total
+            else f"  backtest: no purchases in the {b.holdout_days} holdout days"
+        )
+        out.append(
+            "    by repeat purchases before the holdout: "
+            + "; ".join(
+                f"{'7+' if r.bucket == 7 else r.bucket}: {r.predicted:,.0f} vs {r.actual:,.0f}"
+                for r in b.by_calibration.itertuples()
+            )
+        )
+    elif v.backtest_error:
+        out.append(f"  backtest unavailable: {v.backtest_error}")
+    return out

@@ -79,6 +79,12 @@ def test_rename_by_id_or_name_and_names_stay_unique(db_copy: Path) -> None:
 
 
 V1_DOWNGRADE = """
+DROP TABLE value_models;
+DROP TABLE value_backtest;
+ALTER TABLE customers DROP COLUMN p_alive;
+ALTER TABLE customers DROP COLUMN expected_purchases;
+ALTER TABLE customers DROP COLUMN predicted_value;
+ALTER TABLE customers DROP COLUMN value_at_risk;
 ALTER TABLE runs DROP COLUMN money_in;
 ALTER TABLE runs DROP COLUMN warnings;
 ALTER TABLE runs ALTER revenue TYPE DOUBLE;
@@ -99,7 +105,7 @@ def test_a_version_1_file_is_migrated_by_the_next_run(db_copy: Path, small_csv: 
         before = con.execute("SELECT customer_id, monetary FROM customers ORDER BY 1").fetchall()
     pipeline.run(RunConfig(inputs=(small_csv,), db_path=db_copy, progress=False))
     con = store.open_read_only(db_copy)
-    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
     types = dict(
         con.execute(
             "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'customers'"
