@@ -199,6 +199,7 @@ def write_export(
     filters: Filters | Mapping[str, Any],
     out_path: str | Path,
     view: TableView | None = None,
+    top: int | None = None,
 ) -> int:
     """Write the filtered customers of db_path to out_path (.csv or .xlsx, atomically); returns the row count.
 
@@ -216,7 +217,7 @@ def write_export(
             if view is None and isinstance(filters, Mapping):
                 view = TableView.from_query(filters)
             info = queries.run_info(f.run_id)
-            stream = filtered.export_rows(f, view)
+            stream = filtered.export_rows(f, view, top=top)
             if ext == ".csv":
                 with open(tmp, "w", encoding="utf-8", newline="") as fh:
                     for chunk in csv_chunks(info, f, stream):
@@ -324,12 +325,16 @@ def export_from_cli(
     tenure_min: float | None = None,
     tenure_max: float | None = None,
     preset: str | None = None,
+    top: int | None = None,
 ) -> str:
-    """Write the filtered list for the command line; every value must exist in the run, else ExportError."""
+    """Write the filtered list for the command line (its first `top` rows when given: for the at-risk list,
+    the customers with most value at risk); every value must exist in the run, else ExportError."""
     path = Path(db_path)
     out = Path(out)
     if out.suffix.lower() not in (".csv", ".xlsx"):
         raise ExportError(f"{out}: expected a file name ending in .csv or .xlsx.")
+    if top is not None and top < 1:
+        raise ExportError(f"--top {top}: expected a whole number of customers, 1 or more.")
     try:
         with queries.using(path):
             run = queries.resolve_run(None) if run_id is None else _known_run(path, run_id)
@@ -366,7 +371,7 @@ def export_from_cli(
         query["tenure_max"] = str(tenure_max)
     if preset:
         query["preset"] = preset
-    rows = write_export(path, query, out)
+    rows = write_export(path, query, out, top=top)
     return f"wrote {rows:,} customers of run {run} to {out}"
 
 

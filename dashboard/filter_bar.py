@@ -20,6 +20,7 @@ from dash.exceptions import MissingCallbackContextException
 
 from dashboard import queries
 from dashboard.filters import (
+    AT_RISK_ALIVE_PERCENT,
     OUTLIER_MODES,
     RANGE_COLUMNS,
     RANGE_LABELS,
@@ -38,6 +39,8 @@ CONTROLS: dict[str, str] = {
     "recency": "recency",
     "frequency": "frequency",
     "monetary": "monetary",
+    "value": "value",
+    "alive": "alive",
     "outliers": "outliers",
     "preset": "preset",
 }
@@ -144,13 +147,22 @@ def filters_from_url(query: Mapping[str, Any]) -> tuple[Filters, Allowed]:
 # Filters -> control values (layout, clear, cross-filter)
 
 
+# A range slider's step where whole numbers are too coarse (the chance of being active is in percent, and
+# on data with little churn every customer is above 99%).
+STEPS: dict[str, float] = {"alive": 0.1}
+
+
 def slider_bounds(allowed: Allowed, name: str) -> tuple[float, float] | None:
-    """A range slider's (min, max): the run's range widened to whole numbers; None if the run lacks it."""
+    """A range slider's (min, max): the run's range widened to its step; None if the run lacks it."""
     lo, hi = allowed.ranges.get(name, (None, None))
     if lo is None or hi is None:
         return None
-    lo_i, hi_i = math.floor(lo), math.ceil(hi)
-    return float(lo_i), float(hi_i if hi_i > lo_i else lo_i + 1)
+    step = STEPS.get(name, 1.0)
+    lo_i = math.floor(round(lo / step, 6)) * step  # rounded first: 12.3 / 0.1 is 122.99999999999999
+    hi_i = math.ceil(round(hi / step, 6)) * step
+    if name == "alive":  # a chance: never past 0..100
+        lo_i, hi_i = max(lo_i, 0.0), min(hi_i, 100.0)
+    return round(lo_i, 6), round(hi_i if hi_i > lo_i else lo_i + step, 6)
 
 
 def control_values(f: Filters, allowed: Allowed) -> dict[str, Any]:
@@ -166,6 +178,8 @@ def control_values(f: Filters, allowed: Allowed) -> dict[str, Any]:
                 _num(lo if lo is not None else bounds[0]),
                 _num(hi if hi is not None else bounds[1]),
             ]
+    if f.preset == "at-risk" and f.value_ready and f.alive_max is None and values.get("alive"):
+        values["alive"][1] = _num(min(AT_RISK_ALIVE_PERCENT, values["alive"][1]))  # the list's threshold
     values["tenure_band"] = f.tenure_band or ANY_BAND
     values["outliers"] = f.outliers
     values["preset"] = f.preset or NO_PRESET
@@ -239,7 +253,7 @@ def _range_slider(prefix: str, name: str, allowed: Allowed, value: Any) -> html.
                 id=control_id(prefix, name),
                 min=_num(bounds[0]),
                 max=_num(bounds[1]),
-                step=1,
+                step=STEPS.get(name, 1),
                 value=value,
                 marks=None,
                 allowCross=False,
@@ -314,7 +328,10 @@ def filter_bar(prefix: str, f: Filters, allowed: Allowed) -> dbc.Card:
             ],
             className="mb-3",
         ),
-        *(_range_slider(prefix, n, allowed, values[n]) for n in ("recency", "frequency", "monetary")),
+        *(
+            _range_slider(prefix, n, allowed, values[n])
+            for n in ("recency", "frequency", "monetary", "value", "alive")
+        ),
         html.Div(
             [
                 html.Label("Outliers", className="form-label small mb-1"),

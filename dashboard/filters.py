@@ -31,13 +31,22 @@ RANGE_COLUMNS: dict[str, str] = {
     "recency": "recency_days",
     "frequency": "frequency",
     "monetary": "monetary",
+    "value": "predicted_value",
+    "alive": "p_alive",  # filtered and shown in percent (p_alive x 100)
 }
 RANGE_LABELS: dict[str, tuple[str, str]] = {
     "tenure": ("Tenure", "days"),
     "recency": ("Recency", "days"),
     "frequency": ("Frequency", "orders"),
     "monetary": ("Revenue", ""),
+    "value": ("Predicted value", "next 12 months"),
+    "alive": ("Chance still active", "%"),
 }
+# The at-risk preset with a value model: customers whose chance of still being active is below this many
+# percent (the "Chance still active" slider's upper end moves it), ranked by value at risk.
+AT_RISK_ALIVE_PERCENT = 50.0
+# What the at-risk list tells customer success to do (never an upsell).
+RETENTION_ACTION = "Win back with a personal offer before they lapse."
 # Named tenure bands, half-open day ranges [lo, hi).
 TENURE_BANDS: dict[str, tuple[float, float | None]] = {
     "0-90d": (0, 90),
@@ -46,7 +55,7 @@ TENURE_BANDS: dict[str, tuple[float, float | None]] = {
     "2y+": (730, None),
 }
 OUTLIER_MODES = ("include", "exclude", "only")
-PRESETS: dict[str, str] = {"at-risk": "At risk (At Risk, Can't Lose)", "outliers": "Outliers"}
+PRESETS: dict[str, str] = {"at-risk": "At risk", "outliers": "Outliers"}
 # Segment names the at-risk preset selects (compared lower-cased); rfm_group is the fallback.
 AT_RISK_NAMES: tuple[str, ...] = ("at risk", "can't lose", "can\u2019t lose", "cant lose")
 # Sort keys the customer table accepts (queries.filtered maps each to a fixed column).
@@ -62,6 +71,9 @@ SORT_KEYS: tuple[str, ...] = (
     "avg_basket_value",
     "return_rate",
     "dist_own",
+    "p_alive",
+    "predicted_value",
+    "value_at_risk",
 )
 MAX_PAGE = 1_000_000
 _MAX_TEXT = 200  # longest string value considered at all
@@ -87,6 +99,7 @@ class Allowed:
     countries: tuple[str, ...] = ()
     segments: Mapping[int, str] = field(default_factory=dict)
     ranges: Mapping[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    value_ready: bool = False  # the run has a value model (p_alive stored)
 
 
 @dataclass(frozen=True)
@@ -104,9 +117,14 @@ class Filters:
     frequency_max: float | None = None
     monetary_min: float | None = None
     monetary_max: float | None = None
+    value_min: float | None = None
+    value_max: float | None = None
+    alive_min: float | None = None
+    alive_max: float | None = None
     tenure_band: str | None = None
     outliers: str = "include"
     preset: str | None = None
+    value_ready: bool = field(default=False, compare=False, repr=False)  # from Allowed, for the at-risk rule
     # The run's segment names (id, name), for describe() and file names only; not part of equality.
     segment_names: tuple[tuple[int, str], ...] = field(default=(), compare=False, repr=False)
 
@@ -123,6 +141,7 @@ class Filters:
         ]
         segments = tuple(i for i in sorted(allowed.segments) if i in set(seg_ids))
         bounds: dict[str, float | None] = {}
+        preset = _choice(query.get("preset"), PRESETS)
         for name in RANGE_COLUMNS:
             lo, hi = _number(query.get(f"{name}_min")), _number(query.get(f"{name}_max"))
             if lo is not None and hi is not None and lo > hi:
@@ -133,6 +152,8 @@ class Filters:
             else:
                 lo = None if lo is not None and lo <= run_lo else lo
                 hi = None if hi is not None and hi >= run_hi else hi
+                if name == "alive" and preset == "at-risk" and hi == AT_RISK_ALIVE_PERCENT:
+                    hi = None  # the at-risk list's default threshold, written once: no bound in the URL
             bounds[f"{name}_min"], bounds[f"{name}_max"] = lo, hi
         band = _choice(query.get("tenure_band"), TENURE_BANDS)
         tenure_range = allowed.ranges.get("tenure", (None, None))
@@ -144,7 +165,8 @@ class Filters:
             segments=segments,
             tenure_band=band,
             outliers=_choice(query.get("outliers"), OUTLIER_MODES) or "include",
-            preset=_choice(query.get("preset"), PRESETS),
+            preset=preset,
+            value_ready=allowed.value_ready,
             segment_names=tuple(sorted(allowed.segments.items())),
             **bounds,
         )
@@ -184,6 +206,9 @@ class Filters:
             "outliers_only": self.outliers == "only" or self.preset == "outliers",
             "outliers_exclude": self.outliers == "exclude",
             "at_risk": self.preset == "at-risk",
+            "value_ready": self.value_ready,
+            "at_risk_alive": self.alive_max if self.alive_max is not None else AT_RISK_ALIVE_PERCENT,
+            "retention_action": RETENTION_ACTION,
             "at_risk_names": list(AT_RISK_NAMES),
             "rfm_groups": list(RFM_GROUP_ACTIONS),
             "rfm_actions": list(RFM_GROUP_ACTIONS.values()),
@@ -214,7 +239,16 @@ class Filters:
             lines.append(f"Tenure band: {self.tenure_band}")
         if self.outliers != "include":
             lines.append("Outliers: " + ("excluded" if self.outliers == "exclude" else "only"))
-        if self.preset:
+        if self.preset == "at-risk" and self.value_ready:
+            threshold = self.alive_max if self.alive_max is not None else AT_RISK_ALIVE_PERCENT
+            lines.append(
+                f"Preset: At risk (chance still active below {_fmt(threshold)}%, or where the value model "
+                "finds nobody below it the At Risk / Can't Lose segments or RFM groups; ranked by value at "
+                "risk)"
+            )
+        elif self.preset == "at-risk":
+            lines.append("Preset: At risk (segments or RFM groups At Risk, Can't Lose; ranked by revenue)")
+        elif self.preset:
             lines.append(f"Preset: {PRESETS[self.preset]}")
         return lines or ["All customers"]
 

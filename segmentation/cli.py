@@ -208,6 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--tenure-min", type=float, help="minimum tenure in days")
     export.add_argument("--tenure-max", type=float, help="maximum tenure in days")
     export.add_argument("--preset", choices=["at-risk", "outliers"], help="a ready-made list")
+    export.add_argument(
+        "--top",
+        type=int,
+        help="only the first N customers of the list (at-risk: the N with most value at risk)",
+    )
     export.add_argument("--out", type=Path, required=True, help="output .csv or .xlsx")
 
     for name, text in (
@@ -330,6 +335,7 @@ def cmd_export(a: argparse.Namespace) -> int:
             tenure_min=a.tenure_min,
             tenure_max=a.tenure_max,
             preset=a.preset,
+            top=a.top,
             out=a.out,
         )
     except export.ExportError as exc:

@@ -249,8 +249,8 @@ def test_export_command_presets_and_xlsx(stored_db: Path, tmp_path: Path) -> Non
     expected = df[named] if named.any() else df[df["rfm_group"].isin(["At Risk", "Can't Lose"])]
     assert len(expected) > 0
     assert {r["customer_id"] for r in rows} == set(expected["customer_id"])
-    money = [float(r["monetary"]) for r in rows]
-    assert money == sorted(money, reverse=True)
+    at_stake = [float(r["value_at_risk"]) for r in rows]  # the run has a value model: ranked by value at risk
+    assert at_stake == sorted(at_stake, reverse=True) and at_stake[0] > 0
 
 
 EXPORT_BAD: dict[str, tuple[list[str], str]] = {

@@ -58,6 +58,9 @@ COLUMNS: tuple[tuple[str, str, Format | None, str | None], ...] = (
     ("avg_basket_value", "Basket", _MONEY, "avg_basket_value"),
     ("return_rate", "Returns", _PERCENT, "return_rate"),
     ("is_outlier", "Outlier", None, None),
+    ("p_alive", "Active %", _PERCENT, "p_alive"),
+    ("predicted_value", "Value 12m", _MONEY, "predicted_value"),
+    ("value_at_risk", "At risk", _MONEY, "value_at_risk"),
     ("list_reason", "Why listed", None, None),
     ("action", "Action", None, None),
 )
@@ -232,6 +235,9 @@ def _rows(df: pd.DataFrame) -> list[dict[str, Any]]:
                 "avg_basket_value": _number(r.get("avg_basket_value")),
                 "return_rate": _number(r.get("return_rate")),
                 "is_outlier": "yes" if r.get("is_outlier") is True else "",
+                "p_alive": _number(r.get("p_alive")),
+                "predicted_value": _number(r.get("predicted_value")),
+                "value_at_risk": _number(r.get("value_at_risk")),
                 "list_reason": _text(r.get("list_reason")),
                 "action": _text(r.get("action")),
             }
@@ -285,7 +291,7 @@ def table_state(
     if trigger in restart | {"customers-table.sort_by"}:  # new filters or a new sort: back to page 1
         view = TableView(sort=view.sort, descending=view.descending, page=1)
     if trigger == filter_bar.control_id(PREFIX, "preset") + ".value" and f.preset == "at-risk":
-        view = TableView(sort="monetary", descending=True, page=1)
+        view = TableView(sort="value_at_risk" if f.value_ready else "monetary", descending=True, page=1)
     return render(f, view)
 
 

@@ -29,18 +29,29 @@ WITH named_at_risk AS (
     SELECT segment_id FROM seg.segments
     WHERE run_id = $run_id AND list_contains($at_risk_names, lower(name))
 ),
+by_value AS (
+    -- the at-risk list follows the value model when the run has one and it finds anyone below the threshold
+    SELECT $value_ready AND EXISTS (
+        SELECT 1 FROM seg.customers WHERE run_id = $run_id AND p_alive * 100 < $at_risk_alive
+    ) AS yes
+),
 filtered AS (
-    -- list_reason and action follow the list's purpose: on the at-risk list a customer is there because its
-    -- learned segment is named At Risk / Can't Lose (its action fits), or, when the run has no such
-    -- segment, because its RFM group is (the action is then the RFM group's win-back action, never the
-    -- learned segment's, which may say "upsell")
+    -- list_reason and action follow the list's purpose. With a value model that finds customers below the
+    -- threshold, the at-risk list is those whose chance of still being active is below $at_risk_alive
+    -- percent, ranked by value at risk, each with the retention action. Otherwise it is the learned
+    -- segments named At Risk / Can't Lose (their action fits), or, when the run has none, the RFM groups
+    -- of those names (the RFM group's win-back action, never the learned segment's "upsell").
     SELECT c.*, s.name AS segment_name,
-           CASE WHEN $at_risk AND EXISTS (SELECT 1 FROM named_at_risk) THEN 'segment ' || s.name
+           CASE WHEN $at_risk AND (SELECT yes FROM by_value)
+                    THEN printf('%.1f%% chance still active; %s of value at risk', c.p_alive * 100,
+                                c.value_at_risk::VARCHAR)
+                WHEN $at_risk AND EXISTS (SELECT 1 FROM named_at_risk) THEN 'segment ' || s.name
                 WHEN $at_risk THEN 'RFM group ' || c.rfm_group || ' (R ' || c.r_score || ', F ' || c.f_score
                                    || ', M ' || c.m_score || ')'
                 WHEN $outliers_only THEN 'outlier: far from every segment (density noise)'
            END AS list_reason,
-           CASE WHEN $at_risk AND NOT EXISTS (SELECT 1 FROM named_at_risk)
+           CASE WHEN $at_risk AND (SELECT yes FROM by_value) THEN $retention_action
+                WHEN $at_risk AND NOT EXISTS (SELECT 1 FROM named_at_risk)
                 THEN $rfm_actions[list_position($rfm_groups, c.rfm_group)]
                 ELSE s.action END AS action
     FROM seg.customers AS c
@@ -56,11 +67,16 @@ filtered AS (
       AND ($frequency_max IS NULL OR c.frequency <= $frequency_max)
       AND ($monetary_min IS NULL OR c.monetary >= $monetary_min)
       AND ($monetary_max IS NULL OR c.monetary <= $monetary_max)
+      AND ($value_min IS NULL OR c.predicted_value >= $value_min)
+      AND ($value_max IS NULL OR c.predicted_value <= $value_max)
+      AND ($alive_min IS NULL OR c.p_alive * 100 >= $alive_min)
+      AND ($alive_max IS NULL OR c.p_alive * 100 <= $alive_max)
       AND ($band_lo IS NULL OR c.tenure_days >= $band_lo)
       AND ($band_hi IS NULL OR c.tenure_days < $band_hi)
       AND (NOT $outliers_only OR coalesce(c.is_outlier, false))
       AND (NOT $outliers_exclude OR NOT coalesce(c.is_outlier, false))
       AND (NOT $at_risk OR CASE
+            WHEN (SELECT yes FROM by_value) THEN c.p_alive * 100 < $at_risk_alive
             WHEN EXISTS (SELECT 1 FROM named_at_risk)
                 THEN c.segment_id IN (SELECT segment_id FROM named_at_risk)
             ELSE coalesce(list_contains($at_risk_names, lower(c.rfm_group)), false) END)
@@ -80,6 +96,9 @@ SORT_COLUMNS: dict[str, str] = {
     "avg_basket_value": '"avg_basket_value"',
     "return_rate": '"return_rate"',
     "dist_own": '"dist_own"',
+    "p_alive": '"p_alive"',
+    "predicted_value": '"predicted_value"',
+    "value_at_risk": '"value_at_risk"',
 }
 assert tuple(SORT_COLUMNS) == SORT_KEYS, "filters.SORT_KEYS and SORT_COLUMNS must list the same keys"
 _DEFAULT_DESC = {
@@ -88,6 +107,8 @@ _DEFAULT_DESC = {
     "monetary": True,
     "tenure": True,
     "avg_basket_value": True,
+    "predicted_value": True,
+    "value_at_risk": True,
 }
 
 # Map metric key -> fixed column of country_summary.
@@ -114,6 +135,10 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "is_outlier",
     "first_purchase",
     "last_purchase",
+    "p_alive",
+    "expected_purchases",
+    "predicted_value",
+    "value_at_risk",
     "list_reason",
     "action",
 )
@@ -141,11 +166,12 @@ def allowed(run_id: int) -> Allowed:
     row = (
         queries.fetch_one(
             """SELECT min(tenure_days), max(tenure_days), min(recency_days), max(recency_days),
-                  min(frequency), max(frequency), min(monetary), max(monetary)
+                  min(frequency), max(frequency), min(monetary), max(monetary),
+                  min(predicted_value), max(predicted_value), min(p_alive) * 100, max(p_alive) * 100
            FROM seg.customers WHERE run_id = ?""",
             [int(run_id)],
         )
-        or (None,) * 8
+        or (None,) * 12
     )
     ranges = {name: (_float(row[2 * i]), _float(row[2 * i + 1])) for i, name in enumerate(RANGE_COLUMNS)}
     return Allowed(
@@ -153,6 +179,7 @@ def allowed(run_id: int) -> Allowed:
         countries=tuple(r[0] for r in countries),
         segments={int(r[0]): str(r[1]) for r in segments},
         ranges=ranges,
+        value_ready=ranges["alive"][0] is not None,
     )
 
 
@@ -261,8 +288,10 @@ def country_summary(f: Filters, metric: str = "customers") -> pd.DataFrame:
 
 
 def _order_by(f: Filters, view: TableView) -> str:
-    """ORDER BY text from whitelisted columns: the view's sort, else monetary desc for at-risk, else id."""
-    key = view.sort if view.sort in SORT_COLUMNS else ("monetary" if f.preset == "at-risk" else "customer_id")
+    """ORDER BY text from whitelisted columns: the view's sort, else for the at-risk list value at risk
+    (revenue without a value model) highest first, else id."""
+    at_risk = "value_at_risk" if f.value_ready else "monetary"
+    key = view.sort if view.sort in SORT_COLUMNS else (at_risk if f.preset == "at-risk" else "customer_id")
     desc = view.descending if view.descending is not None else _DEFAULT_DESC.get(key, False)
     direction = "DESC" if desc else "ASC"
     return f'ORDER BY {SORT_COLUMNS[key]} {direction} NULLS LAST, "customer_id" ASC'
@@ -314,25 +343,30 @@ def sample_customers(f: Filters, n: int = SAMPLE_MAX) -> pd.DataFrame:
 
 
 def _export_sql(f: Filters, view: TableView | None) -> str:
-    """Every filtered customer's EXPORT_COLUMNS in the table's order (static text; values are parameters)."""
+    """Every filtered customer's EXPORT_COLUMNS in the table's order, at most $top of them (NULL: all)."""
     return queries.sql(
-        FILTERED_CTE, "SELECT", _EXPORT_SELECT, "FROM filtered", _order_by(f, view or TableView())
+        FILTERED_CTE,
+        "SELECT",
+        _EXPORT_SELECT,
+        "FROM filtered",
+        _order_by(f, view or TableView()),
+        "LIMIT $top",
     )
 
 
-def export_rows(f: Filters, view: TableView | None = None, batch_rows: int = 5000) -> queries.RowStream:
-    """Every filtered customer (EXPORT_COLUMNS) in the table's order, streamed in batches, with the count."""
+def export_rows(
+    f: Filters, view: TableView | None = None, batch_rows: int = 5000, top: int | None = None
+) -> queries.RowStream:
+    """Every filtered customer (EXPORT_COLUMNS) in the table's order, or the first `top`, streamed in
+    batches, with the count."""
     return queries.stream_rows(
         _export_sql(f, view),
-        f.params(),
+        {**f.params(), "top": top},
         batch_rows,
-        count_sql=queries.sql(FILTERED_CTE, "SELECT count(*) FROM filtered"),
+        count_sql=queries.sql(FILTERED_CTE, "SELECT least(count(*), coalesce($top, count(*))) FROM filtered"),
     )
 
 
 def export_frame(f: Filters, view: TableView | None = None) -> pd.DataFrame:
     """Every filtered customer as one DataFrame (EXPORT_COLUMNS), for small sets and tests."""
-    return queries.fetch_df(
-        _export_sql(f, view),
-        f.params(),
-    )
+    return queries.fetch_df(_export_sql(f, view), {**f.params(), "top": None})

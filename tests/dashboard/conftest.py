@@ -213,3 +213,17 @@ def two_run_db(
     shutil.copyfile(small_run[0], db)
     assert cli.main(["run", str(small_csv), "--db", str(db), "--k", "3", "--quiet"]) == 0
     return db
+
+
+@pytest.fixture(scope="session")
+def value_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real run of 3,000 generated customers, whose value model finds churn (about 100 below 50%)."""
+    from segmentation import pipeline, synthetic
+    from segmentation.config import RunConfig
+
+    folder = tmp_path_factory.mktemp("value")
+    sales = folder / "sales.parquet"
+    synthetic.generate(sales, 3000, seed=1)
+    db = folder / "segments.duckdb"
+    pipeline.run(RunConfig(inputs=(sales,), db_path=db, progress=False))
+    return db

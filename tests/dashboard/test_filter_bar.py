@@ -20,7 +20,10 @@ ALLOWED = Allowed(
         "recency": (1.0, 365.0),
         "frequency": (1.0, 50.0),
         "monetary": (-120.5, 9000.25),
+        "value": (0.0, 5000.4),
+        "alive": (12.3, 99.97),
     },
+    value_ready=True,
 )
 FULL = {
     "country": [],
@@ -30,6 +33,8 @@ FULL = {
     "recency": [1, 365],
     "frequency": [1, 50],
     "monetary": [-121, 9001],
+    "value": [0, 5001],
+    "alive": [12.3, 100],
     "outliers": "include",
     "preset": "none",
 }

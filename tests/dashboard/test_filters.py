@@ -182,7 +182,7 @@ def test_flt015_describe_in_words() -> None:
         "Revenue: 100 to 250.5",
         "Tenure band: 1-2y",
         "Outliers: excluded",
-        "Preset: At risk (At Risk, Can't Lose)",
+        "Preset: At risk (segments or RFM groups At Risk, Can't Lose; ranked by revenue)",
     ]
     assert parse({}).describe() == ["All customers"]
 

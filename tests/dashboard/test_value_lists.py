@@ -1,0 +1,101 @@
+"""The at-risk list with a value model: customers most likely lost, ranked by value at risk, with a threshold
+the user moves; value columns in the table and exports; `segments export --top N`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from dashboard import export
+from dashboard.filters import RETENTION_ACTION
+from segmentation import cli
+from tests.dashboard.test_export import parse_csv
+
+
+def stored(db: Path) -> pd.DataFrame:
+    """The run's customers as stored, read without the dashboard's code."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(
+            "SELECT customer_id, p_alive, predicted_value::DOUBLE AS predicted_value, "
+            "value_at_risk::DOUBLE AS value_at_risk FROM customers WHERE run_id = 1"
+        ).df()
+
+
+def expected_list(db: Path, below_percent: float) -> list[str]:
+    frame = stored(db)
+    frame = frame[frame["p_alive"] * 100 < below_percent]
+    return frame.sort_values(["value_at_risk", "customer_id"], ascending=[False, True])[
+        "customer_id"
+    ].tolist()
+
+
+def rows_of(db: Path, query: dict[str, str], tmp_path: Path) -> list[dict[str, str]]:
+    out = tmp_path / "list.csv"
+    export.write_export(db, query, out)
+    return parse_csv(out.read_bytes().decode("utf-8"))[2]
+
+
+def test_at_risk_list_is_the_likely_lost_ranked_by_value_at_risk(value_db: Path, tmp_path: Path) -> None:
+    rows = rows_of(value_db, {"run": "1", "preset": "at-risk"}, tmp_path)
+    expected = expected_list(value_db, 50.0)
+    assert 20 < len(expected) < 1000
+    assert [r["customer_id"] for r in rows] == expected
+    frame = stored(value_db).set_index("customer_id")
+    for r in rows:
+        alive = frame.loc[r["customer_id"], "p_alive"]
+        assert (
+            r["list_reason"]
+            == f"{alive * 100:.1f}% chance still active; {r['value_at_risk']} of value at risk"
+        )
+        assert r["action"] == RETENTION_ACTION and "upsell" not in r["action"].lower()
+        assert float(r["predicted_value"]) >= float(r["value_at_risk"]) >= 0
+
+
+def test_moving_the_threshold_moves_the_list(value_db: Path, tmp_path: Path) -> None:
+    rows = rows_of(value_db, {"run": "1", "preset": "at-risk", "alive_max": "30"}, tmp_path)
+    assert [r["customer_id"] for r in rows] == expected_list(value_db, 30.0)
+    wider = rows_of(value_db, {"run": "1", "preset": "at-risk", "alive_max": "80"}, tmp_path)
+    assert len(wider) > len(rows) and [r["customer_id"] for r in wider] == expected_list(value_db, 80.0)
+
+
+def test_value_filters_select_on_stored_value_and_chance(value_db: Path, tmp_path: Path) -> None:
+    rows = rows_of(value_db, {"run": "1", "value_min": "1000", "alive_min": "90"}, tmp_path)
+    frame = stored(value_db)
+    want = frame[(frame["predicted_value"] >= 1000) & (frame["p_alive"] * 100 >= 90)]
+    assert sorted(r["customer_id"] for r in rows) == sorted(want["customer_id"]) and len(rows) > 0
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_cli_top_n_gives_the_n_customers_with_most_value_at_risk(
+    value_db: Path, tmp_path: Path, suffix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / f"top{suffix}"
+    assert (
+        cli.main(["export", "--db", str(value_db), "--preset", "at-risk", "--top", "10", "--out", str(out)])
+        == 0
+    )
+    assert capsys.readouterr().out.strip() == f"wrote 10 customers of run 1 to {out}"
+    if suffix == ".csv":
+        ids = [r["customer_id"] for r in parse_csv(out.read_bytes().decode("utf-8"))[2]]
+    else:
+        ids = pd.read_excel(out, sheet_name="Customers", dtype={"customer_id": str}, engine="openpyxl")[
+            "customer_id"
+        ].tolist()
+    assert ids == expected_list(value_db, 50.0)[:10]
+
+
+def test_cli_top_must_be_positive_and_changes_nothing(
+    value_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "top.csv"
+    assert (
+        cli.main(["export", "--db", str(value_db), "--preset", "at-risk", "--top", "0", "--out", str(out)])
+        == 2
+    )
+    assert (
+        capsys.readouterr().err.strip() == "Error: --top 0: expected a whole number of customers, 1 or more."
+    )
+    assert not out.exists()
