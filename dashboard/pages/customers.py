@@ -245,6 +245,10 @@ def _rows(df: pd.DataFrame) -> list[dict[str, Any]]:
     return records
 
 
+def _money(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.2f}"
+
+
 def _missing(value: Any) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
@@ -375,6 +379,28 @@ def why_panel(w: customer.Why | None) -> html.Div:
     facts = [f"Country: {w.country or 'unknown'}", f"RFM group: {w.rfm_group or '–'}"]
     if w.is_outlier:
         facts.append("Flagged as an outlier (density-based noise).")
+    value = (
+        html.P(
+            [
+                "Chance still active: ",
+                html.Strong(f"{w.p_alive:.1%}"),
+                " · expected purchase days in the horizon: ",
+                html.Strong(_fmt(w.expected_purchases)),
+                " · predicted value, next 12 months: ",
+                html.Strong(_money(w.predicted_value)),
+                " · value at risk: ",
+                html.Strong(_money(w.value_at_risk)),
+            ],
+            className="small mb-2",
+            id="customers-why-value",
+        )
+        if w.p_alive is not None
+        else html.P(
+            "No value model for this run: chance still active and predicted value are unavailable.",
+            className="small text-muted mb-2",
+            id="customers-why-value",
+        )
+    )
     rows = [
         html.Tr(
             [
@@ -424,6 +450,7 @@ def why_panel(w: customer.Why | None) -> html.Div:
             ),
             html.P(w.description or "", className="small mb-1"),
             html.P(["The segment's action: ", html.Strong(w.action or "–")], className="small mb-2"),
+            value,
             html.P(" · ".join(facts), className="small text-muted"),
             dcc.Graph(
                 figure=figures.why_segment(

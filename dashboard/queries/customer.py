@@ -104,6 +104,10 @@ class Why:
     is_outlier: bool
     rfm_group: str | None
     features: pd.DataFrame
+    p_alive: float | None = None  # the value model's; None when the run has none
+    predicted_value: float | None = None
+    value_at_risk: float | None = None
+    expected_purchases: float | None = None
 
     def borderline(self) -> bool | None:
         """True when the next-nearest centroid is less than BORDERLINE_RATIO times as far as its own."""
@@ -125,7 +129,8 @@ class Why:
 _WHY_SQL = """
 SELECT c.customer_id, c.country, c.segment_id, coalesce(s.name, 'Segment ' || c.segment_id), s.description,
        s.action, c.next_segment_id, coalesce(n.name, 'Segment ' || c.next_segment_id), c.dist_own,
-       c.dist_next, coalesce(c.is_outlier, false), c.rfm_group, c.features, r.features
+       c.dist_next, coalesce(c.is_outlier, false), c.rfm_group, c.features, r.features, c.p_alive,
+       c.predicted_value::DOUBLE, c.value_at_risk::DOUBLE, c.expected_purchases
 FROM seg.customers AS c
 JOIN seg.runs AS r ON r.id = c.run_id
 LEFT JOIN seg.segments AS s ON s.run_id = c.run_id AND s.segment_id = c.segment_id
@@ -183,6 +188,10 @@ def why(run_id: int, customer_id: Any) -> Why | None:
         dist_next=_maybe(row[9]),
         is_outlier=bool(row[10]),
         rfm_group=row[11],
+        p_alive=_maybe(row[14]),
+        predicted_value=_maybe(row[15]),
+        value_at_risk=_maybe(row[16]),
+        expected_purchases=_maybe(row[17]),
         features=table,
     )
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dash
 import duckdb
 import pandas as pd
 import pytest
 
-from dashboard import export
+from dashboard import export, queries
 from dashboard.filters import RETENTION_ACTION
 from segmentation import cli
 from tests.dashboard.test_export import parse_csv
@@ -99,3 +100,29 @@ def test_cli_top_must_be_positive_and_changes_nothing(
         capsys.readouterr().err.strip() == "Error: --top 0: expected a whole number of customers, 1 or more."
     )
     assert not out.exists()
+
+
+def test_why_this_segment_shows_the_chance_still_active_and_predicted_value(
+    value_db: Path, app: dash.Dash
+) -> None:
+    from dashboard.pages import customers as page
+    from dashboard.queries import customer
+
+    frame = stored(value_db).sort_values("value_at_risk", ascending=False)
+    top = frame.iloc[0]
+    with queries.using(value_db):
+        w = customer.why(1, top["customer_id"])
+        assert w is not None and w.p_alive == pytest.approx(top["p_alive"])
+        text = str(page.why_panel(w).to_plotly_json())
+    assert f"{top['p_alive']:.1%}" in text and f"{top['predicted_value']:,.2f}" in text
+    assert f"{top['value_at_risk']:,.2f}" in text
+    queries.close_thread_connections()
+
+
+def test_why_without_a_value_model_says_so(db: Path, app: dash.Dash) -> None:
+    from dashboard.pages import customers as page
+    from dashboard.queries import customer
+
+    w = customer.why(1, "C10010")
+    assert w is not None and w.p_alive is None
+    assert "No value model for this run" in str(page.why_panel(w).to_plotly_json())
