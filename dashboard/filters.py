@@ -242,9 +242,8 @@ class Filters:
         if self.preset == "at-risk" and self.value_ready:
             threshold = self.alive_max if self.alive_max is not None else AT_RISK_ALIVE_PERCENT
             lines.append(
-                f"Preset: At risk (chance still active below {_fmt(threshold)}%, or where the value model "
-                "finds nobody below it the At Risk / Can't Lose segments or RFM groups; ranked by value at "
-                "risk)"
+                f"Preset: At risk (below {_fmt(threshold)}% chance still active, by value at risk; "
+                "if nobody is, the At Risk / Can't Lose segments or RFM groups)"
             )
         elif self.preset == "at-risk":
             lines.append("Preset: At risk (segments or RFM groups At Risk, Can't Lose; ranked by revenue)")

@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html
 
-from dashboard import components, figures, queries
+from dashboard import components, figures, queries, value_view
 from dashboard.queries import NoData, profiles
 from dashboard.queries import model as model_q
 
@@ -121,6 +121,7 @@ def layout(**query: Any) -> html.Div:
                 histogram_note,
                 footer_id="model-histogram-note",
             ),
+            value_view.value_card(run_id),
             _card(
                 "Cleaning steps",
                 html.Div(cleaning_table(steps), className="table-responsive", id="model-cleaning"),

@@ -12,6 +12,7 @@ import pytest
 
 from dashboard import export, queries
 from dashboard.filters import RETENTION_ACTION
+from dashboard.queries import value as value_q
 from segmentation import cli
 from tests.dashboard.test_export import parse_csv
 
@@ -126,3 +127,47 @@ def test_why_without_a_value_model_says_so(db: Path, app: dash.Dash) -> None:
     w = customer.why(1, "C10010")
     assert w is not None and w.p_alive is None
     assert "No value model for this run" in str(page.why_panel(w).to_plotly_json())
+
+
+def test_model_page_shows_the_value_models_and_the_backtest(tmp_path: Path, small_csv: Path) -> None:
+    from dashboard import create_app, value_view
+    from segmentation import pipeline
+    from segmentation.config import RunConfig
+
+    db = tmp_path / "b.duckdb"
+    summary = pipeline.run(RunConfig(inputs=(small_csv,), db_path=db, progress=False, holdout_days=90))
+    test = summary.value.backtest
+    app = create_app(db)
+    try:
+        with app.server.test_request_context("/"), queries.using(db):
+            card = str(value_view.value_card(1).to_plotly_json())
+            figure = value_view.backtest_figure(value_q.backtest(1))
+    finally:
+        queries.close_thread_connections()
+    assert "Fitted." in card and f"they made {test.actual_total:,.0f}" in card
+    assert f"Mean absolute error per customer: {test.mae:.3f}." in card
+    assert list(figure.data[0].x) == ["0", "1", "2", "3", "4", "5", "6", "7+"]
+    assert list(figure.data[1].y) == test.by_calibration["actual"].tolist()
+
+
+def test_model_page_says_value_is_unavailable_when_the_fit_failed(
+    tmp_path: Path, small_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dashboard import create_app, value_view
+    from segmentation import pipeline
+    from segmentation.config import RunConfig
+    from segmentation.value import bgnbd
+
+    monkeypatch.setattr(bgnbd, "fit", lambda *a, **k: bgnbd.BgNbd(1, 1, 1, 1, -1, False, "stuck"))
+    db = tmp_path / "f.duckdb"
+    pipeline.run(RunConfig(inputs=(small_csv,), db_path=db, progress=False))
+    app = create_app(db)
+    try:
+        with app.server.test_request_context("/"), queries.using(db):
+            card = str(value_view.value_card(1).to_plotly_json())
+    finally:
+        queries.close_thread_connections()
+    assert (
+        "Unavailable for this run: the value columns are empty: the purchase model did not converge (stuck)."
+        in card
+    )
