@@ -107,3 +107,51 @@ def value_card(run_id: int) -> dbc.Card:
         className="shadow-sm mb-3",
         id="model-value",
     )
+
+
+def _money(value: Any) -> str:
+    return "–" if value is None or pd.isna(value) else f"{float(value):,.0f}"
+
+
+def segment_value_table(segments: pd.DataFrame) -> dbc.Table | html.P:
+    """Per segment: total and mean predicted value over the next 12 months, total and mean value at risk."""
+    if segments.empty or segments["value"].isna().all():
+        return html.P("No value model for this run.", className="text-muted mb-0")
+    head = html.Tr(
+        [html.Th("Segment"), html.Th("Customers", className="text-end")]
+        + [
+            html.Th(t, className="text-end")
+            for t in ("Predicted value", "per customer", "Value at risk", "per customer")
+        ]
+    )
+    rows = [
+        html.Tr(
+            [
+                html.Td(str(r.name)),
+                html.Td(components.fmt_int(r.customers), className="text-end"),
+                html.Td(_money(r.value), className="text-end"),
+                html.Td(_money(r.mean_value), className="text-end"),
+                html.Td(_money(r.value_at_risk), className="text-end"),
+                html.Td(_money(r.mean_value_at_risk), className="text-end"),
+            ]
+        )
+        for r in segments.itertuples(index=False)
+    ]
+    return dbc.Table(
+        [html.Thead(head), html.Tbody(rows)],
+        size="sm",
+        className="mb-0",
+        style={"fontVariantNumeric": "tabular-nums"},
+    )
+
+
+def segment_value_line(value: pd.DataFrame, sid: int) -> str:
+    """'Predicted value 12 months: 81,200 (420 per customer) · at risk: 3,100 (16 per customer)'."""
+    row = value[value["segment_id"] == sid]
+    if row.empty or pd.isna(row["value"].iloc[0]):
+        return "No value model for this run."
+    r = row.iloc[0]
+    return (
+        f"Predicted value, next 12 months: {r['value']:,.0f} ({r['mean_value']:,.0f} per customer) · "
+        f"at risk: {r['at_risk']:,.0f} ({r['mean_at_risk']:,.0f} per customer)"
+    )

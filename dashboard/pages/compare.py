@@ -17,8 +17,9 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html
 
-from dashboard import components, figures, queries
+from dashboard import components, figures, queries, value_view
 from dashboard.queries import NoData, profiles
+from dashboard.queries import value as value_q
 
 dash.register_page(__name__, path="/compare", name="Compare", order=2, title="Compare · Customer segments")
 
@@ -244,7 +245,7 @@ def render(sel: Selection, segs: pd.DataFrame) -> dict[str, Any]:
         "table": profile_table(prof, series, names, features),
         "radar": figures.profile_radar(profiles.normalise(prof), names, features),
         "boxes": figures.profile_boxes(stats, names, features),
-        "cards": segment_cards(segs, sel.segments, countries),
+        "cards": segment_cards(segs, sel.segments, countries, value_q.segment_value(sel.run_id)),
     }
 
 
@@ -292,7 +293,9 @@ def profile_table(
     )
 
 
-def segment_cards(segs: pd.DataFrame, chosen: Sequence[int], countries: pd.DataFrame) -> dbc.Row:
+def segment_cards(
+    segs: pd.DataFrame, chosen: Sequence[int], countries: pd.DataFrame, value: pd.DataFrame | None = None
+) -> dbc.Row:
     """One card per chosen segment: size, description, recommended action and top countries (plain text)."""
     info = segs.set_index("segment_id")
     cards = []
@@ -315,6 +318,11 @@ def segment_cards(segs: pd.DataFrame, chosen: Sequence[int], countries: pd.DataF
                                 className="small text-muted mb-2",
                             ),
                             html.P(str(s["description"] or ""), className="small mb-2"),
+                            html.Div("Customer value", className="kpi-label"),
+                            html.P(
+                                value_view.segment_value_line(value, sid) if value is not None else "–",
+                                className="small mb-2",
+                            ),
                             html.Div("Recommended action", className="kpi-label"),
                             html.P(str(s["action"] or ""), className="small mb-2"),
                             html.Div("Top countries", className="kpi-label"),

@@ -16,7 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html
 
-from dashboard import components, figures, queries
+from dashboard import components, figures, queries, value_view
 from dashboard.filters import Filters, url
 from dashboard.queries import NoData, filtered
 
@@ -135,6 +135,14 @@ def layout(**query: Any) -> html.Div:
                     ),
                 ],
                 className="g-3 mb-3",
+            ),
+            dbc.Card(
+                [
+                    dbc.CardHeader("Customer value by segment: the next 12 months, and what is at risk"),
+                    dbc.CardBody(value_view.segment_value_table(segments), className="table-responsive"),
+                ],
+                className="shadow-sm mb-3",
+                id="overview-value",
             ),
             html.P(cleaning_line(info, steps), className="small text-muted", id="overview-cleaning"),
             dcc.Store(id="overview-query", data=f.to_query()),

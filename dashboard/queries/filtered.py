@@ -235,7 +235,9 @@ def segment_summary(f: Filters) -> pd.DataFrame:
     """Per segment of the run (zeros included, by id): customers, revenue, shares and means under the filters.
 
     Columns: segment_id, name, description, action, customers, revenue, share, revenue_share, outliers,
-    recency_days, frequency, monetary, tenure_days (means). Shares are of the filtered total.
+    recency_days, frequency, monetary, tenure_days (means), value, mean_value, value_at_risk,
+    mean_value_at_risk (predicted 12-month value and value at risk, NaN without a value model). Shares are
+    of the filtered total.
     """
     return queries.fetch_df(
         queries.sql(
@@ -244,7 +246,10 @@ def segment_summary(f: Filters) -> pd.DataFrame:
                 SELECT segment_id, count(*) AS customers, coalesce(sum(monetary), 0) AS revenue,
                        count(*) FILTER (WHERE coalesce(is_outlier, false)) AS outliers,
                        avg(recency_days) AS recency_days, avg(frequency) AS frequency,
-                       avg(monetary) AS monetary, avg(tenure_days) AS tenure_days
+                       avg(monetary) AS monetary, avg(tenure_days) AS tenure_days,
+                       sum(predicted_value)::DOUBLE AS value, avg(predicted_value)::DOUBLE AS mean_value,
+                       sum(value_at_risk)::DOUBLE AS value_at_risk,
+                       avg(value_at_risk)::DOUBLE AS mean_value_at_risk
                 FROM filtered GROUP BY segment_id
             )
             SELECT s.segment_id, coalesce(s.name, 'Segment ' || s.segment_id) AS name,
@@ -253,7 +258,8 @@ def segment_summary(f: Filters) -> pd.DataFrame:
                    coalesce(a.customers / nullif(sum(a.customers) OVER (), 0), 0.0) AS share,
                    coalesce(a.revenue / nullif(sum(a.revenue) OVER (), 0), 0.0) AS revenue_share,
                    coalesce(a.outliers, 0) AS outliers,
-                   a.recency_days, a.frequency, a.monetary, a.tenure_days
+                   a.recency_days, a.frequency, a.monetary, a.tenure_days, a.value, a.mean_value,
+                   a.value_at_risk, a.mean_value_at_risk
             FROM seg.segments AS s LEFT JOIN agg AS a USING (segment_id)
             WHERE s.run_id = $run_id
             ORDER BY s.segment_id""",

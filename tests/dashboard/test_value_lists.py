@@ -171,3 +171,33 @@ def test_model_page_says_value_is_unavailable_when_the_fit_failed(
         "Unavailable for this run: the value columns are empty: the purchase model did not converge (stuck)."
         in card
     )
+
+
+def test_overview_and_compare_show_each_segments_value_and_value_at_risk(value_db: Path) -> None:
+    """The per-segment totals and means equal a pandas computation over the stored customers."""
+    from dashboard import create_app, value_view
+    from dashboard.queries import filtered
+
+    with duckdb.connect(str(value_db), read_only=True) as con:
+        frame = con.execute(
+            "SELECT segment_id, predicted_value::DOUBLE AS v, value_at_risk::DOUBLE AS r FROM customers"
+        ).df()
+    want = frame.groupby("segment_id").agg(value=("v", "sum"), mean=("v", "mean"), risk=("r", "sum"))
+    app = create_app(value_db)
+    try:
+        with app.server.test_request_context("/"), queries.using(value_db):
+            summary = filtered.filters_from_query({"run": "1"})
+            segments = filtered.segment_summary(summary).set_index("segment_id")
+            table = str(value_view.segment_value_table(segments.reset_index()).to_plotly_json())
+            value = value_q.segment_value(1)
+    finally:
+        queries.close_thread_connections()
+    for sid, row in want.iterrows():
+        assert segments.loc[sid, "value"] == pytest.approx(row["value"], abs=0.01)
+        assert segments.loc[sid, "mean_value"] == pytest.approx(row["mean"], abs=0.01)
+        assert segments.loc[sid, "value_at_risk"] == pytest.approx(row["risk"], abs=0.01)
+        assert f"{row['value']:,.0f}" in table and f"{row['risk']:,.0f}" in table
+        line = value_view.segment_value_line(value, int(sid))
+        assert line.startswith(
+            f"Predicted value, next 12 months: {row['value']:,.0f} ({row['mean']:,.0f} per"
+        )
