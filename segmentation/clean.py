@@ -107,7 +107,8 @@ def clean_sales(
 
     codes = sorted({c.strip().upper() for c in non_product_codes if c.strip()})
     con.execute(sql.REMOVE_NON_PRODUCT, {"codes": codes})
-    (touched,) = _one(con, sql.NON_PRODUCT_CUSTOMERS, {"codes": codes})
+    con.execute(sql.PRODUCTS_VIEW)
+    (touched,) = _one(con, sql.NON_PRODUCT_CUSTOMERS)
     report.add(
         "non_product",
         "non-product line (stock code " + ", ".join(codes) + ")" if codes else "non-product line (rule off)",

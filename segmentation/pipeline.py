@@ -136,6 +136,7 @@ def run(cfg: RunConfig, progress: Progress | None = None) -> RunSummary:
                     con, source, cfg.snapshot_date, cfg.line_outlier_factor, cfg.non_product_codes
                 )
                 steps, money_in = cleaning.steps, cleaning.money_in
+                con.execute("DROP TABLE lines")  # cleaning read them into dedup; free their memory
                 result = feat.sales_features(con, cfg.snapshot_date, source)
                 frame, snapshot = result.frame, result.snapshot
                 model_features = cfg.model_features

@@ -9,8 +9,8 @@ cleaning and feature logic be ported to another engine (Spark SQL) in one file.
 # The rules are documented in docs/cleaning.md. Money is exact: quantities and prices become DECIMAL(38,4),
 # a line's money is |quantity| x unit price (negative for a return), and every sum is a DECIMAL sum.
 
-_UNITS = "TRY_CAST(abs(quantity) AS DECIMAL(38,4))"
-_PRICE = "TRY_CAST(unit_price AS DECIMAL(38,4))"
+_UNITS = "TRY_CAST(abs(quantity) AS DECIMAL(18,4))"  # 8 bytes a value; sums are DECIMAL(38,8)
+_PRICE = "TRY_CAST(unit_price AS DECIMAL(18,4))"
 _IS_RETURN = "(upper(invoice) LIKE 'C%' OR quantity < 0)"
 # A line's signed money; a missing quantity or price counts as 0.
 LINE_MONEY = (
@@ -81,19 +81,23 @@ STAGE_TOTALS = {
     for name in ("dedup", "products", "priced", "kept_lines")
 }
 
-# Rule 5: non-product lines (postage, fees, adjustments), by stock key.
+# Rule 5: non-product lines (postage, fees, adjustments), by stock key. A view cannot take parameters, so
+# the codes go into a small table first.
 REMOVE_NON_PRODUCT = """
-CREATE OR REPLACE TEMP TABLE products AS
-SELECT * FROM dedup WHERE NOT list_contains($codes::VARCHAR[], stock_key)
+CREATE OR REPLACE TEMP TABLE non_product_codes AS SELECT DISTINCT unnest($codes::VARCHAR[]) AS code;
+"""
+PRODUCTS_VIEW = """
+CREATE OR REPLACE TEMP VIEW products AS
+SELECT * FROM dedup WHERE stock_key NOT IN (SELECT code FROM non_product_codes)
 """
 NON_PRODUCT_CUSTOMERS = """
-SELECT count(DISTINCT customer_id) FROM dedup WHERE list_contains($codes::VARCHAR[], stock_key)
+SELECT count(DISTINCT customer_id) FROM dedup WHERE stock_key IN (SELECT code FROM non_product_codes)
 """
 
 # Rule 6: purchases need a positive quantity and price; returns a positive price and quantity.
 _PRICED = "units IS NOT NULL AND units > 0 AND price IS NOT NULL AND price > 0"
 REMOVE_NON_POSITIVE = """
-CREATE OR REPLACE TEMP TABLE priced AS SELECT * FROM products WHERE @PRICED
+CREATE OR REPLACE TEMP VIEW priced AS SELECT * FROM products WHERE @PRICED
 """.replace("@PRICED", _PRICED)
 NON_POSITIVE_CUSTOMERS = """
 SELECT count(DISTINCT customer_id) FROM products WHERE NOT coalesce(@PRICED, false)
@@ -144,7 +148,7 @@ JOIN bought b
   ON b.customer_id = r.customer_id AND b.stock_key = r.stock_key
  AND b.cum_start < r.m_end AND b.cum_end > r.m_start;
 
-CREATE OR REPLACE TEMP TABLE matched AS
+CREATE OR REPLACE TEMP VIEW matched AS
 SELECT * FROM priced
 WHERE NOT is_return OR line_id IN (SELECT return_id FROM alloc);
 """
@@ -181,10 +185,10 @@ FROM alloc WHERE purchase_id IN (SELECT line_id FROM outliers);
 """
 # The lines kept in the end: purchase lines that are not outliers, returns with units matched to them.
 KEEP_LINES = """
-CREATE OR REPLACE TEMP TABLE sales AS
-SELECT * FROM matched WHERE NOT is_return AND line_id NOT IN (SELECT line_id FROM outliers);
+CREATE OR REPLACE TEMP VIEW sales AS
+SELECT * FROM priced WHERE NOT is_return AND line_id NOT IN (SELECT line_id FROM outliers);
 
-CREATE OR REPLACE TEMP TABLE kept_lines AS
+CREATE OR REPLACE TEMP VIEW kept_lines AS
 SELECT line_id, customer_id, money FROM sales
 UNION ALL
 SELECT r.line_id, r.customer_id, -a.units * r.price AS money
