@@ -186,6 +186,20 @@ def control_values(f: Filters, allowed: Allowed) -> dict[str, Any]:
     return values
 
 
+def threshold_for_preset(preset: Any, alive: Any, run: Any) -> Any:
+    """The "Chance still active" slider's value when the at-risk preset is picked: its upper end moves to
+    the list's default threshold, so the slider shows what the list uses; otherwise no change (None)."""
+    if preset != "at-risk" or not isinstance(alive, list) or len(alive) != 2:
+        return None
+    _, allowed = filters_from_controls({}, run)
+    bounds = slider_bounds(allowed, "alive")
+    if not allowed.value_ready or bounds is None:
+        return None
+    low = alive[0] if isinstance(alive[0], (int, float)) and not isinstance(alive[0], bool) else bounds[0]
+    high = min(AT_RISK_ALIVE_PERCENT, bounds[1])
+    return [_num(min(float(low), high)), _num(high)]
+
+
 def _num(value: float) -> float | int:
     """Whole numbers as ints (tidy slider labels), others as floats."""
     return int(value) if float(value).is_integer() else float(value)

@@ -344,6 +344,24 @@ def update_table(controls: dict[str, Any], page_current: Any, sort_by: Any, run:
 
 
 @callback(
+    Output(filter_bar.control_id(PREFIX, "alive"), "value", allow_duplicate=True),
+    Input(filter_bar.control_id(PREFIX, "preset"), "value"),
+    State(filter_bar.control_id(PREFIX, "alive"), "value"),
+    State("customers-run", "data"),
+    prevent_initial_call=True,
+)
+def show_threshold(preset: Any, alive: Any, run: Any) -> Any:
+    """Picking the at-risk list moves the "Chance still active" slider to the list's threshold."""
+    try:
+        value = filter_bar.threshold_for_preset(preset, alive, run)
+    except (NoData, QueryTimeout):
+        raise PreventUpdate from None
+    if value is None:
+        raise PreventUpdate
+    return value
+
+
+@callback(
     output=filter_bar.outputs(PREFIX),
     inputs={"clear": Input(filter_bar.clear_id(PREFIX), "n_clicks")},
     state={"run": State("customers-run", "data")},

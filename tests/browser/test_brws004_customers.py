@@ -112,13 +112,16 @@ def test_brws004_customers_at_risk_preset_and_why_this_segment(app_page: Page, l
         "AND list_contains(?, lower(name))",
         [AT_RISK],
     )[0][0]
-    at_risk = rows(  # segments named At Risk / Can't Lose, else the rule-based RFM groups of those names
+    # the sample's value model finds nobody below 50% chance still active, so the list falls back to the
+    # segments named At Risk / Can't Lose, else the rule-based RFM groups of those names, by value at risk
+    assert rows(live_server.db, "SELECT count(*) FROM customers WHERE p_alive < 0.5", [])[0][0] == 0
+    at_risk = rows(
         live_server.db,
         "SELECT c.customer_id FROM customers c JOIN segments s USING (run_id, segment_id) "
         "WHERE c.run_id = (SELECT max(id) FROM runs) "
         "AND CASE WHEN $named THEN list_contains($names, lower(s.name)) "
         "ELSE list_contains($names, lower(c.rfm_group)) END "
-        "ORDER BY c.monetary DESC, c.customer_id",
+        "ORDER BY c.value_at_risk DESC, c.customer_id",
         {"named": bool(named), "names": AT_RISK},
     )
     assert at_risk, "the sample has at-risk customers"
@@ -126,7 +129,7 @@ def test_brws004_customers_at_risk_preset_and_why_this_segment(app_page: Page, l
     expect(page.locator('#customers-table td[data-dash-column="customer_id"]').first).to_have_text(
         at_risk[0][0]
     )
-    assert first_ids(page) == [r[0] for r in at_risk[:25]]  # sorted by revenue, largest first
+    assert first_ids(page) == [r[0] for r in at_risk[:25]]  # sorted by value at risk, largest first
     wait_idle(page)
     shot(page, "customers")
 
@@ -136,6 +139,7 @@ def test_brws004_customers_at_risk_preset_and_why_this_segment(app_page: Page, l
     expect(panel).to_be_visible()
     expect(panel).to_contain_text("Why this segment")
     expect(panel).to_contain_text(f"Customer {customer}")
+    expect(page.locator("#customers-why-value")).to_contain_text("Chance still active: ")
     own, nxt, name = rows(
         live_server.db,
         "SELECT c.dist_own, c.dist_next, s.name FROM customers c JOIN segments s "
