@@ -193,3 +193,13 @@ def navbar(
         dark=True,
         className="mb-3",
     )
+
+
+def number_table(head: Any, rows: list[Any]) -> dbc.Table:
+    """A small table of figures: one header row, body rows, digits in aligned columns."""
+    return dbc.Table(
+        [html.Thead(head), html.Tbody(rows)],
+        size="sm",
+        className="mb-0",
+        style={"fontVariantNumeric": "tabular-nums"},
+    )

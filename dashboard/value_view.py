@@ -137,12 +137,7 @@ def segment_value_table(segments: pd.DataFrame) -> dbc.Table | html.P:
         )
         for r in segments.itertuples(index=False)
     ]
-    return dbc.Table(
-        [html.Thead(head), html.Tbody(rows)],
-        size="sm",
-        className="mb-0",
-        style={"fontVariantNumeric": "tabular-nums"},
-    )
+    return components.number_table(head, rows)
 
 
 def segment_value_line(value: pd.DataFrame, sid: int) -> str:

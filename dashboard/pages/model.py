@@ -302,12 +302,7 @@ def cleaning_table(df: pd.DataFrame) -> dbc.Table | html.P:
         )
         for r in df.itertuples(index=False)
     ]
-    return dbc.Table(
-        [html.Thead(head), html.Tbody(rows)],
-        size="sm",
-        className="mb-0",
-        style={"fontVariantNumeric": "tabular-nums"},
-    )
+    return components.number_table(head, rows)
 
 
 def histogram_figure(run_id: int, feature: str | None, names: dict[int, str]) -> tuple[go.Figure, str]:
