@@ -30,6 +30,11 @@ def fmt_int(value: float | int | None) -> str:
     return "–" if value is None else f"{round(value):,}"
 
 
+def fmt_cents(value: Any) -> str:
+    """Money to the cent with separators: 1234.5 -> '1,234.50' ('–' for missing or NaN)."""
+    return "–" if value is None or value != value else f"{float(value):,.2f}"
+
+
 def fmt_money(value: float | None) -> str:
     """Revenue for cards: 1234567.8 -> '1.23M', 12345.6 -> '12,346' ('–' for missing)."""
     if value is None:

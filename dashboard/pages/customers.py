@@ -29,7 +29,7 @@ from dash import (
 from dash.dash_table.Format import Format, Group, Scheme
 from dash.exceptions import PreventUpdate
 
-from dashboard import components, export, figures, filter_bar, queries
+from dashboard import components, export, figures, filter_bar, queries, why_view
 from dashboard.filters import MAX_PAGE, Filters, TableView
 from dashboard.queries import NoData, QueryTimeout, customer, filtered
 
@@ -245,10 +245,6 @@ def _rows(df: pd.DataFrame) -> list[dict[str, Any]]:
     return records
 
 
-def _money(value: float | None) -> str:
-    return "–" if value is None else f"{value:,.2f}"
-
-
 def _missing(value: Any) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
@@ -380,112 +376,6 @@ def clear(clear: Any, run: Any) -> dict[str, Any]:
 # Why this segment
 
 
-def _fmt(value: Any) -> str:
-    """A feature value for the why table: '–' when missing, else 4 significant digits with separators."""
-    if value is None or value != value:
-        return "–"
-    number = float(value)
-    return f"{number:,.0f}" if abs(number) >= 100 else f"{number:,.3g}"
-
-
-def why_panel(w: customer.Why | None) -> html.Div:
-    """The 'why this segment' panel: verdict, description and action, a chart and a table per feature."""
-    if w is None:
-        return html.Div(
-            "That customer is not in this run.", className="text-muted", id="customers-why-missing"
-        )
-    facts = [f"Country: {w.country or 'unknown'}", f"RFM group: {w.rfm_group or '–'}"]
-    if w.is_outlier:
-        facts.append("Flagged as an outlier (density-based noise).")
-    value = (
-        html.P(
-            [
-                "Chance still active: ",
-                html.Strong(f"{w.p_alive:.1%}"),
-                " · expected purchase days in the horizon: ",
-                html.Strong(_fmt(w.expected_purchases)),
-                " · predicted value, next 12 months: ",
-                html.Strong(_money(w.predicted_value)),
-                " · value at risk: ",
-                html.Strong(_money(w.value_at_risk)),
-            ],
-            className="small mb-2",
-            id="customers-why-value",
-        )
-        if w.p_alive is not None
-        else html.P(
-            "No value model for this run: chance still active and predicted value are unavailable.",
-            className="small text-muted mb-2",
-            id="customers-why-value",
-        )
-    )
-    rows = [
-        html.Tr(
-            [
-                html.Td(figures.FEATURE_LABELS.get(r.feature, r.feature)),
-                html.Td(_fmt(r.value), className="text-end fw-semibold"),
-                html.Td(_fmt(r.centroid), className="text-end"),
-                html.Td(
-                    f"{_fmt(r.segment_median)} ({_fmt(r.segment_p25)} to {_fmt(r.segment_p75)})",
-                    className="text-end",
-                ),
-                html.Td(_fmt(r.population_median), className="text-end"),
-            ]
-        )
-        for r in w.features.itertuples(index=False)
-    ]
-    table = dbc.Table(
-        [
-            html.Thead(
-                html.Tr(
-                    [
-                        html.Th("Feature"),
-                        html.Th("Customer", className="text-end"),
-                        html.Th("Centroid", className="text-end"),
-                        html.Th("Segment median (IQR)", className="text-end"),
-                        html.Th("Everyone's median", className="text-end"),
-                    ]
-                )
-            ),
-            html.Tbody(rows),
-        ],
-        size="sm",
-        className="small mb-3",
-    )
-    return html.Div(
-        [
-            html.H2(f"Customer {w.customer_id}", className="h5 mb-1"),
-            html.Div(
-                [
-                    html.Span(
-                        w.segment_name,
-                        className="badge me-2",
-                        style={"backgroundColor": figures.segment_color(w.segment_id or 0)},
-                    ),
-                    html.Span(w.verdict(), id="customers-why-verdict"),
-                ],
-                className="mb-2",
-            ),
-            html.P(w.description or "", className="small mb-1"),
-            html.P(["The segment's action: ", html.Strong(w.action or "–")], className="small mb-2"),
-            value,
-            html.P(" · ".join(facts), className="small text-muted"),
-            dcc.Graph(
-                figure=figures.why_segment(
-                    w.features, w.segment_id, w.segment_name, w.next_segment_id, w.next_segment_name
-                ),
-                config=components.graph_config(),
-            ),
-            table,
-            html.P(
-                "Distances are measured in the model's scaled feature space, where the chart places the "
-                "customer and the centroids; the nearest centroid decides the segment.",
-                className="small text-muted",
-            ),
-        ]
-    )
-
-
 @callback(
     Output("customers-why", "is_open"),
     Output("customers-why-body", "children"),
@@ -503,7 +393,7 @@ def show_why(active_cell: Any, run: Any) -> tuple[Any, Any, Any]:
         w = customer.why(run_id, active_cell.get("row_id"))
     except (NoData, QueryTimeout):
         raise PreventUpdate from None
-    return True, why_panel(w), None
+    return True, why_view.why_panel(w), None
 
 
 clientside_callback(  # writes the query into the address bar; the sink only gives it an output

@@ -249,18 +249,15 @@ def _warnings(warnings: tuple[str, ...]) -> html.Div | dbc.Alert:
     )
 
 
-def _money(value: Any) -> str:
-    return "–" if value is None or value != value else f"{value:,.2f}"
-
-
 def money_line(df: pd.DataFrame, money_in: float | None) -> str | None:
     """Where the input's money went: in = removed + kept (net revenue of the customers)."""
     if money_in is None or df.empty or df["money"].isna().all():
         return None
     removed = float(df["money"].fillna(0).sum())
     return (
-        f"Money: {_money(money_in)} in the input = {_money(removed)} removed by these rules + "
-        f"{_money(money_in - removed)} kept as the customers' net revenue (returns count negative)."
+        f"Money: {components.fmt_cents(money_in)} in the input = {components.fmt_cents(removed)} removed by "
+        f"these rules + {components.fmt_cents(money_in - removed)} kept as the customers' net revenue "
+        "(returns count negative)."
     )
 
 
@@ -297,7 +294,7 @@ def cleaning_table(df: pd.DataFrame) -> dbc.Table | html.P:
                     components.fmt_int(None if pd.isna(r.customers_lost) else r.customers_lost),
                     className="text-end",
                 ),
-                html.Td(_money(r.money), className="text-end"),
+                html.Td(components.fmt_cents(r.money), className="text-end"),
             ]
         )
         for r in df.itertuples(index=False)

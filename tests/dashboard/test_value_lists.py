@@ -106,7 +106,7 @@ def test_cli_top_must_be_positive_and_changes_nothing(
 def test_why_this_segment_shows_the_chance_still_active_and_predicted_value(
     value_db: Path, app: dash.Dash
 ) -> None:
-    from dashboard.pages import customers as page
+    from dashboard import why_view as page
     from dashboard.queries import customer
 
     frame = stored(value_db).sort_values("value_at_risk", ascending=False)
@@ -121,7 +121,7 @@ def test_why_this_segment_shows_the_chance_still_active_and_predicted_value(
 
 
 def test_why_without_a_value_model_says_so(db: Path, app: dash.Dash) -> None:
-    from dashboard.pages import customers as page
+    from dashboard import why_view as page
     from dashboard.queries import customer
 
     w = customer.why(1, "C10010")
