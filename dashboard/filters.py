@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from segmentation.naming import RFM_GROUP_ACTIONS
+from segmentation.rfm_groups import RFM_GROUP_ACTIONS
 
 # UI name -> customers column; the keys are also the URL prefixes (tenure_min, tenure_max, ...).
 RANGE_COLUMNS: dict[str, str] = {
@@ -46,7 +46,7 @@ RANGE_LABELS: dict[str, tuple[str, str]] = {
 # percent (the "Chance still active" slider's upper end moves it), ranked by value at risk.
 AT_RISK_ALIVE_PERCENT = 50.0
 # What the at-risk list tells customer success to do (never an upsell).
-RETENTION_ACTION = "Win back with a personal offer before they lapse."
+RETENTION_ACTION = RFM_GROUP_ACTIONS["At Risk"]
 # Named tenure bands, half-open day ranges [lo, hi).
 TENURE_BANDS: dict[str, tuple[float, float | None]] = {
     "0-90d": (0, 90),

@@ -34,12 +34,6 @@ class _Stage:
     money: Decimal | None = None
 
 
-def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
-    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608 (our own table names)
-    assert row is not None
-    return int(row[0])
-
-
 class _Report:
     """Accumulates steps; each removal is the difference between what was there before and after the rule."""
 
@@ -158,7 +152,7 @@ def clean_sales(
             f"cleaning money does not add up: rule 9 removed {returns_money}, the stages differ by "
             f"{report.steps[-1].money}"
         )
-    if _count(con, "sales") == 0:
+    if _one(con, sql.COUNT_SALES)[0] == 0:
         raise InputError(
             f"{source}: every one of the {stages[0].lines:,} rows was removed by cleaning "
             f"({_summary(report.steps)}); expected at least one purchase with a customer id, "

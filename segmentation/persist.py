@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from segmentation import ingest, naming, sql
+from segmentation import ingest, naming, rfm_groups, sql
 from segmentation.clean import CleaningStep
 from segmentation.config import RunConfig
 from segmentation.model import ModelResult
@@ -81,7 +81,7 @@ SELECT $run, customer_id, country, first_purchase, last_purchase, recency_days, 
        pc3, dist_own, dist_next, CASE WHEN next_segment_id < 0 THEN NULL ELSE next_segment_id END, features,
        p_alive, expected_purchases, predicted_value, value_at_risk
 FROM new_customers
-""".replace("@RFM_GROUP", naming.rfm_group_sql())
+""".replace("@RFM_GROUP", rfm_groups.rfm_group_sql())
 
 
 def store_run(

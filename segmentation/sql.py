@@ -208,6 +208,7 @@ FROM matched
 """
 
 LAST_SALE = "SELECT max(invoice_ts), min(invoice_ts) FROM sales"
+COUNT_SALES = "SELECT count(*) FROM sales"
 
 # --- Per-customer features as of the snapshot date: sales + kept_alloc -> features ----------------
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from dashboard import queries
 from segmentation.config import TRANSACTION_FEATURES
-from segmentation.naming import RFM_GROUPS
+from segmentation.rfm_groups import RFM_GROUPS
 
 POPULATION = -1  # segment_profiles' segment id of the whole population
 TOP_COUNTRIES_MAX = 10

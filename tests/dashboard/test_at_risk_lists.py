@@ -11,7 +11,7 @@ import pytest
 from dashboard import export
 from segmentation import pipeline
 from segmentation.config import RunConfig
-from segmentation.naming import RFM_GROUP_ACTIONS
+from segmentation.rfm_groups import RFM_GROUP_ACTIONS
 from tests.dashboard.test_export import parse_csv
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "online_retail_sample.csv"

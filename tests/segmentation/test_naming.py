@@ -8,14 +8,8 @@ import math
 import duckdb
 import pytest
 
-from segmentation.naming import (
-    CANDIDATES,
-    RFM_GROUPS,
-    SegmentName,
-    name_segments,
-    rfm_group,
-    rfm_group_sql,
-)
+from segmentation.naming import CANDIDATES, SegmentName, name_segments
+from segmentation.rfm_groups import RFM_GROUPS, rfm_group, rfm_group_sql
 
 
 def rfm(recency: float, frequency: float, monetary: float, **extra: float) -> dict[str, float]:

@@ -12,7 +12,7 @@ import pytest
 
 from segmentation import pipeline, report, store
 from segmentation.config import TRANSACTION_FEATURES, RunConfig
-from segmentation.naming import RFM_GROUPS
+from segmentation.rfm_groups import RFM_GROUPS
 
 
 @pytest.fixture
