@@ -1,0 +1,128 @@
+"""Distributions: stacked histograms of a feature per segment (Model page) and of the filtered customers
+(Explore page)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from dashboard.figures.common import empty_figure, feature_label, plain, segment_color, styled
+
+
+def feature_histogram(
+    counts: pd.DataFrame, edges: list[float], names: dict[int, str], feature: str
+) -> go.Figure:
+    """Stacked bars of customers per bin and segment (queries.model.histogram), in segment colours."""
+    if counts.empty or len(edges) < 2:
+        return empty_figure("No values for this feature.")
+    width = edges[1] - edges[0]
+    fig = go.Figure()
+    for segment_id, part in counts.groupby("segment_id", sort=True):
+        bins = part["bin"].astype(int).to_numpy()
+        lo = np.array([edges[b] for b in bins])
+        fig.add_bar(
+            x=lo + width / 2,
+            y=part["customers"],
+            width=width,
+            name=plain(names.get(int(segment_id), f"Segment {segment_id}")),
+            marker={"color": segment_color(int(segment_id)), "line": {"width": 0}},
+            customdata=np.column_stack([lo, lo + width]),
+            hovertemplate="%{customdata[0]:,.4~g} to %{customdata[1]:,.4~g}: %{y:,} customers<extra></extra>",
+        )
+    fig.update_layout(
+        barmode="stack",
+        bargap=0,
+        legend={"traceorder": "normal"},
+        xaxis={"title": {"text": feature_label(feature)}},
+        yaxis={"title": {"text": "Customers"}},
+    )
+    return styled(fig, height=380)
+
+
+EXPLORE_HISTOGRAM_LABELS: dict[str, str] = {
+    "tenure": "Tenure (days)",
+    "recency": "Recency (days)",
+    "frequency": "Frequency (orders)",
+    "monetary": "Revenue",
+}
+
+
+def explore_histograms(df: pd.DataFrame, names: dict[int, str]) -> go.Figure:
+    """A 2x2 grid of stacked histograms (queries.customer.histograms), one colour per segment.
+
+    The end bins also hold the tails beyond the binned 1st..99th percentile range; their hover says so.
+    """
+    from plotly.subplots import make_subplots  # only this figure needs subplots
+
+    if df.empty:
+        return empty_figure("No customers match these filters.")
+    keys = list(EXPLORE_HISTOGRAM_LABELS)
+    fig = make_subplots(
+        rows=2,
+        cols=2,
+        subplot_titles=[EXPLORE_HISTOGRAM_LABELS[k] for k in keys],
+        horizontal_spacing=0.08,
+        vertical_spacing=0.16,
+    )
+    shown: set[int] = set()
+    for i, key in enumerate(keys):
+        row, col = i // 2 + 1, i % 2 + 1
+        part = df[df["feature"] == key]
+        if part.empty:
+            fig.add_annotation(
+                text="not in this run",
+                showarrow=False,
+                xref=f"x{i + 1 if i else ''} domain",
+                yref=f"y{i + 1 if i else ''} domain",
+                x=0.5,
+                y=0.5,
+                font={"color": "#6c757d"},
+            )
+            continue
+        lo = float(part["lo"].iloc[0])
+        width = part["width"].iloc[0]
+        width = 1.0 if width is None or width != width else float(width)
+        vmin, vmax = float(part["vmin"].iloc[0]), float(part["vmax"].iloc[0])
+        last = int(part["bin"].max())
+        whole = key != "monetary"
+        for segment_id, seg in part.groupby("segment_id", sort=True):
+            sid = int(segment_id)
+            bins = seg["bin"].astype(int).to_numpy()
+            starts = lo + bins * width
+            labels = [
+                _bin_label(b, s, width, last, vmin, vmax, whole) for b, s in zip(bins, starts, strict=True)
+            ]
+            fig.add_bar(
+                x=starts + (width - 1) / 2 if whole else starts + width / 2,  # whole bins centre on values
+                y=seg["customers"],
+                width=width,
+                name=plain(names.get(sid, f"Segment {sid}")),
+                legendgroup=str(sid),
+                showlegend=sid not in shown,
+                marker={"color": segment_color(sid), "line": {"width": 0}},
+                customdata=np.array(labels, dtype=object).reshape(-1, 1),
+                hovertemplate="%{customdata[0]}: %{y:,} customers<extra>%{fullData.name}</extra>",
+                row=row,
+                col=col,
+            )
+            shown.add(sid)
+    fig.update_layout(barmode="stack", bargap=0.05, margin={"t": 70}, legend={"y": 1.1})
+    fig.update_annotations(font={"size": 13})
+    fig.update_yaxes(title_text="Customers", col=1)
+    return styled(fig, height=520)
+
+
+def _bin_label(
+    bin_: int, start: float, width: float, last: int, vmin: float, vmax: float, whole: bool
+) -> str:
+    """A bin's range in words; the end bins say they hold the tails (e.g. '≥ 1,200')."""
+    end = start + width - (1 if whole else 0)
+    fmt = "{:,.0f}" if whole else "{:,.2f}"
+    if bin_ == 0 and vmin < start:
+        return "≤ " + fmt.format(end)
+    if bin_ == last and vmax > end:
+        return "≥ " + fmt.format(start)
+    if whole and end <= start:
+        return fmt.format(start)
+    return fmt.format(start) + " to " + fmt.format(end)

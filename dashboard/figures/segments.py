@@ -1,0 +1,155 @@
+"""Segment-level figures: customer and revenue shares as bars, the segments x RFM groups heatmap and the
+per-feature boxes of the Compare page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from dashboard.figures.common import empty_figure, feature_label, plain, segment_color, series_color, styled
+
+
+def segment_shares(df: pd.DataFrame) -> go.Figure:
+    """Horizontal bars per segment: share of customers (solid) and of revenue (hatched), in segment colours.
+
+    df: queries.filtered.segment_summary output. Each bar's customdata is its segment id (click-through).
+    """
+    if df.empty or int(df["customers"].sum()) == 0:
+        return empty_figure("No customers match these filters.")
+    df = df.iloc[::-1]  # first segment on top
+    colors = [segment_color(s) for s in df["segment_id"]]
+    labels = [f"{name}" for name in df["name"]]
+    fig = go.Figure()
+    # Horizontal groups stack their first trace at the bottom: revenue first puts customers on top.
+    fig.add_bar(
+        name="Revenue",
+        y=labels,
+        x=df["revenue_share"] * 100,
+        orientation="h",
+        marker={"color": colors, "pattern": {"shape": "/", "fgcolor": "white", "solidity": 0.35}},
+        customdata=_id_and(df["segment_id"], df["revenue"]),
+        hovertemplate="%{y}: revenue %{customdata[1]:,.0f} (%{x:.1f}%)<extra></extra>",
+    )
+    fig.add_bar(
+        name="Customers",
+        y=labels,
+        x=df["share"] * 100,
+        orientation="h",
+        marker={"color": colors},
+        customdata=_id_and(df["segment_id"], df["customers"]),
+        hovertemplate="%{y}: %{customdata[1]:,} customers (%{x:.1f}%)<extra></extra>",
+    )
+    fig.update_layout(
+        barmode="group",
+        bargap=0.25,
+        showlegend=False,  # both traces share the segment colours; the card says solid = customers
+        xaxis={"title": "% of filtered total", "ticksuffix": "%"},
+        margin={"t": 10},
+    )
+    return styled(fig, height=max(420, 60 * len(df) + 80))
+
+
+def _id_and(ids: pd.Series, values: pd.Series) -> list[list[Any]]:
+    """[[segment id, value], ...] as plain lists: plotly sends NumPy arrays as base64 `bdata`, which Dash's
+    clickData leaves out, so a click would carry no id."""
+    return [[int(i), v.item() if hasattr(v, "item") else v] for i, v in zip(ids, values, strict=True)]
+
+
+def profile_boxes(
+    stats: pd.DataFrame, names: dict[int, str], features: list[str], columns: int = 4
+) -> go.Figure:
+    """Small multiples, one per feature: a box per series from DuckDB quantiles (profiles.box_stats).
+
+    Boxes are p25-median-p75 with the mean dashed; whiskers reach the 5th and 95th percentiles.
+    """
+    from plotly.subplots import make_subplots
+
+    if stats.empty or not features:
+        return empty_figure("Pick segments to compare.")
+    rows = int(np.ceil(len(features) / columns))
+    fig = make_subplots(
+        rows=rows,
+        cols=columns,
+        subplot_titles=[feature_label(f) for f in features],
+        vertical_spacing=0.16 if rows > 1 else 0.1,
+        horizontal_spacing=0.06,
+    )
+    order = sorted(stats["segment_id"].unique(), key=lambda s: (s < 0, s))
+    for i, feature in enumerate(features):
+        row, col = i // columns + 1, i % columns + 1
+        part = stats[stats["feature"] == feature].set_index("segment_id")
+        for segment_id in order:
+            if segment_id not in part.index:
+                continue
+            s = part.loc[segment_id]
+            label = plain(names.get(int(segment_id), f"Segment {segment_id}"))
+            fig.add_trace(
+                go.Box(
+                    x=[label],
+                    q1=[s["p25"]],
+                    median=[s["median"]],
+                    q3=[s["p75"]],
+                    lowerfence=[s["p05"]],
+                    upperfence=[s["p95"]],
+                    mean=[s["mean"]],
+                    boxmean=True,
+                    name=label,
+                    legendgroup=str(segment_id),
+                    showlegend=i == 0,
+                    marker={"color": series_color(int(segment_id))},
+                    line={"width": 1.5},
+                ),
+                row=row,
+                col=col,
+            )
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(tickfont={"size": 10})
+    fig.update_annotations(font={"size": 12})
+    fig.update_layout(
+        boxgap=0.25,
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0 + 40 / (260 * rows), "x": 0},
+        margin={"t": 80, "b": 10},
+    )
+    return styled(fig, height=260 * rows + 80)
+
+
+def rfm_heatmap(crosstab: pd.DataFrame, groups: list[str | None]) -> go.Figure:
+    """Learned segments (rows) x rule-based RFM groups (columns): colour = share of the segment, text = count.
+
+    groups is profiles.rfm_columns(crosstab): the column order (None = customers without a group).
+    """
+    if crosstab.empty:
+        return empty_figure("No customers in this run.")
+    segments = crosstab[["segment_id", "segment_name"]].drop_duplicates().sort_values("segment_id")
+    key = crosstab.assign(group=crosstab["rfm_group"].fillna("\0none"))
+    columns = ["\0none" if g is None else g for g in groups]
+    share = key.pivot_table(index="segment_id", columns="group", values="share", aggfunc="sum")
+    count = key.pivot_table(index="segment_id", columns="group", values="customers", aggfunc="sum")
+    share = share.reindex(index=segments["segment_id"], columns=columns).fillna(0.0)
+    count = count.reindex(index=segments["segment_id"], columns=columns).fillna(0).astype(int)
+    x = ["(no group)" if c == "\0none" else plain(c) for c in columns]
+    y = [plain(n) for n in segments["segment_name"]]
+    fig = go.Figure(
+        go.Heatmap(
+            z=(share.to_numpy() * 100).round(1),
+            x=x,
+            y=y,
+            customdata=count.to_numpy(),
+            text=count.to_numpy(),
+            texttemplate="%{text:,}",
+            colorscale=[[0, "#f8f9fa"], [1, "#084c8d"]],
+            zmin=0,
+            zmax=100,
+            xgap=2,
+            ygap=2,
+            colorbar={"title": {"text": "% of segment"}, "ticksuffix": "%", "thickness": 12},
+            hovertemplate="%{y} x %{x}: %{customdata:,} customers (%{z:.1f}% of the segment)<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(tickangle=-30)
+    fig.update_layout(margin={"t": 10})
+    return styled(fig, height=max(300, 55 * len(y) + 150))
