@@ -4,19 +4,24 @@
 Cells are neutralised against formula injection (RELIABILITY.md §3, OWASP ASVS 1.2.10): a text cell that
 starts with = + - @ TAB CR or NUL gets a leading apostrophe, in CSV and XLSX alike; numbers stay numbers.
 XLSX is written by xlsxwriter with strings_to_formulas off and every text cell typed as a string.
+
+A CSV is its column header and rows, nothing else, so pandas, Excel and CRM importers read it as is; the
+context (run, snapshot, filters, UTC export time) is in the file name, the XLSX `About` sheet and, for
+`segments export --sidecar`, FILE.about.json (export_context.py). No export ever names a server path.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import io
+import json
 import os
-import re
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import date, datetime, timezone
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
@@ -26,10 +31,11 @@ import xlsxwriter
 from flask import Flask, Response, request, send_file, stream_with_context
 
 from dashboard import queries
+from dashboard.export_context import ExportContext, content_disposition
 from dashboard.filters import Filters, TableView, query_from_args, url
-from dashboard.queries import NoData, QueryTimeout, RunInfo, filtered
+from dashboard.queries import NoData, QueryTimeout, filtered
 
-PRODUCT = "Customer segments export"
+SIDECAR_SUFFIX = ".about.json"
 _DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r", "\0")
 XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit minus the header row
 CSV_MIMETYPE = "text/csv; charset=utf-8"
@@ -62,60 +68,10 @@ def csv_value(value: Any) -> Any:
     return neutralise(str(value))
 
 
-def _one_line(text: str) -> str:
-    """Header text on one line (a newline in a stored name must not start a new CSV line)."""
-    return re.sub(r"[\r\n\t\0]+", " ", text)
-
-
-def export_filename(f: Filters, ext: str) -> str:
-    """A safe, readable file name holding the run and the filters, e.g. customers_run3_country-France.csv."""
-    parts = ["customers", f"run{f.run_id}"]
-    if f.countries:
-        parts.append("country-" + "+".join(f.countries))
-    if f.segments:
-        parts.append("segment-" + "+".join(f.segment_name(s) for s in f.segments))
-    for key, value in f.query_pairs():
-        if key.endswith(("_min", "_max")) or key in ("tenure_band", "outliers", "preset"):
-            parts.append(f"{key.replace('_', '-')}-{value}")
-    stem = "_".join(_slug(p) for p in parts)
-    stem = re.sub(r"_+", "_", stem).strip("_-.")[:150] or "customers"
-    return f"{stem}.{ext}"
-
-
-def _slug(text: str) -> str:
-    """Letters, digits, '-', '+' and decimal points only; spaces become '-'."""
-    text = re.sub(r"\s+", "-", text.strip())
-    text = re.sub(r"(?<!\d)\.|\.(?!\d)", "", text)  # no '..', no leading dots: only 2.5-style points stay
-    return re.sub(r"[^A-Za-z0-9+.\-]", "", text).strip("-") or "x"
-
-
-def _stamp(when: datetime | None) -> str:
-    """A timestamp to the second, or 'unknown'."""
-    return when.isoformat(sep=" ", timespec="seconds") if when else "unknown"
-
-
-def header_lines(info: RunInfo, f: Filters, rows: int, exported_at: datetime | None = None) -> list[str]:
-    """The '#' lines above a CSV export (and the About sheet): product, run, dates, filters, rows."""
-    exported_at = exported_at or datetime.now(timezone.utc)
-    sources = ", ".join(info.sources) if info.sources else "unknown"
-    lines = [
-        PRODUCT,
-        f"Run: {info.id} ({info.mode or 'transactions'}; sources: {sources})",
-        f"Snapshot date: {info.snapshot_date.isoformat() if info.snapshot_date else 'unknown'}",
-        f"Created: {_stamp(info.created_at)}",
-        f"Exported: {_stamp(exported_at)}",
-        "Filters: " + "; ".join(f.describe()),
-        f"Rows: {rows}",
-    ]
-    return [_one_line(line) for line in lines]
-
-
-def csv_chunks(info: RunInfo, f: Filters, stream: queries.RowStream) -> Iterator[str]:
-    """The CSV text in chunks: '# ' header lines, the column header, then one chunk per row batch."""
+def csv_chunks(stream: queries.RowStream) -> Iterator[str]:
+    """The CSV text in chunks: line one is the column header, then one chunk per row batch; nothing else."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    for line in header_lines(info, f, stream.total or 0):
-        buffer.write(f"# {line}\r\n")
     writer.writerow(stream.columns)
     yield buffer.getvalue()
     for batch in stream.batches:
@@ -125,8 +81,8 @@ def csv_chunks(info: RunInfo, f: Filters, stream: queries.RowStream) -> Iterator
         yield buffer.getvalue()
 
 
-def write_xlsx(target: str | Path | IO[bytes], info: RunInfo, f: Filters, stream: queries.RowStream) -> int:
-    """Write the rows to sheet 'Customers' and the run and filters to sheet 'About'; returns rows written."""
+def write_xlsx(target: str | Path | IO[bytes], ctx: ExportContext, stream: queries.RowStream) -> int:
+    """Write the rows to sheet 'Customers' (header first) and ctx to sheet 'About'; returns rows written."""
     options = {
         "strings_to_formulas": False,
         "strings_to_urls": False,
@@ -151,19 +107,10 @@ def write_xlsx(target: str | Path | IO[bytes], info: RunInfo, f: Filters, stream
                     _write_cell(sheet, written, col, value, stamp, day)
         sheet.freeze_panes(1, 0)
         about = book.add_worksheet("About")
-        lines = header_lines(info, f, stream.total or written)
-        if (stream.total or 0) > written:
-            lines.append(
-                f"Truncated: Excel holds {XLSX_MAX_ROWS:,} rows; export CSV for all {stream.total:,}."
-            )
-        for row, line in enumerate(lines):
-            key, _, value = line.partition(": ")
-            if value:
-                about.write_string(row, 0, key, bold)
-                about.write_string(row, 1, neutralise(value))
-            else:
-                about.write_string(row, 0, neutralise(key), bold)
-        about.set_column(0, 0, 16)
+        for row, (label, value) in enumerate(ctx.about_rows(written, stream.total)):
+            about.write_string(row, 0, label, bold)
+            about.write_string(row, 1, neutralise(value))
+        about.set_column(0, 0, 20)
         about.set_column(1, 1, 80)
     finally:
         book.close()
@@ -194,42 +141,70 @@ def _resolve(filters: Filters | Mapping[str, Any]) -> Filters:
     return filters if isinstance(filters, Filters) else filtered.filters_from_query(filters)
 
 
+def sidecar_path(out: str | Path) -> Path:
+    """Where `segments export --sidecar` puts an export's context: FILE.csv -> FILE.csv.about.json."""
+    out = Path(out)
+    return out.with_name(out.name + SIDECAR_SUFFIX)
+
+
 def write_export(
     db_path: str | Path,
     filters: Filters | Mapping[str, Any],
     out_path: str | Path,
     view: TableView | None = None,
     top: int | None = None,
+    sidecar: bool = False,
+    exported_at: datetime | None = None,
 ) -> int:
     """Write the filtered customers of db_path to out_path (.csv or .xlsx, atomically); returns the row count.
 
-    filters is a Filters or a URL-style query mapping (validated exactly as the web route does). Raises
-    ValueError for another suffix and queries.NoData when the file holds no run.
+    filters is a Filters or a URL-style query mapping (validated exactly as the web route does). With
+    sidecar, the context (run, snapshot, filters, UTC time, the file's sha256) also goes to
+    sidecar_path(out_path) as JSON; both files appear only once both are written. Raises ValueError for
+    another suffix and queries.NoData when the file holds no run.
     """
     out = Path(out_path)
     ext = out.suffix.lower()
     if ext not in (".csv", ".xlsx"):
         raise ValueError(f"{out.name}: expected a file name ending in .csv or .xlsx.")
-    tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex}")
+    token = uuid.uuid4().hex
+    tmp = out.with_name(f".{out.name}.tmp-{token}")
+    about = sidecar_path(out)
+    about_tmp = about.with_name(f".{about.name}.tmp-{token}")
     try:
         with queries.using(db_path):
             f = _resolve(filters)
             if view is None and isinstance(filters, Mapping):
                 view = TableView.from_query(filters)
-            info = queries.run_info(f.run_id)
+            ctx = ExportContext.build(queries.run_info(f.run_id), f, top, exported_at)
             stream = filtered.export_rows(f, view, top=top)
             if ext == ".csv":
                 with open(tmp, "w", encoding="utf-8", newline="") as fh:
-                    for chunk in csv_chunks(info, f, stream):
+                    for chunk in csv_chunks(stream):
                         fh.write(chunk)
                 rows = stream.total or 0
             else:
-                rows = write_xlsx(tmp, info, f, stream)
+                rows = write_xlsx(tmp, ctx, stream)
+        if sidecar:
+            context = ctx.sidecar(out.name, rows, stream.columns, _sha256(tmp))
+            about_tmp.write_text(json.dumps(context, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         os.replace(tmp, out)
+        if sidecar:
+            os.replace(about_tmp, about)
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        for path in (tmp, about_tmp):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
     return rows
+
+
+def _sha256(path: Path) -> str:
+    """The file's SHA-256 in hex (read in 1 MiB blocks), so a sidecar can be matched to its file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -246,53 +221,50 @@ def _no_data() -> Response:
     )
 
 
-def _export_response(build: Callable[[RunInfo, Filters, queries.RowStream], Response]) -> Response:
-    """Validate the request's query against the current DB's run, start the filtered rows' stream and let
-    build turn them into the response; no run is a 404 that says how to make one, a timeout a 503."""
+def _export_response(ext: str) -> Response:
+    """Validate the request's query against the current DB's run, start the filtered rows' stream and send
+    them as ext ('csv' or 'xlsx') under a name holding the context; no run is a 404 that says how to make
+    one, a timeout a 503."""
     query = query_from_args(request.args)
     try:
         f = filtered.filters_from_query(query)
-        info = queries.run_info(f.run_id)
+        ctx = ExportContext.build(queries.run_info(f.run_id), f)
         stream = filtered.export_rows(f, TableView.from_query(query))
     except NoData:
         return _no_data()
     except QueryTimeout as exc:
         return Response(str(exc) + "\n", status=503, mimetype="text/plain")
-    response = build(info, f, stream)
+    response = _csv_response(ctx, stream) if ext == "csv" else _xlsx_response(ctx, stream)
+    response.headers["Content-Disposition"] = content_disposition(ctx.filename(ext))
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def _csv_response(info: RunInfo, f: Filters, stream: queries.RowStream) -> Response:
-    """Stream the rows as CSV with a '#' header block."""
-    response = Response(stream_with_context(csv_chunks(info, f, stream)), mimetype=CSV_MIMETYPE)
-    response.headers["Content-Disposition"] = f'attachment; filename="{export_filename(f, "csv")}"'
+def _csv_response(ctx: ExportContext, stream: queries.RowStream) -> Response:
+    """Stream the rows as plain CSV (header line first; the context is in the file name only)."""
+    response = Response(stream_with_context(csv_chunks(stream)), mimetype=CSV_MIMETYPE)
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 
-def _xlsx_response(info: RunInfo, f: Filters, stream: queries.RowStream) -> Response:
+def _xlsx_response(ctx: ExportContext, stream: queries.RowStream) -> Response:
     """Send the rows as an XLSX workbook (sheets Customers and About)."""
     spool = tempfile.TemporaryFile()  # closed (and so deleted) by the response
-    write_xlsx(spool, info, f, stream)
+    write_xlsx(spool, ctx, stream)
     spool.seek(0)
     return send_file(
-        spool,
-        mimetype=XLSX_MIMETYPE,
-        as_attachment=True,
-        download_name=export_filename(f, "xlsx"),
-        max_age=0,
+        spool, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=ctx.filename("xlsx"), max_age=0
     )
 
 
 def customers_csv() -> Response:
     """GET export/customers.csv: the filtered customers as CSV."""
-    return _export_response(_csv_response)
+    return _export_response("csv")
 
 
 def customers_xlsx() -> Response:
     """GET export/customers.xlsx: the filtered customers as XLSX."""
-    return _export_response(_xlsx_response)
+    return _export_response("xlsx")
 
 
 def register(server: Flask, routes_prefix: str = "/") -> None:
@@ -326,6 +298,7 @@ def export_from_cli(
     tenure_max: float | None = None,
     preset: str | None = None,
     top: int | None = None,
+    sidecar: bool = False,
 ) -> str:
     """Write the filtered list for the command line (its first `top` rows when given: for the at-risk list,
     the customers with most value at risk); every value must exist in the run, else ExportError."""
@@ -371,8 +344,9 @@ def export_from_cli(
         query["tenure_max"] = str(tenure_max)
     if preset:
         query["preset"] = preset
-    rows = write_export(path, query, out, top=top)
-    return f"wrote {rows:,} customers of run {run} to {out}"
+    rows = write_export(path, query, out, top=top, sidecar=sidecar)
+    also = f" (context in {sidecar_path(out)})" if sidecar else ""
+    return f"wrote {rows:,} customers of run {run} to {out}{also}"
 
 
 def _known_run(path: Path, run_id: int) -> int:

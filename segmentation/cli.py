@@ -213,7 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="only the first N customers of the list (at-risk: the N with most value at risk)",
     )
-    export.add_argument("--out", type=Path, required=True, help="output .csv or .xlsx")
+    export.add_argument("--out", type=Path, required=True, help="output .csv (plain: header, rows) or .xlsx")
+    export.add_argument(
+        "--sidecar", action="store_true", help="also write OUT.about.json: run, snapshot, filters, UTC time"
+    )
 
     for name, text in (
         ("serve", "serve the dashboard over an existing DB"),
@@ -337,6 +340,7 @@ def cmd_export(a: argparse.Namespace) -> int:
             preset=a.preset,
             top=a.top,
             out=a.out,
+            sidecar=a.sidecar,
         )
     except export.ExportError as exc:
         raise InputError(str(exc)) from exc

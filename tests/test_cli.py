@@ -194,13 +194,11 @@ def test_every_command_and_flag_has_help() -> None:
                 assert action.help, f"{name} {action.option_strings or action.dest} has no help"
 
 
-def _exported(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    """(header block lines without '# ', rows) of a CSV written by `segments export`."""
+def _exported(path: Path) -> tuple[str, list[dict[str, str]]]:
+    """(first line, rows) of a CSV written by `segments export`: plain CSV, line one the column header."""
     text = path.read_bytes().decode("utf-8")
-    lines = text.split("\r\n")
-    header = [line[2:] for line in lines if line.startswith("# ")]
-    rows = list(csv.DictReader(io.StringIO("\r\n".join(lines[len(header) :]), newline="")))
-    return header, rows
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    return text.split("\r\n", 1)[0], rows
 
 
 def _customers(db: Path) -> pd.DataFrame:
@@ -225,11 +223,11 @@ def test_export_command_writes_the_filtered_list(
     assert main(args) == 0
     expected = df[(df["segment"] == segment) & df["country"].isin(countries) & (df["tenure_days"] >= 30)]
     assert capsys.readouterr().out == f"wrote {len(expected):,} customers of run 1 to {out}\n"
-    header, rows = _exported(out)
+    first, rows = _exported(out)
     assert len(rows) == len(expected) > 0
     assert {r["customer_id"] for r in rows} == set(expected["customer_id"])
-    assert f"Rows: {len(expected)}" in header
-    assert any(line.startswith("Filters: ") and segment in line for line in header)
+    assert first.startswith("customer_id,country,") and "#" not in first
+    assert not out.with_name("list.csv.about.json").exists()  # the context goes to a sidecar only on request
 
 
 def test_export_command_presets_and_xlsx(stored_db: Path, tmp_path: Path) -> None:

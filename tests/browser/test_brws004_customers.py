@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -83,20 +84,27 @@ def test_brws004_customers_exports_equal_the_filtered_set(app_page: Page, live_s
     with page.expect_download() as info:
         page.get_by_role("link", name="Export CSV").click()
     download = info.value
-    assert download.suggested_filename.endswith(".csv") and "Germany" in download.suggested_filename
+    run, snapshot = rows(live_server.db, "SELECT id, snapshot_date FROM runs ORDER BY id DESC LIMIT 1", [])[0]
+    name = download.suggested_filename
+    # the context is in the name: run, snapshot, filters, UTC time (the file itself is plain CSV)
+    assert re.fullmatch(
+        rf"customers_run{run}_snap{snapshot.isoformat()}_germany_tenure-ge100_\d{{8}}T\d{{6}}Z\.csv", name
+    ), name
     text = Path(download.path()).read_text(encoding="utf-8")
-    header = [line for line in text.splitlines() if line.startswith("#")]
-    assert any("Country: Germany" in line for line in header)
-    body = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
-    exported = [r["customer_id"] for r in csv.DictReader(io.StringIO(body))]
+    assert text.splitlines()[0].split(",")[:2] == ["customer_id", "country"]  # line one is the header
+    assert "#" not in text.splitlines()[0] and str(live_server.db.parent) not in text
+    exported = [r["customer_id"] for r in csv.DictReader(io.StringIO(text))]
     assert len(exported) == len(expected) and set(exported) == expected
 
     with page.expect_download() as info:
         page.get_by_role("link", name="Export XLSX").click()
+    assert info.value.suggested_filename.startswith(f"customers_run{run}_snap{snapshot.isoformat()}_germany_")
     book = openpyxl.load_workbook(io.BytesIO(Path(info.value.path()).read_bytes()), read_only=True)
     sheet = list(book["Customers"].iter_rows(values_only=True))
     column = sheet[0].index("customer_id")
     assert {str(r[column]) for r in sheet[1:]} == expected and len(sheet) - 1 == len(expected)
+    about = dict(book["About"].iter_rows(values_only=True))
+    assert about["Run"] == str(run) and about["Filters"] == "Country: Germany; Tenure: at least 100 days"
     book.close()
 
 

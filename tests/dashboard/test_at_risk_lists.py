@@ -29,7 +29,7 @@ def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def at_risk_rows(db: Path, run: int, tmp_path: Path) -> list[dict[str, str]]:
     out = tmp_path / f"at-risk-{run}.csv"
     export.write_export(db, {"run": str(run), "preset": "at-risk"}, out)
-    return parse_csv(out.read_bytes().decode("utf-8"))[2]
+    return parse_csv(out.read_bytes().decode("utf-8"))[1]
 
 
 def test_fallback_to_rfm_groups_lists_win_back_actions_and_the_reason(
@@ -70,7 +70,7 @@ def test_lists_without_a_preset_carry_the_segment_action_and_no_reason(
 ) -> None:
     out = tmp_path / "all.csv"
     export.write_export(fixture_db, {"run": "1"}, out)
-    rows = parse_csv(out.read_bytes().decode("utf-8"))[2]
+    rows = parse_csv(out.read_bytes().decode("utf-8"))[1]
     with duckdb.connect(str(fixture_db), read_only=True) as con:
         actions = dict(con.execute("SELECT name, action FROM segments WHERE run_id = 1").fetchall())
     assert rows and all(r["list_reason"] == "" and r["action"] == actions[r["segment_name"]] for r in rows)

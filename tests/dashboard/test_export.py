@@ -1,13 +1,17 @@
-"""Exports: the filtered rows, a header block and neutralised formulas, in CSV and XLSX, by route or call."""
+"""Exports: the filtered rows as plain CSV or XLSX (with an About sheet), named after their context, with
+neutralised formulas, by route or call."""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import openpyxl
 import pandas as pd
 import pytest
@@ -27,14 +31,23 @@ FORMULAS = {
 }
 
 
-def parse_csv(text: str) -> tuple[list[str], list[str], list[dict[str, str]]]:
-    """(header block lines without '# ', column names, rows as dicts)."""
-    lines = text.split("\r\n")
-    header = [line[2:] for line in lines if line.startswith("# ")]
-    body = "\r\n".join(lines[len(header) :])
-    reader = csv.DictReader(io.StringIO(body, newline=""))
+STAMP = re.compile(r"_(\d{8}T\d{6}Z)\.(csv|xlsx)\"?$")
+
+
+def parse_csv(text: str) -> tuple[list[str], list[dict[str, str]]]:
+    """(column names, rows as dicts) of a plain CSV export; fails unless line one is the column header."""
+    assert text.split("\r\n", 1)[0] == ",".join(filtered.EXPORT_COLUMNS)
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     rows = list(reader)
-    return header, list(reader.fieldnames or []), rows
+    return list(reader.fieldnames or []), rows
+
+
+def stamped_between(name: str, before: datetime, after: datetime) -> bool:
+    """True when the file name ends in a UTC stamp (…_20261201T041500Z.ext) between before and after."""
+    match = STAMP.search(name)
+    assert match, name
+    when = datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+    return before.replace(microsecond=0) <= when <= after
 
 
 @pytest.mark.parametrize(
@@ -54,35 +67,54 @@ def test_exp002_numbers_stay_numbers_in_csv() -> None:
     assert export.csv_value("-2") == "'-2"
 
 
-def test_exp003_csv_route_rows_and_header_block(
+def test_exp003_csv_route_is_plain_csv_named_after_its_context(
     client: FlaskClient, fixture_db: Path, read_customers: Callable[[Path, int], pd.DataFrame]
 ) -> None:
+    before = datetime.now(timezone.utc)
     r = client.get("/export/customers.csv?run=1&country=France&segment=2&segment=3&outliers=exclude")
+    text = r.get_data(as_text=True)
+    after = datetime.now(timezone.utc)
     assert r.status_code == 200
     assert r.mimetype == "text/csv"
-    assert r.headers["Content-Disposition"] == (
-        'attachment; filename="customers_run1_country-France_segment-At-Risk+Cant-Lose_outliers-exclude.csv"'
+    disposition = r.headers["Content-Disposition"]
+    assert disposition.startswith(
+        'attachment; filename="customers_run1_snap2011-12-10_france_at-risk+cant-lose_outliers-excluded_'
     )
-    header, columns, rows = parse_csv(r.get_data(as_text=True))
+    assert "filename*" not in disposition  # an ASCII name needs no RFC 5987 form
+    assert stamped_between(disposition, before, after)
+    assert text.split("\r\n", 1)[0] == ",".join(filtered.EXPORT_COLUMNS)  # line one is the header
+    assert "#" not in text.split("\r\n", 1)[0] and not text.startswith("\ufeff")
+    columns, rows = parse_csv(text)
     df = read_customers(fixture_db, 1)
     expected = df[(df["country"] == "France") & df["segment_id"].isin([2, 3]) & ~df["is_outlier"]]
     assert {row["customer_id"] for row in rows} == set(expected["customer_id"])
     assert len(rows) == len(expected) > 0
     assert columns == list(filtered.EXPORT_COLUMNS)
-    assert header[0] == "Customer segments export"
-    assert header[1] == "Run: 1 (transactions; sources: sales_1.csv)"
-    assert header[2] == "Snapshot date: 2011-12-10"
-    assert header[3] == "Created: 2024-01-01 12:00:00"
-    assert header[4].startswith("Exported: ")
-    assert header[5] == "Filters: Country: France; Segment: At Risk, Can't Lose; Outliers: excluded"
-    assert header[6] == f"Rows: {len(expected)}"
     money = {row["customer_id"]: float(row["monetary"]) for row in rows}
     assert money == pytest.approx(dict(zip(expected["customer_id"], expected["monetary"], strict=True)))
 
 
+def test_exp003b_pandas_reads_the_csv_as_exactly_the_rows_and_columns(
+    client: FlaskClient, fixture_db: Path
+) -> None:
+    text = client.get("/export/customers.csv?run=1&country=Germany").get_data(as_text=True)
+    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    with duckdb.connect(str(fixture_db), read_only=True) as con:
+        stored = con.execute(
+            "SELECT customer_id, monetary FROM customers WHERE run_id = 1 AND country = 'Germany'"
+        ).fetchall()
+    assert list(frame.columns) == list(filtered.EXPORT_COLUMNS)
+    assert frame.shape == (len(stored), len(filtered.EXPORT_COLUMNS)) and len(stored) > 0
+    assert set(frame["country"]) == {"Germany"}
+    # money is exact: the CSV text is the stored DECIMAL, to the cent
+    assert {(i, Decimal(m)) for i, m in zip(frame["customer_id"], frame["monetary"], strict=True)} == {
+        (export.neutralise(i), m) for i, m in stored
+    }
+
+
 def test_exp004_csv_neutralises_formulas_and_keeps_negative_numbers(client: FlaskClient) -> None:
     r = client.get("/export/customers.csv?run=1")
-    _, _, rows = parse_csv(r.get_data(as_text=True))
+    _, rows = parse_csv(r.get_data(as_text=True))
     ids = {row["customer_id"] for row in rows}
     assert set(FORMULAS.values()) <= ids
     assert not any(i in ids for i in FORMULAS)
@@ -91,21 +123,30 @@ def test_exp004_csv_neutralises_formulas_and_keeps_negative_numbers(client: Flas
     assert all(not row["country"].startswith(("=", "+", "@")) for row in rows)
 
 
-def test_exp005_stored_text_cannot_break_out_of_the_header_block() -> None:
+def test_exp005_stored_text_cannot_break_out_of_the_about_rows() -> None:
     allowed = Allowed(run_id=1, countries=("A\r\n=1+1",), segments={0: "x\n@cmd"})
     f = Filters.from_query({"country": "A\r\n=1+1", "segment": "0"}, allowed)
     info = queries.RunInfo(
-        1, None, "transactions", ("a\nb.csv",), None, 1, 1, 1, (), None, None, None, None, 0, 0
+        1, None, "transactions", ("/srv/in\nbox/a.csv",), None, 1, 1, 1, (), None, None, None, None, 0, 0
     )
-    lines = export.header_lines(info, f, 3, datetime(2024, 1, 1, tzinfo=timezone.utc))
-    assert all("\n" not in line and "\r" not in line for line in lines)
-    assert lines[5] == "Filters: Country: A =1+1; Segment: x @cmd"
+    ctx = export.ExportContext.build(info, f, exported_at=datetime(2024, 1, 1, tzinfo=timezone.utc))
+    rows = dict(ctx.about_rows(3))
+    assert all("\n" not in v and "\r" not in v for v in rows.values())
+    assert rows["Filters"] == "Country: A =1+1; Segment: x @cmd"
+    assert rows["Source files"] == "a.csv"  # a name, never the directory it was read from
+    assert ctx.filename("csv") == "customers_run1_a-1+1_x-cmd_20240101T000000Z.csv"  # no snapshot: left out
 
 
-def test_exp006_xlsx_route_typed_cells_no_formulas(client: FlaskClient, fixture_db: Path) -> None:
+def test_exp006_xlsx_route_typed_cells_no_formulas_and_an_about_sheet(
+    client: FlaskClient, fixture_db: Path
+) -> None:
+    before = datetime.now(timezone.utc)
     r = client.get("/export/customers.xlsx?run=2&segment=2")
+    after = datetime.now(timezone.utc)
     assert r.status_code == 200
-    assert r.headers["Content-Disposition"].endswith("customers_run2_segment-Evil-Name.xlsx")
+    disposition = r.headers["Content-Disposition"]
+    assert disposition.startswith('attachment; filename="customers_run2_snap2011-12-10_evil-name_')
+    assert stamped_between(disposition, before, after)
     book = openpyxl.load_workbook(io.BytesIO(r.data))
     assert book.sheetnames == ["Customers", "About"]
     sheet = book["Customers"]
@@ -122,12 +163,21 @@ def test_exp006_xlsx_route_typed_cells_no_formulas(client: FlaskClient, fixture_
     with queries.using(fixture_db):
         expected = filtered.count(filtered.filters_from_query({"run": "2", "segment": "2"}))
     assert len(rows) - 1 == expected
-    about = {row[0]: row[1] for row in book["About"].iter_rows(values_only=True)}
-    assert about["Run"] == "2 (customers; sources: sales_2.csv)"
-    assert about["Snapshot date"] == "2011-12-10"
-    assert about["Filters"] == "Segment: =Evil Name"  # a string cell, never a formula
-    assert about["Rows"] == str(expected)
-    assert all(c.data_type != "f" for row in book["About"].iter_rows() for c in row)
+    about = [tuple(row) for row in book["About"].iter_rows(values_only=True)]
+    stamp = STAMP.search(disposition).group(1)  # type: ignore[union-attr]
+    exported = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").strftime("%Y-%m-%d %H:%M:%S UTC")
+    assert about == [
+        ("Product", "Customer segments export"),
+        ("Run", "2"),
+        ("Run kind", "customers"),
+        ("Run created", "2024-01-02 12:00:00"),
+        ("Snapshot date", "2011-12-10"),
+        ("Source files", "sales_2.csv"),
+        ("Filters", "Segment: =Evil Name"),  # a string cell, never a formula
+        ("Rows exported", str(expected)),
+        ("Exported at (UTC)", exported),  # the same moment as the file name's stamp
+    ]
+    assert all(c.data_type in ("s", "n") for row in book["About"].iter_rows() for c in row)
 
 
 def test_exp007_xlsx_formula_ids_are_strings(client: FlaskClient) -> None:
@@ -148,8 +198,8 @@ def test_exp008_bad_query_values_are_ignored_by_the_route(client: FlaskClient) -
     )
     bad_text = bad.get_data(as_text=True)
     good_text = client.get("/export/customers.csv?run=1").get_data(as_text=True)
-    assert parse_csv(bad_text)[2] == parse_csv(good_text)[2]
-    assert "# Filters: All customers\r\n" in bad_text
+    assert parse_csv(bad_text) == parse_csv(good_text)
+    assert "_all_" in bad.headers["Content-Disposition"]  # no filter survived: the name says all customers
 
 
 def test_exp009_write_export_csv_equals_the_route(
@@ -159,11 +209,11 @@ def test_exp009_write_export_csv_equals_the_route(
     n = export.write_export(fixture_db, {"run": "1", "preset": "at-risk"}, out)
     from_file = parse_csv(out.read_bytes().decode("utf-8"))
     from_route = parse_csv(client.get("/export/customers.csv?run=1&preset=at-risk").get_data(as_text=True))
-    assert from_file[1:] == from_route[1:]
-    assert n == len(from_file[2]) > 0
-    monetary = [float(r["monetary"]) for r in from_file[2]]
+    assert from_file == from_route
+    assert n == len(from_file[1]) > 0
+    monetary = [float(r["monetary"]) for r in from_file[1]]
     assert monetary == sorted(monetary, reverse=True)  # at-risk lists sort by revenue
-    assert not list(tmp_path.glob(".list.csv.tmp-*"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["list.csv"]  # no temp file, no sidecar unasked
 
 
 def test_exp010_write_export_xlsx_and_bad_suffix(fixture_db: Path, tmp_path: Path) -> None:
@@ -171,11 +221,12 @@ def test_exp010_write_export_xlsx_and_bad_suffix(fixture_db: Path, tmp_path: Pat
     n = export.write_export(fixture_db, f, tmp_path / "list.xlsx")
     book = openpyxl.load_workbook(tmp_path / "list.xlsx")
     assert book["Customers"].max_row - 1 == n > 0
+    assert dict(book["About"].iter_rows(values_only=True))["Rows exported"] == str(n)
     with pytest.raises(ValueError, match=r"^list\.txt: expected a file name ending in \.csv or \.xlsx\.$"):
         export.write_export(fixture_db, f, tmp_path / "list.txt")
     with pytest.raises(NoData):
-        export.write_export(tmp_path / "absent.duckdb", {}, tmp_path / "x.csv")
-    assert not (tmp_path / "x.csv").exists()
+        export.write_export(tmp_path / "absent.duckdb", {}, tmp_path / "x.csv", sidecar=True)
+    assert not (tmp_path / "x.csv").exists() and not (tmp_path / "x.csv.about.json").exists()
 
 
 def test_exp011_route_on_a_missing_db_says_how_to_make_one(tmp_path: Path) -> None:
@@ -200,12 +251,15 @@ def test_exp012_file_names_are_sanitised() -> None:
         "tenure_band": "2y+",
         "monetary_min": "2.5",
     }
-    name = export.export_filename(Filters.from_query(query, allowed), "csv")
-    assert (
-        name
-        == "customers_run4_country-etc+Cte-dIvoire_segment-cmdC-calcA0_monetary-min-2.5_tenure-band-2y+.csv"
+    info = queries.RunInfo(4, None, None, (), date(2011, 12, 9), 1, 1, 1, (), None, None, None, None, 0, 0)
+    when = datetime(2026, 12, 1, 4, 15, tzinfo=timezone.utc)
+    ctx = export.ExportContext.build(info, Filters.from_query(query, allowed), exported_at=when)
+    name = ctx.filename("csv")
+    assert name == (
+        "customers_run4_snap2011-12-09_etc+côte-divoire_cmdc-calca0_monetary-ge2.5_tenure-2y+"
+        "_20261201T041500Z.csv"
     )
-    assert "/" not in name and '"' not in name
+    assert "/" not in name and '"' not in name and ".." not in name
 
 
 def test_exp013_export_href_carries_the_page_query(app: object) -> None:

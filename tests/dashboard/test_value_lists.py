@@ -37,7 +37,7 @@ def expected_list(db: Path, below_percent: float) -> list[str]:
 def rows_of(db: Path, query: dict[str, str], tmp_path: Path) -> list[dict[str, str]]:
     out = tmp_path / "list.csv"
     export.write_export(db, query, out)
-    return parse_csv(out.read_bytes().decode("utf-8"))[2]
+    return parse_csv(out.read_bytes().decode("utf-8"))[1]
 
 
 def test_at_risk_list_is_the_likely_lost_ranked_by_value_at_risk(value_db: Path, tmp_path: Path) -> None:
@@ -81,7 +81,7 @@ def test_cli_top_n_gives_the_n_customers_with_most_value_at_risk(
     )
     assert capsys.readouterr().out.strip() == f"wrote 10 customers of run 1 to {out}"
     if suffix == ".csv":
-        ids = [r["customer_id"] for r in parse_csv(out.read_bytes().decode("utf-8"))[2]]
+        ids = [r["customer_id"] for r in parse_csv(out.read_bytes().decode("utf-8"))[1]]
     else:
         ids = pd.read_excel(out, sheet_name="Customers", dtype={"customer_id": str}, engine="openpyxl")[
             "customer_id"
