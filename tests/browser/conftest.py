@@ -141,6 +141,28 @@ def live_server(browser_db: Path) -> Iterator[Server]:
     stop(server)
 
 
+@pytest.fixture(scope="session")
+def two_runs_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two runs of the bundled sample (k = 4, then k = 5): the same names under different ids, and names
+    only one run has, as after a re-run with other settings."""
+    from segmentation import pipeline
+    from segmentation.config import RunConfig
+
+    db = tmp_path_factory.mktemp("two-runs") / "segments.duckdb"
+    for k in (4, 5):
+        pipeline.run(
+            RunConfig(inputs=(ROOT / "data" / "online_retail_sample.csv",), db_path=db, k=k, progress=False)
+        )
+    return db
+
+
+@pytest.fixture(scope="session")
+def two_runs_server(two_runs_db: Path) -> Iterator[Server]:
+    server = start_gunicorn(two_runs_db)
+    yield server
+    stop(server)
+
+
 @dataclass
 class Watch:
     """What the page did that a test must not allow: console errors and requests leaving the origin."""

@@ -1,0 +1,174 @@
+"""The navbar's run selector: shows the URL's run, and choosing another run reloads the page on it.
+
+Pages write their filter state into the address bar with history.replaceState (assets/url_state.js), which
+dcc.Location does not see, so a server callback that set `url.search` would start from stale props and
+navigate to the wrong address. Switching runs therefore goes browser -> server -> browser:
+
+1. `run_select.request` (clientside) sees the selector move away from the page's run and sends the
+   browser's real path and query;
+2. `switch_url` (server) builds the new address: same page, same filters, `run=` changed, segment ids
+   mapped by name to the new run's (ids differ between runs; names without a match are dropped), the
+   table page reset;
+3. `run_select.go` (clientside) pushes it the way dcc.Link does, so every dcc.Location re-reads the
+   address and the page renders on the new run.
+
+`sync_run` keeps the selector, the `run-current` store and the navbar links' `?run=` in step with the URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import ALL, ClientsideFunction, Input, Output, State, ctx, html
+
+from dashboard import components, queries
+from dashboard.queries import NoData, QueryTimeout, filtered
+
+# Query keys that hold ids of the page's run and are mapped (segment) or dropped (page) on a switch.
+_SEGMENT_KEYS = ("segment",)
+_DROPPED_KEYS = ("page", "run")
+_MAX_QUERY = 4000  # longest query string considered (browser values are untrusted)
+
+
+def run_options() -> list[dict[str, Any]]:
+    """The run selector's options, empty when the file is missing or holds no run."""
+    try:
+        return components.run_options(queries.runs().to_dict("records"))
+    except NoData:
+        return []
+
+
+def run_from_search(search: str | None) -> str | None:
+    """The `run` value of a URL query string, if any."""
+    for key, value in parse_qsl((search or "").lstrip("?")):
+        if key == "run":
+            return value
+    return None
+
+
+def sync_run(search: Any, pathname: Any, link_ids: Any) -> tuple[Any, Any, Any, list[str], Any]:
+    """The selector's options and value, the page's run, the navbar hrefs and a notice for the URL's run.
+
+    A URL without a run shows the latest run; one naming a run that does not exist also shows the latest,
+    and the notice says so (a shared link to a deleted run must not pass for the run it named)."""
+    search = search if isinstance(search, str) else ""  # browser values are untrusted JSON
+    link_ids = [i if isinstance(i, dict) else {} for i in link_ids] if isinstance(link_ids, list) else []
+    options = run_options()
+    pages = {p["module"]: p["relative_path"] for p in dash.page_registry.values()}
+    if not options:
+        return [], None, None, [pages.get(str(i.get("index")), "/") for i in link_ids], None
+    valid = {o["value"] for o in options}
+    requested = run_from_search(search)
+    run = (
+        int(requested)
+        if requested and requested.isdigit() and int(requested) in valid
+        else options[0]["value"]
+    )
+    hrefs = [f"{pages.get(str(i.get('index')), '/')}?{urlencode({'run': run})}" for i in link_ids]
+    notice = None
+    if requested is not None and run != (int(requested) if requested.isdigit() else None):
+        notice = unknown_run_notice(requested, run)
+    return options, run, run, hrefs, notice
+
+
+def unknown_run_notice(requested: str, shown: int) -> Any:
+    """The warning above a page whose URL names a run this file does not hold."""
+    return dbc.Alert(
+        [
+            html.Strong(f"There is no run {requested[:20]!r} in this file. "),
+            f"Showing the latest run, Run {shown}, instead; pick another in the run selector.",
+        ],
+        color="warning",
+        className="mb-3",
+        id="unknown-run",
+    )
+
+
+def switch_url(request: Any) -> str | None:
+    """The address of the same page and filters on another run; None for a request that makes no sense.
+
+    request is untrusted JSON from the browser: {"path": str, "search": str, "from": int, "to": int}."""
+    if not isinstance(request, Mapping):
+        return None
+    path, search = request.get("path"), request.get("search")
+    old, new = request.get("from"), request.get("to")
+    if not isinstance(path, str) or not path.startswith("/") or path.startswith("//"):
+        return None
+    if not isinstance(search, str) or len(search) > _MAX_QUERY:
+        search = ""
+    valid = {o["value"] for o in run_options()}
+    if not _is_run(new, valid):
+        return None
+    names = _segment_names(old, valid)
+    by_name = {name: sid for sid, name in _segment_names(new, valid).items()}
+    query: list[tuple[str, str]] = [("run", str(new))]
+    for key, value in parse_qsl(search.lstrip("?"), keep_blank_values=False):
+        if key in _DROPPED_KEYS:
+            continue
+        if key in _SEGMENT_KEYS:
+            name = names.get(int(value)) if value.isdigit() else None
+            if name is None or name not in by_name:
+                continue
+            value = str(by_name[name])
+            if (key, value) in query:
+                continue
+        query.append((key, value))
+    return f"{path}?{urlencode(query)}"
+
+
+def _is_run(value: Any, valid: set[int]) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value in valid
+
+
+def _segment_names(run: Any, valid: set[int]) -> dict[int, str]:
+    """Segment id -> name of a run (empty for an unknown run)."""
+    if not _is_run(run, valid):
+        return {}
+    try:
+        return {int(s): n for s, n in filtered.allowed(run).segments.items()}
+    except (NoData, QueryTimeout):
+        return {}
+
+
+def register(app: dash.Dash) -> None:
+    """The selector's callbacks, on the app itself (not dash.callback) so they belong to this app only."""
+    app.callback(
+        Output("run-select", "options"),
+        Output("run-select", "value"),
+        Output("run-current", "data"),
+        Output({"type": "nav-link", "index": ALL}, "href"),
+        Output("run-notice", "children"),
+        Input("url", "search"),
+        State("url", "pathname"),
+        State({"type": "nav-link", "index": ALL}, "id"),
+    )(sync_run)
+    app.clientside_callback(
+        ClientsideFunction(namespace="run_select", function_name="request"),
+        Output("run-switch-request", "data"),
+        Input("run-select", "value"),
+        State("run-current", "data"),
+        prevent_initial_call=True,
+    )
+    app.callback(
+        Output("run-switch-target", "data"),
+        Input("run-switch-request", "data"),
+        prevent_initial_call=True,
+    )(_switch_target)
+    app.clientside_callback(
+        ClientsideFunction(namespace="run_select", function_name="go"),
+        Output("run-switch-sink", "data"),
+        Input("run-switch-target", "data"),
+        prevent_initial_call=True,
+    )
+
+
+def _switch_target(request: Any) -> Any:
+    """switch_url as a callback: no update when the request makes no sense."""
+    if ctx.triggered_id is None:
+        return dash.no_update
+    target = switch_url(request)
+    return dash.no_update if target is None else target
