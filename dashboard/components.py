@@ -138,12 +138,25 @@ def page_header(
 
 def map_config() -> dict[str, Any]:
     """dcc.Graph config for geo maps: topojson from the app's own assets, never the CDN."""
-    return {"topojsonURL": dash.get_relative_path("/assets/topojson/"), "displaylogo": False}
+    return {**graph_config(), "topojsonURL": dash.get_relative_path("/assets/topojson/")}
+
+
+# Mode-bar buttons that talk to a remote service (Plotly Cloud / Chart Studio). The product works offline
+# and hover text carries customer ids: no button may send a chart anywhere. Download-as-PNG stays (local).
+REMOTE_BUTTONS = ("sendDataToCloud", "editInChartStudio")
 
 
 def graph_config() -> dict[str, Any]:
-    """dcc.Graph config for other charts (no plotly logo, no cloud buttons)."""
-    return {"displaylogo": False}
+    """dcc.Graph config: no Plotly logo, no link or button that sends the chart to a remote service."""
+    return {
+        "displaylogo": False,
+        "showSendToCloud": False,
+        "showEditInChartStudio": False,
+        "showLink": False,
+        "plotlyServerURL": "",
+        "modeBarButtonsToRemove": list(REMOTE_BUTTONS),
+        "toImageButtonOptions": {"format": "png", "filename": "customer-segments-chart"},
+    }
 
 
 def run_options(runs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
