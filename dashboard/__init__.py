@@ -59,6 +59,8 @@ def shell() -> html.Div:
         [
             dcc.Location(id="url", refresh="callback-nav"),
             dcc.Store(id="run-current", data=latest),
+            dcc.Store(id="shared-query", data=""),
+            dcc.Store(id="nav-config", data=run_select.nav_config()),
             dcc.Store(id="run-switch-request"),
             dcc.Store(id="run-switch-target"),
             dcc.Store(id="run-switch-sink"),

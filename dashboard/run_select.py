@@ -12,7 +12,11 @@ navigate to the wrong address. Switching runs therefore goes browser -> server -
 3. `run_select.go` (clientside) pushes it the way dcc.Link does, so every dcc.Location re-reads the
    address and the page renders on the new run.
 
-`sync_run` keeps the selector, the `run-current` store and the navbar links' `?run=` in step with the URL.
+`sync_run` keeps the selector and the `run-current` store in step with the URL, and hands the URL's query to
+the `shared-query` store; pages that rewrite their address update that store too (url_state.js). From both,
+`nav.hrefs` (clientside) builds the navbar links: every page gets `?run=`, and the pages that take the
+filter bar's filters (FILTER_PAGES) also get the current filters (SHARED_KEYS), so "Germany, tenure over
+a year" set on Explore is still set on Customers, Compare, Model and Simulator.
 """
 
 from __future__ import annotations
@@ -26,12 +30,25 @@ import dash_bootstrap_components as dbc
 from dash import ALL, ClientsideFunction, Input, Output, State, ctx, html
 
 from dashboard import components, queries
+from dashboard.filters import QUERY_KEYS
 from dashboard.queries import NoData, QueryTimeout, filtered
 
 # Query keys that hold ids of the page's run and are mapped (segment) or dropped (page) on a switch.
 _SEGMENT_KEYS = ("segment",)
 _DROPPED_KEYS = ("page", "run")
 _MAX_QUERY = 4000  # longest query string considered (browser values are untrusted)
+# The filter bar's URL keys, carried from page to page by the navbar links (table sort and paging are not).
+SHARED_KEYS: tuple[str, ...] = tuple(k for k in QUERY_KEYS if k not in ("run", "sort", "desc", "page"))
+# The pages (module names) whose views take those filters; the others get `?run=` only.
+FILTER_PAGES: tuple[str, ...] = tuple(
+    f"dashboard.pages.{name}" for name in ("explore", "customers", "compare", "model", "simulator")
+)
+
+
+def nav_config() -> dict[str, Any]:
+    """What nav.hrefs needs to build the navbar links: page paths by module, filter pages, shared keys."""
+    paths = {p["module"]: p["relative_path"] for p in dash.page_registry.values()}
+    return {"paths": paths, "filter_pages": list(FILTER_PAGES), "keys": list(SHARED_KEYS)}
 
 
 def run_options() -> list[dict[str, Any]]:
@@ -50,17 +67,15 @@ def run_from_search(search: str | None) -> str | None:
     return None
 
 
-def sync_run(search: Any, pathname: Any, link_ids: Any) -> tuple[Any, Any, Any, list[str], Any]:
-    """The selector's options and value, the page's run, the navbar hrefs and a notice for the URL's run.
+def sync_run(search: Any) -> tuple[Any, Any, Any, str, Any]:
+    """The selector's options and value, the page's run, the shared query and a notice for the URL's run.
 
     A URL without a run shows the latest run; one naming a run that does not exist also shows the latest,
     and the notice says so (a shared link to a deleted run must not pass for the run it named)."""
-    search = search if isinstance(search, str) else ""  # browser values are untrusted JSON
-    link_ids = [i if isinstance(i, dict) else {} for i in link_ids] if isinstance(link_ids, list) else []
+    search = search[:_MAX_QUERY] if isinstance(search, str) else ""  # browser values are untrusted JSON
     options = run_options()
-    pages = {p["module"]: p["relative_path"] for p in dash.page_registry.values()}
     if not options:
-        return [], None, None, [pages.get(str(i.get("index")), "/") for i in link_ids], None
+        return [], None, None, "", None
     valid = {o["value"] for o in options}
     requested = run_from_search(search)
     run = (
@@ -68,11 +83,10 @@ def sync_run(search: Any, pathname: Any, link_ids: Any) -> tuple[Any, Any, Any, 
         if requested and requested.isdigit() and int(requested) in valid
         else options[0]["value"]
     )
-    hrefs = [f"{pages.get(str(i.get('index')), '/')}?{urlencode({'run': run})}" for i in link_ids]
     notice = None
     if requested is not None and run != (int(requested) if requested.isdigit() else None):
         notice = unknown_run_notice(requested, run)
-    return options, run, run, hrefs, notice
+    return options, run, run, search.lstrip("?"), notice
 
 
 def unknown_run_notice(requested: str, shown: int) -> Any:
@@ -140,12 +154,18 @@ def register(app: dash.Dash) -> None:
         Output("run-select", "options"),
         Output("run-select", "value"),
         Output("run-current", "data"),
-        Output({"type": "nav-link", "index": ALL}, "href"),
+        Output("shared-query", "data"),
         Output("run-notice", "children"),
         Input("url", "search"),
-        State("url", "pathname"),
-        State({"type": "nav-link", "index": ALL}, "id"),
     )(sync_run)
+    app.clientside_callback(
+        ClientsideFunction(namespace="nav", function_name="hrefs"),
+        Output({"type": "nav-link", "index": ALL}, "href"),
+        Input("run-current", "data"),
+        Input("shared-query", "data"),
+        State({"type": "nav-link", "index": ALL}, "id"),
+        State("nav-config", "data"),
+    )
     app.clientside_callback(
         ClientsideFunction(namespace="run_select", function_name="request"),
         Output("run-switch-request", "data"),

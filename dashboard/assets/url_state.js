@@ -3,7 +3,8 @@
  * A page's server callback returns {path, query}: its own path and the canonical query (Filters.to_query).
  * Writing it with history.replaceState keeps the URL bookmarkable and reload-safe; changing dcc.Location's
  * search instead would make the Pages router re-render the page (and close an open dropdown). A late
- * answer for a page the user has already left is ignored (the path no longer matches).
+ * answer for a page the user has already left is ignored (the path no longer matches). The query also goes
+ * to the shell's `shared-query` store, from which the navbar links carry the filters to the other pages.
  */
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
     url_state: {
@@ -21,6 +22,7 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
                     window.history.state, "", state.path + search + window.location.hash
                 );
             }
+            window.dash_clientside.set_props("shared-query", {data: state.query});
             return noUpdate;
         }
     }

@@ -86,3 +86,27 @@ def test_brws009_unknown_run_in_a_link_says_so(browser, two_runs_server: Server,
         expect(page.locator("#unknown-run")).to_contain_text("Run 2")
         _pick_run(page, 1)
         expect(page.locator("#unknown-run")).to_have_count(0)
+
+
+def test_brws009_navbar_carries_the_filters_to_the_filter_pages(
+    browser, two_runs_server: Server, watch
+) -> None:
+    with guarded_page(browser, two_runs_server, watch) as page:
+        page.goto(two_runs_server.url + "/explore")
+        wait_idle(page)
+        page.locator("#explore-country").click()
+        page.keyboard.type("Germany")
+        page.keyboard.press("Enter")
+        page.wait_for_url("**country=Germany**")
+        wait_idle(page)
+        nav = page.locator(".navbar")
+        for name in ("Customers", "Compare", "Model", "Simulator"):
+            expect(nav.get_by_role("link", name=name, exact=True)).to_have_attribute(
+                "href", "/" + name.lower() + "?run=2&country=Germany"
+            )
+        for name, path in (("Overview", "/"), ("History", "/history")):
+            expect(nav.get_by_role("link", name=name, exact=True)).to_have_attribute("href", path + "?run=2")
+        nav.get_by_role("link", name="Customers", exact=True).click()
+        page.wait_for_url("**/customers?run=2&country=Germany**")
+        wait_idle(page)
+        expect(page.locator("#customers-country")).to_contain_text("Germany")

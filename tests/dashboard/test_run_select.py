@@ -60,10 +60,11 @@ def test_switch_refuses_what_makes_no_sense(two_run_db: Path) -> None:
 
 def test_sync_run_names_an_unknown_run(two_run_db: Path) -> None:
     with queries.using(two_run_db):
-        options, value, current, hrefs, notice = run_select.sync_run("?run=99", "/explore", [])
+        options, value, current, query, notice = run_select.sync_run("?run=99&country=Germany")
         assert [o["value"] for o in options] == [2, 1] and value == current == 2
+        assert query == "run=99&country=Germany"  # the navbar links take the filters from here
         assert "There is no run '99'" in str(notice) and "Run 2" in str(notice)
-        _, value, _, _, notice = run_select.sync_run("?run=1", "/explore", [])
+        _, value, _, _, notice = run_select.sync_run("?run=1")
         assert value == 1 and notice is None
-        _, value, _, _, notice = run_select.sync_run("", "/explore", [])
+        _, value, _, _, notice = run_select.sync_run({"not": "a string"})
         assert value == 2 and notice is None
