@@ -9,7 +9,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from dashboard import components, figures
-from dashboard.queries import customer
+from dashboard.queries import customer, profiles
 
 
 def _fmt(value: Any) -> str:
@@ -27,6 +27,7 @@ def why_panel(w: customer.Why | None) -> html.Div:
             "That customer is not in this run.", className="text-muted", id="customers-why-missing"
         )
     facts = [f"Country: {w.country or 'unknown'}", f"RFM group: {w.rfm_group or '–'}"]
+    among = [str(n) for n in profiles.segments(w.run_id)["name"]]  # colours as on the run's other pages
     if w.is_outlier:
         facts.append("Flagged as an outlier (density-based noise).")
     value = (
@@ -92,7 +93,7 @@ def why_panel(w: customer.Why | None) -> html.Div:
                     html.Span(
                         w.segment_name,
                         className="badge me-2",
-                        style={"backgroundColor": figures.segment_color(w.segment_id or 0)},
+                        style={"backgroundColor": figures.segment_color(w.segment_name, among)},
                     ),
                     html.Span(w.verdict(), id="customers-why-verdict"),
                 ],
@@ -104,7 +105,7 @@ def why_panel(w: customer.Why | None) -> html.Div:
             html.P(" · ".join(facts), className="small text-muted"),
             dcc.Graph(
                 figure=figures.why_segment(
-                    w.features, w.segment_id, w.segment_name, w.next_segment_id, w.next_segment_name
+                    w.features, w.segment_id, w.segment_name, w.next_segment_id, w.next_segment_name, among
                 ),
                 config=components.graph_config(),
             ),

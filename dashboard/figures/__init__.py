@@ -1,9 +1,10 @@
 """Pure DataFrame -> go.Figure builders, one module per kind of drawing; this package re-exports them all.
 
-`from dashboard import figures; figures.segment_shares(...)` is how pages use them. common holds the palette,
-the segment colours and the plot template; segments the shares bars, RFM heatmap and boxes; maps the
-choropleth; distributions the histograms; model the radar, k sweep, PCA, simulator and why-this-segment
-charts; history the migration Sankey. No dash imports: figures are values, buildable without an app.
+`from dashboard import figures; figures.segment_shares(...)` is how pages use them. common holds the
+palette, the segment colours (by name: one colour per name in every run and figure) and the plot template;
+segments the shares bars, RFM heatmap and boxes; maps the choropleth; distributions the histograms; model
+the radar, k sweep, PCA, simulator and why-this-segment charts; history the migration Sankey. No dash
+imports: figures are values, buildable without an app.
 """
 
 from __future__ import annotations
@@ -12,15 +13,20 @@ from dashboard.figures.common import (
     ABSENT_COLOR,
     FEATURE_LABELS,
     FONT,
+    HASH_COLORS,
     OUTLIER_COLOR,
     PALETTE,
     POPULATION_COLOR,
+    SEGMENT_COLORS,
     TEMPLATE,
     empty_figure,
     feature_label,
+    id_colors,
+    own_color,
     plain,
     segment_color,
     segment_colors,
+    segment_label,
     series_color,
     styled,
     tint,
@@ -45,10 +51,12 @@ __all__ = [
     "EXPLORE_HISTOGRAM_LABELS",
     "FEATURE_LABELS",
     "FONT",
+    "HASH_COLORS",
     "MAP_COUNTRY_NAMES",
     "OUTLIER_COLOR",
     "PALETTE",
     "POPULATION_COLOR",
+    "SEGMENT_COLORS",
     "SIMULATOR_POINT_TRACE",
     "SWEEP_PANELS",
     "TEMPLATE",
@@ -57,8 +65,10 @@ __all__ = [
     "explore_histograms",
     "feature_histogram",
     "feature_label",
+    "id_colors",
     "k_sweep",
     "migration_sankey",
+    "own_color",
     "pca_scatter",
     "plain",
     "profile_boxes",
@@ -66,6 +76,7 @@ __all__ = [
     "rfm_heatmap",
     "segment_color",
     "segment_colors",
+    "segment_label",
     "segment_shares",
     "series_color",
     "simulator_scatter",

@@ -1,4 +1,23 @@
-"""The figures' shared look: the palette, the colour of each segment, the plot template and small helpers.
+"""The figures' shared look: the palette, the colour of each segment name, the plot template and helpers.
+
+Segment colours follow the segment's NAME, never its id, so "At Risk" looks the same in every run, on every
+page and in every figure (ids are renumbered by each run). The rule, in three steps:
+
+1. The thirteen names segmentation.naming can give from its vocabulary (Champions ... Frequent Returners)
+   have fixed colours (SEGMENT_COLORS), mutually distinct: mostly from Paul Tol's and Okabe-Ito's
+   colour-blind-safe sets, picked to stay apart under simulated protanopia and deuteranopia too.
+2. Any other name (descriptive names such as "Lapsed · High Tenure", suffixed ones such as "... 2", user
+   renames, "Segment 3") gets HASH_COLORS[crc32(name) % 8], eight more colours: a hash of the name's UTF-8
+   bytes, the same in every process (unlike Python's salted hash()).
+3. Names shown together are resolved so that two different names share a colour only when there are more
+   names than colours (21): vocabulary names keep their fixed colours; the other names, in sorted order, each
+   take the first colour of their probe sequence (own hash colour, then the rest of HASH_COLORS in order,
+   then the vocabulary colours) that no name before them took.
+
+Views resolve against every name of the run(s) they show, not only the rows the filters leave, so all pages
+of one run agree. A hashed name's colour can differ between two views only when one of them also shows an
+earlier-sorted name with the same hash colour (e.g. a name from the other run on History's Sankey, which
+resolves over both runs so that a name has one colour on both sides).
 
 No dash imports here (nor anywhere in dashboard.figures): figures are values, so tests and pages can build
 them without an app.
@@ -6,11 +25,12 @@ them without an app.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Mapping
 
 import plotly.graph_objects as go
 
-# Tableau 10: distinct, colour-blind-tolerable; segment id n always gets PALETTE[n % 10] on every page.
+# Tableau 10: the template's colourway for series that are not segments (k sweep lines, chosen-k marks).
 PALETTE: tuple[str, ...] = (
     "#4C78A8",
     "#F58518",
@@ -22,6 +42,36 @@ PALETTE: tuple[str, ...] = (
     "#FF9DA6",
     "#9D755D",
     "#BAB0AC",
+)
+# One fixed colour per name of segmentation.naming's vocabulary: greens for good customers, reds for those
+# slipping away, browns for the gone. Chosen so the closest pair stays about 9.6 apart (CIEDE2000) in normal
+# vision and under simulated protanopia and deuteranopia (Machado 2009).
+SEGMENT_COLORS: dict[str, str] = {
+    "Champions": "#009E73",
+    "Loyal": "#1F3A5F",
+    "Big Spenders": "#CC79A7",
+    "Potential Loyalists": "#66CCEE",
+    "New": "#EEDD88",
+    "Promising": "#44BB99",
+    "Need Attention": "#A6761D",
+    "About to Sleep": "#AAAA00",
+    "At Risk": "#EE6677",
+    "Can't Lose": "#661100",
+    "Dormant": "#8C564B",
+    "Bargain Seekers": "#FFAABB",
+    "Frequent Returners": "#7570B3",
+}
+# Colours for every other name (by hash): at least 15 apart in normal vision from each other and from
+# SEGMENT_COLORS, at least 7.5 under simulated colour blindness; never grey (grey means everyone or absent).
+HASH_COLORS: tuple[str, ...] = (
+    "#0000CC",
+    "#125959",
+    "#7399E6",
+    "#59122A",
+    "#BF397C",
+    "#595912",
+    "#8C0E8C",
+    "#0E8C8C",
 )
 OUTLIER_COLOR = "#6c757d"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
@@ -54,14 +104,47 @@ FEATURE_LABELS: dict[str, str] = {
 }
 
 
-def segment_color(segment_id: int) -> str:
-    """The fixed colour of a segment id (the same on every page and run)."""
-    return PALETTE[int(segment_id) % len(PALETTE)]
+def own_color(name: str) -> str:
+    """A name's colour before any collision: its fixed vocabulary colour, else its hash colour."""
+    name = str(name)
+    return SEGMENT_COLORS.get(name) or HASH_COLORS[zlib.crc32(name.encode("utf-8")) % len(HASH_COLORS)]
 
 
-def segment_colors(segment_ids: Iterable[int]) -> dict[int, str]:
-    """segment id -> colour, for px colour maps and legends."""
-    return {int(s): segment_color(int(s)) for s in segment_ids}
+def _probe(name: str) -> list[str]:
+    """The colours a hashed name tries in turn: its own, the rest of HASH_COLORS, then the vocabulary's."""
+    start = HASH_COLORS.index(own_color(name))
+    return [*HASH_COLORS[start:], *HASH_COLORS[:start], *SEGMENT_COLORS.values()]
+
+
+def segment_colors(names: Iterable[str]) -> dict[str, str]:
+    """name -> colour for names shown together, distinct while colours last (the module docstring's rule)."""
+    unique = sorted({str(n) for n in names})
+    colors = {n: SEGMENT_COLORS[n] for n in unique if n in SEGMENT_COLORS}
+    taken = set(colors.values())
+    for name in (n for n in unique if n not in SEGMENT_COLORS):
+        color = next((c for c in _probe(name) if c not in taken), own_color(name))
+        colors[name] = color
+        taken.add(color)
+    return colors
+
+
+def segment_color(name: str, among: Iterable[str] = ()) -> str:
+    """The colour of a segment name, shown among the names `among` (the run's names: see segment_colors)."""
+    return segment_colors([str(name), *among])[str(name)]
+
+
+def segment_label(names: Mapping[int, str], segment_id: int) -> str:
+    """A segment's name from the run's names, "Segment <id>" where the run stored none."""
+    return str(names.get(int(segment_id), f"Segment {int(segment_id)}"))
+
+
+def id_colors(names: Mapping[int, str], ids: Iterable[int] = ()) -> dict[int, str]:
+    """segment id -> the colour of its name, the names of all ids in names and ids resolved together (see
+    segment_label for ids without a name); ids < 0 (everyone) are dark grey."""
+    wanted = {int(i) for i in [*names, *ids]}
+    labels = {i: segment_label(names, i) for i in wanted if i >= 0}
+    colors = segment_colors(labels.values())
+    return {i: colors[labels[i]] if i >= 0 else POPULATION_COLOR for i in wanted}
 
 
 def styled(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
@@ -105,6 +188,6 @@ def feature_label(feature: str) -> str:
     return FEATURE_LABELS.get(feature, plain(feature))
 
 
-def series_color(segment_id: int) -> str:
-    """A segment's colour; the population (id -1) is dark grey."""
-    return POPULATION_COLOR if int(segment_id) < 0 else segment_color(int(segment_id))
+def series_color(segment_id: int, names: Mapping[int, str]) -> str:
+    """A series' colour on the Compare page: its segment name's among the run's names; everyone dark grey."""
+    return id_colors(names, [segment_id])[int(segment_id)]

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.figures.common import empty_figure, feature_label, plain, segment_color, styled
+from dashboard.figures.common import empty_figure, feature_label, id_colors, plain, segment_label, styled
 
 
 def feature_histogram(
@@ -17,6 +17,7 @@ def feature_histogram(
     if counts.empty or len(edges) < 2:
         return empty_figure("No values for this feature.")
     width = edges[1] - edges[0]
+    colors = id_colors(names, counts["segment_id"])
     fig = go.Figure()
     for segment_id, part in counts.groupby("segment_id", sort=True):
         bins = part["bin"].astype(int).to_numpy()
@@ -25,8 +26,8 @@ def feature_histogram(
             x=lo + width / 2,
             y=part["customers"],
             width=width,
-            name=plain(names.get(int(segment_id), f"Segment {segment_id}")),
-            marker={"color": segment_color(int(segment_id)), "line": {"width": 0}},
+            name=plain(segment_label(names, segment_id)),
+            marker={"color": colors[int(segment_id)], "line": {"width": 0}},
             customdata=np.column_stack([lo, lo + width]),
             hovertemplate="%{customdata[0]:,.4~g} to %{customdata[1]:,.4~g}: %{y:,} customers<extra></extra>",
         )
@@ -66,6 +67,7 @@ def explore_histograms(df: pd.DataFrame, names: dict[int, str]) -> go.Figure:
         vertical_spacing=0.16,
     )
     shown: set[int] = set()
+    colors = id_colors(names, df["segment_id"])
     for i, key in enumerate(keys):
         row, col = i // 2 + 1, i % 2 + 1
         part = df[df["feature"] == key]
@@ -97,10 +99,10 @@ def explore_histograms(df: pd.DataFrame, names: dict[int, str]) -> go.Figure:
                 x=starts + (width - 1) / 2 if whole else starts + width / 2,  # whole bins centre on values
                 y=seg["customers"],
                 width=width,
-                name=plain(names.get(sid, f"Segment {sid}")),
+                name=plain(segment_label(names, sid)),
                 legendgroup=str(sid),
                 showlegend=sid not in shown,
-                marker={"color": segment_color(sid), "line": {"width": 0}},
+                marker={"color": colors[sid], "line": {"width": 0}},
                 customdata=np.array(labels, dtype=object).reshape(-1, 1),
                 hovertemplate="%{customdata[0]}: %{y:,} customers<extra>%{fullData.name}</extra>",
                 row=row,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.figures.common import ABSENT_COLOR, empty_figure, plain, segment_color, styled, tint
+from dashboard.figures.common import ABSENT_COLOR, empty_figure, plain, segment_colors, styled, tint
 
 
 def migration_sankey(
@@ -15,10 +15,14 @@ def migration_sankey(
 
     flows: segment_a, name_a, segment_b, name_b, customers (in both runs); left: segment_a, name_a,
     customers (only in A); new: segment_b, name_b, customers (only in B). Those in one run only flow to
-    or from a grey "not in run ..." node.
+    or from a grey "not in run ..." node. Segments are coloured by name, resolved over both runs' names, so
+    a name has one colour on both sides whatever its ids.
     """
     if flows.empty and left.empty and new.empty:
         return empty_figure("Neither run has customers.")
+    palette = segment_colors(
+        [*flows["name_a"], *flows["name_b"], *left["name_a"], *new["name_b"]]  # str()ed by segment_colors
+    )
     nodes: list[tuple[str, str]] = []  # (label, colour)
     index: dict[tuple[str, int], int] = {}
 
@@ -30,7 +34,7 @@ def migration_sankey(
         return index[key]
 
     def seg_node(side: str, segment_id: int, name: object) -> int:
-        return node(side, segment_id, plain(name), segment_color(segment_id))
+        return node(side, segment_id, plain(name), palette[str(name)])
 
     # Nodes in segment order on each side, so the columns read top to bottom like the table.
     for sid, name in sorted(
@@ -56,7 +60,7 @@ def migration_sankey(
         sources.append(index[("a", int(r.segment_a))])
         targets.append(index[("b", int(r.segment_b))])
         values.append(int(r.customers))
-        colors.append(tint(segment_color(int(r.segment_a)), 0.35))
+        colors.append(tint(palette[str(r.name_a)], 0.35))
     for r in left.itertuples(index=False):
         sources.append(index[("a", int(r.segment_a))])
         targets.append(index[("b", -1)])

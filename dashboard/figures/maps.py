@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.figures.common import empty_figure, segment_color, styled, tint
+from dashboard.figures.common import empty_figure, styled, tint
 
 # Online Retail spellings that plotly's 'country names' lookup does not know.
 MAP_COUNTRY_NAMES: dict[str, str] = {
@@ -71,15 +71,16 @@ def _short(number: float) -> str:
     return f"{number:g}"
 
 
-def country_map(df: pd.DataFrame, metric: str, segment_id: int | None = None) -> go.Figure:
-    """A world choropleth of `value` per country (queries.filtered.country_summary), in one segment's hue.
+def country_map(df: pd.DataFrame, metric: str, color: str | None = None) -> go.Figure:
+    """A world choropleth of `value` per country (queries.filtered.country_summary) in one hue: color (a
+    segment's, from segment_color, when the map shows one segment), else the app's blue.
 
     customdata holds the country as stored (click-through); names plotly cannot place are left off.
     """
     df = df[df["country"].notna()]
     if df.empty or float(df["value"].abs().sum()) == 0:
         return empty_figure("No customers match these filters.")
-    color = segment_color(segment_id) if segment_id is not None else "#0d6efd"
+    color = color or "#0d6efd"
     label = "Revenue" if metric == "revenue" else "Customers"
     values = df["value"].astype(float)
     positive = values[values > 0]

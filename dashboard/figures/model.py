@@ -3,6 +3,8 @@ simulator's) and one customer's distances to the centroids ("why this segment").
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -12,9 +14,10 @@ from dashboard.figures.common import (
     POPULATION_COLOR,
     empty_figure,
     feature_label,
+    id_colors,
     plain,
-    segment_color,
-    series_color,
+    segment_colors,
+    segment_label,
     styled,
 )
 
@@ -41,6 +44,7 @@ def profile_radar(scores: pd.DataFrame, names: dict[int, str], features: list[st
         )
     )
     biggest = 1.0
+    colors = id_colors(names, scores["segment_id"])
     for segment_id, part in scores.groupby("segment_id", sort=True):
         part = part.set_index("feature").reindex(features)
         raw = part["score"].astype(float)
@@ -55,8 +59,8 @@ def profile_radar(scores: pd.DataFrame, names: dict[int, str], features: list[st
                 mode="lines+markers",
                 fill="toself",
                 opacity=0.75,
-                name=plain(names.get(int(segment_id), f"Segment {segment_id}")),
-                line={"color": series_color(int(segment_id)), "width": 2},
+                name=plain(segment_label(names, segment_id)),
+                line={"color": colors[int(segment_id)], "width": 2},
                 hovertemplate="%{theta}: %{customdata[0]} IQR from everyone<br>median %{customdata[1]:,.4~g}"
                 " vs %{customdata[2]:,.4~g}<extra></extra>",
             )
@@ -138,12 +142,14 @@ def k_sweep(df: pd.DataFrame, chosen_k: int | None) -> go.Figure:
     return styled(fig, height=560)
 
 
-def pca_scatter(df: pd.DataFrame, dims: int = 2) -> go.Figure:
-    """Sampled customers on the first 2 (or 3) principal components, one colour per segment; outliers
-    are drawn on top as black-edged crosses (2-D) or diamonds (3-D) in their segment's colour."""
+def pca_scatter(df: pd.DataFrame, dims: int = 2, names: Mapping[int, str] | None = None) -> go.Figure:
+    """Sampled customers on the first 2 (or 3) principal components, one colour per segment name (resolved
+    among names, the run's, when given); outliers are drawn on top as black-edged crosses (2-D) or
+    diamonds (3-D) in their segment's colour."""
     if df.empty or df["pc1"].isna().all():
         return empty_figure("No PCA coordinates stored for this run.")
     three = dims == 3 and not df["pc3"].isna().all()
+    palette = segment_colors([*df["segment_name"].astype(str), *(names or {}).values()])
     fig = go.Figure()
     outlier = df["is_outlier"].fillna(False).astype(bool)
     for segment_id, part in df[~outlier].groupby("segment_id", sort=True):
@@ -155,7 +161,7 @@ def pca_scatter(df: pd.DataFrame, dims: int = 2) -> go.Figure:
             "customdata": part[["customer_id"]].to_numpy(),
             "hovertemplate": name + ": customer %{customdata[0]}<extra></extra>",
         }
-        color = segment_color(int(segment_id))
+        color = palette[str(part["segment_name"].iloc[0])]
         if three:
             fig.add_trace(
                 go.Scatter3d(
@@ -174,7 +180,7 @@ def pca_scatter(df: pd.DataFrame, dims: int = 2) -> go.Figure:
             )
     out = df[outlier]
     if not out.empty:
-        colors = [segment_color(int(s)) for s in out["segment_id"]]
+        colors = [palette[str(n)] for n in out["segment_name"]]
         common = {
             "mode": "markers",
             "name": f"Outliers ({len(out):,})",
@@ -234,8 +240,11 @@ def why_segment(
     own_name: str,
     next_id: int | None,
     next_name: str | None,
+    among: Iterable[str] = (),
 ) -> go.Figure:
     """The customer, its segment's centroid and the next-nearest centroid per feature, in the model's space.
+
+    Segments are coloured by name among `among` (the run's segment names, as on the other pages).
 
     features: queries.customer.Why.features (z, z_centroid, z_next). The distance the model uses is the
     straight-line distance between these points, so the chart shows which features pull which way.
@@ -244,6 +253,7 @@ def why_segment(
         return empty_figure("The run stored no model for this customer.")
     labels = [feature_label(f) for f in features["feature"]][::-1]
     rows = features.iloc[::-1]
+    palette = segment_colors([own_name, *([next_name] if next_name is not None else []), *among])
     fig = go.Figure()
     if next_id is not None and rows["z_next"].notna().any():
         fig.add_scatter(
@@ -254,7 +264,7 @@ def why_segment(
             marker={
                 "symbol": "circle-open",
                 "size": 13,
-                "color": segment_color(next_id),
+                "color": palette[str(next_name)],
                 "line": {"width": 2},
             },
             hovertemplate="%{y}: %{x:.2f}<extra>%{fullData.name}</extra>",
@@ -265,7 +275,7 @@ def why_segment(
             y=labels,
             mode="markers",
             name=plain(f"{own_name} centroid"),
-            marker={"symbol": "diamond", "size": 13, "color": segment_color(own_id)},
+            marker={"symbol": "diamond", "size": 13, "color": palette[str(own_name)]},
             hovertemplate="%{y}: %{x:.2f}<extra>%{fullData.name}</extra>",
         )
     fig.add_scatter(
@@ -294,13 +304,14 @@ def simulator_scatter(
     """
     fig = go.Figure()
     ids = [int(s) for s in sample["segment_id"]] if not sample.empty else []
-    labels = [plain(names.get(s, f"Segment {s}")) for s in ids]
+    labels = [plain(segment_label(names, s)) for s in ids]
+    colors = id_colors(names, ids)
     fig.add_trace(
         go.Scatter(
             x=sample["pc1"] if not sample.empty else [],
             y=sample["pc2"] if not sample.empty else [],
             mode="markers",
-            marker={"size": 5, "color": [segment_color(s) for s in ids], "opacity": 0.45},
+            marker={"size": 5, "color": [colors[s] for s in ids], "opacity": 0.45},
             text=labels,
             hovertemplate="%{text}<extra></extra>",
             showlegend=False,
@@ -323,8 +334,8 @@ def simulator_scatter(
                 x=[None],
                 y=[None],
                 mode="markers",
-                marker={"size": 9, "color": segment_color(segment_id)},
-                name=plain(names.get(segment_id, f"Segment {segment_id}")),
+                marker={"size": 9, "color": colors[segment_id]},
+                name=plain(segment_label(names, segment_id)),
                 hoverinfo="skip",
             )
         )

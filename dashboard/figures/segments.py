@@ -9,7 +9,15 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.figures.common import empty_figure, feature_label, plain, segment_color, series_color, styled
+from dashboard.figures.common import (
+    empty_figure,
+    feature_label,
+    id_colors,
+    plain,
+    segment_colors,
+    segment_label,
+    styled,
+)
 
 
 def segment_shares(df: pd.DataFrame) -> go.Figure:
@@ -20,7 +28,8 @@ def segment_shares(df: pd.DataFrame) -> go.Figure:
     if df.empty or int(df["customers"].sum()) == 0:
         return empty_figure("No customers match these filters.")
     df = df.iloc[::-1]  # first segment on top
-    colors = [segment_color(s) for s in df["segment_id"]]
+    palette = segment_colors(df["name"])  # every segment of the run is a row (zeros included)
+    colors = [palette[str(n)] for n in df["name"]]
     labels = [f"{name}" for name in df["name"]]
     fig = go.Figure()
     # Horizontal groups stack their first trace at the bottom: revenue first puts customers on top.
@@ -78,6 +87,7 @@ def profile_boxes(
         horizontal_spacing=0.06,
     )
     order = sorted(stats["segment_id"].unique(), key=lambda s: (s < 0, s))
+    colors = id_colors(names, order)
     for i, feature in enumerate(features):
         row, col = i // columns + 1, i % columns + 1
         part = stats[stats["feature"] == feature].set_index("segment_id")
@@ -85,7 +95,7 @@ def profile_boxes(
             if segment_id not in part.index:
                 continue
             s = part.loc[segment_id]
-            label = plain(names.get(int(segment_id), f"Segment {segment_id}"))
+            label = plain(segment_label(names, segment_id))
             fig.add_trace(
                 go.Box(
                     x=[label],
@@ -99,7 +109,7 @@ def profile_boxes(
                     name=label,
                     legendgroup=str(segment_id),
                     showlegend=i == 0,
-                    marker={"color": series_color(int(segment_id))},
+                    marker={"color": colors[int(segment_id)]},
                     line={"width": 1.5},
                 ),
                 row=row,

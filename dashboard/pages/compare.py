@@ -271,7 +271,7 @@ def profile_table(
             names.get(s, f"Segment {s}"),
             colSpan=2,
             className="text-center",
-            style={"borderBottom": f"3px solid {figures.series_color(s)}"},
+            style={"borderBottom": f"3px solid {figures.series_color(s, names)}"},
         )
         for s in series
     ]
@@ -341,7 +341,7 @@ def segment_cards(
                         ]
                     ),
                     className="shadow-sm h-100",
-                    style={"borderTop": f"4px solid {figures.segment_color(sid)}"},
+                    style={"borderTop": f"4px solid {figures.segment_color(s['name'], segs['name'])}"},
                     id={"type": "compare-card", "index": int(sid)},
                 ),
                 md=6,

@@ -244,17 +244,18 @@ def transition_table(m: history.Migration) -> dbc.Table:
     lines = [(int(s), str(n)) for s, n in rows_a]
     if not m.new.empty:
         lines.append((-1, f"Not in run {m.run_a} (new)"))
+    palette = figures.segment_colors(n for s, n in [*columns, *lines] if s >= 0)  # as the Sankey's
     head = html.Thead(
         html.Tr(
             [html.Th(f"Run {m.run_a} ↓ · run {m.run_b} →")]
-            + [html.Th(_swatch(s, name)) for s, name in columns]
+            + [html.Th(_swatch(s, name, palette)) for s, name in columns]
             + [html.Th("Total")]
         )
     )
     body = []
     for a, name_a in lines:
         total = sum(counts.get((a, b), 0) for b, _ in columns)
-        cells = [html.Th(_swatch(a, name_a), scope="row")]
+        cells = [html.Th(_swatch(a, name_a, palette), scope="row")]
         for b, _ in columns:
             n = counts.get((a, b), 0)
             share = n / total if total else 0.0
@@ -275,9 +276,9 @@ def transition_table(m: history.Migration) -> dbc.Table:
     )
 
 
-def _swatch(segment_id: int, name: str) -> list[Any]:
-    """A segment's name with its colour dot (grey for 'not in the run')."""
-    color = figures.ABSENT_COLOR if segment_id < 0 else figures.segment_color(segment_id)
+def _swatch(segment_id: int, name: str, palette: dict[str, str]) -> list[Any]:
+    """A segment's name with its colour dot (palette: figures.segment_colors; grey for 'not in the run')."""
+    color = figures.ABSENT_COLOR if segment_id < 0 else palette[name]
     return [
         html.Span("●", style={"color": color}, className="me-1", **{"aria-hidden": "true"}),
         name,

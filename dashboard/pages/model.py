@@ -72,7 +72,7 @@ def layout(**query: Any) -> html.Div:
                             "Customers on the first two principal components",
                             dcc.Graph(
                                 id="model-pca2d",
-                                figure=figures.pca_scatter(sample, dims=2),
+                                figure=figures.pca_scatter(sample, dims=2, names=names),
                                 config=components.graph_config(),
                             ),
                             _sample_note(sample, summary),
@@ -85,7 +85,7 @@ def layout(**query: Any) -> html.Div:
                             "… and the first three (drag to turn)",
                             dcc.Graph(
                                 id="model-pca3d",
-                                figure=figures.pca_scatter(sample, dims=3),
+                                figure=figures.pca_scatter(sample, dims=3, names=names),
                                 config=components.graph_config(),
                             ),
                             "Outliers: density-based noise, drawn as black-edged diamonds.",

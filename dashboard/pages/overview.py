@@ -210,7 +210,9 @@ def map_figure(f: Filters, metric: str, segment_id: int | None) -> go.Figure:
         and (not f.segments or segment_id in f.segments)
     ):
         f = dataclasses.replace(f, segments=(segment_id,))
-    return figures.country_map(filtered.country_summary(f, metric), metric, segment_id)
+    names = dict(f.segment_names)
+    color = None if segment_id is None else figures.id_colors(names, [segment_id])[segment_id]
+    return figures.country_map(filtered.country_summary(f, metric), metric, color)
 
 
 def _query(search: Any) -> dict[str, Any]:

@@ -7,6 +7,7 @@ Every position is untrusted JSON: it becomes a finite value clamped to the featu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import dash
@@ -44,7 +45,7 @@ def layout(**query: Any) -> html.Div:
     prediction = sim.predict(model, model.defaults())
     names = {s.id: s.name for s in model.segments}
     figure = figures.simulator_scatter(
-        sim.pca_sample(run_id), names, _point(prediction), figures.segment_color(prediction.segment.id)
+        sim.pca_sample(run_id), names, _point(prediction), figures.id_colors(names)[prediction.segment.id]
     )
     start_options = [{"label": "Population median (all customers)", "value": POPULATION}] + [
         {"label": f"{s.name}: segment median", "value": s.id} for s in model.segments if s.id in model.medians
@@ -99,7 +100,9 @@ def layout(**query: Any) -> html.Div:
                     dbc.Col(
                         [
                             dbc.Card(
-                                dbc.CardBody(result_panel(prediction), id="simulator-result"),
+                                dbc.CardBody(
+                                    result_panel(prediction, list(names.values())), id="simulator-result"
+                                ),
                                 className="shadow-sm mb-3",
                             ),
                             dbc.Card(
@@ -166,8 +169,9 @@ def _point(prediction: sim.Prediction) -> tuple[float, float]:
     return float(pcs[0]), float(pcs[1])
 
 
-def result_panel(prediction: sim.Prediction) -> list[Any]:
-    """The predicted segment (large), its description and action, and how clearly the customer belongs."""
+def result_panel(prediction: sim.Prediction, among: Sequence[str] = ()) -> list[Any]:
+    """The predicted segment (large, in its name's colour among the run's names `among`), its description and
+    action, and how clearly the customer belongs."""
     segment = prediction.segment
     score = prediction.score
     if prediction.next_segment is None or score.next_distance is None:
@@ -190,7 +194,7 @@ def result_panel(prediction: sim.Prediction) -> list[Any]:
             segment.name,
             id="simulator-segment",
             className="display-6 fw-semibold mb-2",
-            style={"color": figures.segment_color(segment.id)},
+            style={"color": figures.segment_color(segment.name, among)},
         ),
         html.P(segment.description, className="mb-2", id="simulator-description"),
         html.P(
@@ -268,7 +272,7 @@ def update_prediction(values: Any, ids: Any, run: Any) -> tuple[Any, Any, list[A
     patch["data"][figures.SIMULATOR_POINT_TRACE]["x"] = [x]
     patch["data"][figures.SIMULATOR_POINT_TRACE]["y"] = [y]
     patch["data"][figures.SIMULATOR_POINT_TRACE]["marker"]["color"] = figures.segment_color(
-        prediction.segment.id
+        prediction.segment.name, [s.name for s in model.segments]
     )
     readouts = [
         fmt_value(model.features[i], prediction.values[i])
@@ -276,4 +280,4 @@ def update_prediction(values: Any, ids: Any, run: Any) -> tuple[Any, Any, list[A
         else dash.no_update
         for i in targets
     ]
-    return result_panel(prediction), patch, readouts
+    return result_panel(prediction, [s.name for s in model.segments]), patch, readouts

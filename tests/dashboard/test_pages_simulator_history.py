@@ -225,7 +225,7 @@ def test_pag003_moving_sliders_rescores(client2: FlaskClient, two_run_db: Path) 
     assert moved[("data", figures.SIMULATOR_POINT_TRACE, "x")] == pytest.approx([expected.score.pcs[0]])
     assert moved[("data", figures.SIMULATOR_POINT_TRACE, "y")] == pytest.approx([expected.score.pcs[1]])
     assert moved[("data", figures.SIMULATOR_POINT_TRACE, "marker", "color")] == figures.segment_color(
-        expected.segment.id
+        expected.segment.name, [s.name for s in model.segments]
     )
 
 
