@@ -81,8 +81,6 @@ def filter_slug(f: Filters, top: int | None = None, max_bytes: int = SLUG_MAX_BY
             parts.append(f"{name}-ge{_num(lo)}")
         elif hi is not None:
             parts.append(f"{name}-le{_num(hi)}")
-    if f.tenure_band:
-        parts.append("tenure-" + slug(f.tenure_band))
     if f.outliers != "include":
         parts.append("outliers-" + ("excluded" if f.outliers == "exclude" else "only"))
     if f.preset:

@@ -15,7 +15,7 @@ from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, dcc, html
+from dash import ALL, Input, Output, State, dcc, html
 from dash.exceptions import MissingCallbackContextException
 
 from dashboard import queries
@@ -24,7 +24,7 @@ from dashboard.filters import (
     OUTLIER_MODES,
     RANGE_COLUMNS,
     RANGE_LABELS,
-    TENURE_BANDS,
+    tenure_bands,
     Allowed,
     Filters,
 )
@@ -35,7 +35,6 @@ CONTROLS: dict[str, str] = {
     "country": "country",
     "segment": "segment",
     "tenure": "tenure",
-    "tenure_band": "tenure-band",
     "recency": "recency",
     "frequency": "frequency",
     "monetary": "monetary",
@@ -44,7 +43,7 @@ CONTROLS: dict[str, str] = {
     "outliers": "outliers",
     "preset": "preset",
 }
-ANY_BAND = "any"  # the tenure band radio's "no band" value
+BAND_BUTTON = "tenure-band-button"  # pattern-matching id type of the tenure band buttons
 NO_PRESET = "none"  # the preset radio's "no preset" value
 PRESET_OPTIONS = [
     {"label": "All customers", "value": NO_PRESET},
@@ -56,7 +55,7 @@ _MAX_ITEMS = 1000  # longest list looked at before Filters.from_query caps it to
 
 
 def control_id(prefix: str, key: str) -> str:
-    """The component id of one control, e.g. control_id('explore', 'tenure_band') -> 'explore-tenure-band'."""
+    """The component id of one control, e.g. control_id('explore', 'preset') -> 'explore-preset'."""
     return f"{prefix}-{CONTROLS[key]}"
 
 
@@ -119,9 +118,6 @@ def controls_to_query(controls: Mapping[str, Any], run: Any) -> dict[str, Any]:
     }
     for name in RANGE_COLUMNS:
         query[f"{name}_min"], query[f"{name}_max"] = _pair(controls.get(name))
-    band = controls.get("tenure_band")
-    if band != ANY_BAND:
-        query["tenure_band"] = band
     query["outliers"] = controls.get("outliers")
     preset = controls.get("preset")
     if preset != NO_PRESET:
@@ -180,7 +176,6 @@ def control_values(f: Filters, allowed: Allowed) -> dict[str, Any]:
             ]
     if f.preset == "at-risk" and f.value_ready and f.alive_max is None and values.get("alive"):
         values["alive"][1] = _num(min(AT_RISK_ALIVE_PERCENT, values["alive"][1]))  # the list's threshold
-    values["tenure_band"] = f.tenure_band or ANY_BAND
     values["outliers"] = f.outliers
     values["preset"] = f.preset or NO_PRESET
     return values
@@ -279,8 +274,69 @@ def _range_slider(prefix: str, name: str, allowed: Allowed, value: Any) -> html.
     )
 
 
+def _band_buttons(prefix: str, allowed: Allowed) -> html.Div:
+    """Quick picks under the tenure slider: bands cut from the run's own tenure range; a click sets the
+    slider (one control, one state), so a band the data does not reach is never offered."""
+    lo, hi = allowed.ranges.get("tenure", (None, None))
+    bands = tenure_bands(lo, hi)
+    if not bands:
+        return html.Div()
+    return html.Div(
+        [
+            dbc.Button(
+                label,
+                id={"type": BAND_BUTTON, "prefix": prefix, "index": i},
+                color="secondary",
+                outline=True,
+                size="sm",
+                n_clicks=0,
+                className="py-0 px-2",
+                title=f"tenure {int(a)} to {int(b)} days",
+            )
+            for i, (label, a, b) in enumerate(bands)
+        ],
+        className="d-flex flex-wrap gap-1 mb-3 tenure-bands",
+        style={"marginTop": "-0.5rem"},
+    )
+
+
+def band_value(index: Any, run: Any) -> list[float | int] | None:
+    """The tenure slider's value for band button `index` of the run's bands; None for an unknown index."""
+    if not isinstance(index, int) or isinstance(index, bool):
+        return None
+    _, allowed = filters_from_controls({}, run)
+    lo, hi = allowed.ranges.get("tenure", (None, None))
+    bands = tenure_bands(lo, hi)
+    bounds = slider_bounds(allowed, "tenure")
+    if not 0 <= index < len(bands) or bounds is None:
+        return None
+    _, a, b = bands[index]
+    return [_num(max(a, bounds[0])), _num(min(b, bounds[1]))]
+
+
+def register_band_buttons(prefix: str, run_store: str) -> None:
+    """The callback behind one page's band buttons: a click moves that page's tenure slider."""
+
+    @dash.callback(
+        Output(control_id(prefix, "tenure"), "value", allow_duplicate=True),
+        Input({"type": BAND_BUTTON, "prefix": prefix, "index": ALL}, "n_clicks"),
+        State(run_store, "data"),
+        prevent_initial_call=True,
+    )
+    def pick_band(clicks: Any, run: Any) -> Any:
+        trigger = dash.ctx.triggered_id
+        if not isinstance(trigger, Mapping) or not any(isinstance(c, int) and c > 0 for c in clicks or []):
+            return dash.no_update
+        try:
+            value = band_value(trigger.get("index"), run)
+        except (queries.NoData, queries.QueryTimeout):
+            return dash.no_update
+        return dash.no_update if value is None else value
+
+
 def filter_bar(prefix: str, f: Filters, allowed: Allowed) -> dbc.Card:
-    """The filter card: preset, country, segment, tenure (range and band), R/F/M ranges, outliers, clear."""
+    """The filter card: preset, country, segment, tenure (range and the run's bands), R/F/M ranges,
+    predicted value, chance still active, outliers, clear."""
     values = control_values(f, allowed)
     body: list[Any] = [
         html.Div(
@@ -328,20 +384,7 @@ def filter_bar(prefix: str, f: Filters, allowed: Allowed) -> dbc.Card:
             className="mb-3",
         ),
         _range_slider(prefix, "tenure", allowed, values["tenure"]),
-        html.Div(
-            [
-                html.Label("Tenure band", className="form-label small mb-1"),
-                dbc.RadioItems(
-                    id=control_id(prefix, "tenure_band"),
-                    options=[{"label": "Any", "value": ANY_BAND}]
-                    + [{"label": b, "value": b} for b in TENURE_BANDS],
-                    value=values["tenure_band"],
-                    inline=True,
-                    className="small",
-                ),
-            ],
-            className="mb-3",
-        ),
+        _band_buttons(prefix, allowed),
         *(
             _range_slider(prefix, n, allowed, values[n])
             for n in ("recency", "frequency", "monetary", "value", "alive")

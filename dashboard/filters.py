@@ -47,13 +47,17 @@ RANGE_LABELS: dict[str, tuple[str, str]] = {
 AT_RISK_ALIVE_PERCENT = 50.0
 # What the at-risk list tells customer success to do (never an upsell).
 RETENTION_ACTION = RFM_GROUP_ACTIONS["At Risk"]
-# Named tenure bands, half-open day ranges [lo, hi).
+# Tenure bands of old links (`tenure_band=1-2y`): read as the tenure range they name, in whole days. The bar
+# itself offers bands cut from each run's own range (tenure_bands), as buttons that set the tenure slider.
 TENURE_BANDS: dict[str, tuple[float, float | None]] = {
-    "0-90d": (0, 90),
-    "90-365d": (90, 365),
-    "1-2y": (365, 730),
+    "0-90d": (0, 89),
+    "90-365d": (90, 364),
+    "1-2y": (365, 729),
     "2y+": (730, None),
 }
+# Where a band may start (days), most useful first: a run spanning many of them gets the first four inside.
+_BAND_EDGES: tuple[int, ...] = (365, 90, 730, 180, 1825, 30, 1095, 3650)
+_MAX_BANDS = 5
 OUTLIER_MODES = ("include", "exclude", "only")
 PRESETS: dict[str, str] = {"at-risk": "At risk", "outliers": "Outliers"}
 # Segment names the at-risk preset selects (compared lower-cased); rfm_group is the fallback.
@@ -121,7 +125,6 @@ class Filters:
     value_max: float | None = None
     alive_min: float | None = None
     alive_max: float | None = None
-    tenure_band: str | None = None
     outliers: str = "include"
     preset: str | None = None
     value_ready: bool = field(default=False, compare=False, repr=False)  # from Allowed, for the at-risk rule
@@ -142,6 +145,9 @@ class Filters:
         segments = tuple(i for i in sorted(allowed.segments) if i in set(seg_ids))
         bounds: dict[str, float | None] = {}
         preset = _choice(query.get("preset"), PRESETS)
+        band = _choice(query.get("tenure_band"), TENURE_BANDS)  # an old link's band: its tenure range
+        if band and query.get("tenure_min") is None and query.get("tenure_max") is None:
+            query = {**query, "tenure_min": TENURE_BANDS[band][0], "tenure_max": TENURE_BANDS[band][1]}
         for name in RANGE_COLUMNS:
             lo, hi = _number(query.get(f"{name}_min")), _number(query.get(f"{name}_max"))
             if lo is not None and hi is not None and lo > hi:
@@ -155,15 +161,10 @@ class Filters:
                 if name == "alive" and preset == "at-risk" and hi == AT_RISK_ALIVE_PERCENT:
                     hi = None  # the at-risk list's default threshold, written once: no bound in the URL
             bounds[f"{name}_min"], bounds[f"{name}_max"] = lo, hi
-        band = _choice(query.get("tenure_band"), TENURE_BANDS)
-        tenure_range = allowed.ranges.get("tenure", (None, None))
-        if tenure_range[0] is None:
-            band = None
         return cls(
             run_id=allowed.run_id,
             countries=countries,
             segments=segments,
-            tenure_band=band,
             outliers=_choice(query.get("outliers"), OUTLIER_MODES) or "include",
             preset=preset,
             value_ready=allowed.value_ready,
@@ -181,8 +182,6 @@ class Filters:
                 value = getattr(self, f"{name}_{end}")
                 if value is not None:
                     pairs.append((f"{name}_{end}", _fmt(value)))
-        if self.tenure_band:
-            pairs.append(("tenure_band", self.tenure_band))
         if self.outliers != "include":
             pairs.append(("outliers", self.outliers))
         if self.preset:
@@ -195,14 +194,11 @@ class Filters:
 
     def params(self) -> dict[str, Any]:
         """Named parameters for queries.filtered's static SQL (every key is used by every filtered query)."""
-        band_lo, band_hi = TENURE_BANDS[self.tenure_band] if self.tenure_band else (None, None)
         return {
             "run_id": self.run_id,
             "countries": list(self.countries) or None,
             "segments": list(self.segments) or None,
             **{f"{n}_{e}": getattr(self, f"{n}_{e}") for n in RANGE_COLUMNS for e in ("min", "max")},
-            "band_lo": band_lo,
-            "band_hi": band_hi,
             "outliers_only": self.outliers == "only" or self.preset == "outliers",
             "outliers_exclude": self.outliers == "exclude",
             "at_risk": self.preset == "at-risk",
@@ -235,8 +231,6 @@ class Filters:
                 lines.append(f"{label}: at least {_fmt(lo)}{unit}")
             elif hi is not None:
                 lines.append(f"{label}: at most {_fmt(hi)}{unit}")
-        if self.tenure_band:
-            lines.append(f"Tenure band: {self.tenure_band}")
         if self.outliers != "include":
             lines.append("Outliers: " + ("excluded" if self.outliers == "exclude" else "only"))
         if self.preset == "at-risk" and self.value_ready:
@@ -364,6 +358,37 @@ def _number(value: Any) -> float | None:
     except ValueError:
         return None
     return number if math.isfinite(number) else None
+
+
+def tenure_bands(lo: float | None, hi: float | None) -> list[tuple[str, float, float]]:
+    """Tenure bands cut from a run's own range [lo, hi] days: (label, first day, last day), at most
+    _MAX_BANDS, at the usual edges (90 days, 1 year, 2 years...) that fall inside the range; none if the
+    run has no tenure or spans less than two bands."""
+    if lo is None or hi is None or hi <= lo:
+        return []
+    inside = sorted([e for e in _BAND_EDGES if lo < e < hi][: _MAX_BANDS - 1])
+    if not inside:
+        return []
+    starts = [math.floor(lo), *inside]
+    ends = [e - 1 for e in inside] + [math.ceil(hi)]
+    bands = []
+    for i, (a, b) in enumerate(zip(starts, ends, strict=True)):
+        if i == 0:
+            label = f"under {_days(inside[0])}"
+        elif i == len(starts) - 1:
+            label = f"{_days(a)}+"
+        else:
+            label = f"{_days(a)}–{_days(b + 1)}"
+        bands.append((label, float(a), float(b)))
+    return bands
+
+
+def _days(days: float) -> str:
+    """90 -> '90 days', 365 -> '1 year', 730 -> '2 years' (band labels)."""
+    years = days / 365
+    if days >= 365 and years.is_integer():
+        return f"{int(years)} year" + ("s" if years > 1 else "")
+    return f"{int(days)} days"
 
 
 def _choice(value: Any, options: Iterable[str]) -> str | None:

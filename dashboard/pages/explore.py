@@ -280,6 +280,8 @@ def cross_filter(bar_click: Any, map_click: Any, clear: Any, controls: dict[str,
     return values
 
 
+filter_bar.register_band_buttons(PREFIX, "explore-run")
+
 clientside_callback(  # writes the query into the address bar; the sink only gives it an output
     ClientsideFunction(namespace="url_state", function_name="replace"),
     Output("explore-url-sink", "data"),

@@ -71,8 +71,6 @@ filtered AS (
       AND ($value_max IS NULL OR c.predicted_value <= $value_max)
       AND ($alive_min IS NULL OR c.p_alive * 100 >= $alive_min)
       AND ($alive_max IS NULL OR c.p_alive * 100 <= $alive_max)
-      AND ($band_lo IS NULL OR c.tenure_days >= $band_lo)
-      AND ($band_hi IS NULL OR c.tenure_days < $band_hi)
       AND (NOT $outliers_only OR coalesce(c.is_outlier, false))
       AND (NOT $outliers_exclude OR NOT coalesce(c.is_outlier, false))
       AND (NOT $at_risk OR CASE
@@ -101,7 +99,7 @@ SORT_COLUMNS: dict[str, str] = {
     "value_at_risk": '"value_at_risk"',
 }
 assert tuple(SORT_COLUMNS) == SORT_KEYS, "filters.SORT_KEYS and SORT_COLUMNS must list the same keys"
-_DEFAULT_DESC = {
+DEFAULT_DESC: dict[str, bool] = {  # direction of a sort key given without one (unlisted keys ascend)
     "recency": False,
     "frequency": True,
     "monetary": True,
@@ -298,7 +296,7 @@ def _order_by(f: Filters, view: TableView) -> str:
     (revenue without a value model) highest first, else id."""
     at_risk = "value_at_risk" if f.value_ready else "monetary"
     key = view.sort if view.sort in SORT_COLUMNS else (at_risk if f.preset == "at-risk" else "customer_id")
-    desc = view.descending if view.descending is not None else _DEFAULT_DESC.get(key, False)
+    desc = view.descending if view.descending is not None else DEFAULT_DESC.get(key, False)
     direction = "DESC" if desc else "ASC"
     return f'ORDER BY {SORT_COLUMNS[key]} {direction} NULLS LAST, "customer_id" ASC'
 
@@ -316,11 +314,26 @@ def customers_page(
     """
     total = count(f)
     size = min(max(int(page_size), 1), PAGE_SIZE_MAX)
-    last_page = max((total + size - 1) // size, 1)
-    page = min(max(int(page), 1), last_page)
-    view = TableView(sort=sort_key if sort_key in SORT_COLUMNS else None, descending=descending, page=page)
-    params = {**f.params(), "limit": size, "offset": (page - 1) * size}
-    df = queries.fetch_df(
+    page = min(max(int(page), 1), max((total + size - 1) // size, 1))
+    return _block(f, sort_key, descending, (page - 1) * size, size), total
+
+
+def customers_block(
+    f: Filters, sort_key: str | None, descending: bool | None, offset: int, limit: int
+) -> tuple[pd.DataFrame, int]:
+    """Rows offset .. offset+limit (at most PAGE_SIZE_MAX, none past the end) of the sorted filtered
+    customers, and the total count: one block of the Customers grid's infinite scroll."""
+    total = count(f)
+    return _block(f, sort_key, descending, min(max(int(offset), 0), total), limit), total
+
+
+def _block(
+    f: Filters, sort_key: str | None, descending: bool | None, offset: int, limit: int
+) -> pd.DataFrame:
+    """LIMIT/OFFSET rows in ORDER BY a whitelisted column (an unknown sort_key means the default order)."""
+    view = TableView(sort=sort_key if sort_key in SORT_COLUMNS else None, descending=descending)
+    params = {**f.params(), "limit": min(max(int(limit), 1), PAGE_SIZE_MAX), "offset": max(int(offset), 0)}
+    return queries.fetch_df(
         queries.sql(
             FILTERED_CTE,
             "SELECT",
@@ -331,7 +344,6 @@ def customers_page(
         ),
         params,
     )
-    return df, total
 
 
 def sample_customers(f: Filters, n: int = SAMPLE_MAX) -> pd.DataFrame:

@@ -167,50 +167,51 @@ def test_fac009_two_apps_in_one_session_each_get_the_page_callbacks(fixture_db: 
 
 
 def test_fac010_run_selector_follows_the_url(client: FlaskClient) -> None:
-    ids = [{"type": "nav-link", "index": "dashboard.pages.overview"}]
     body = {
-        "output": "..run-select.options...run-select.value...url.search..."
-        '{"index":["ALL"],"type":"nav-link"}.href..',
+        "output": "..run-select.options...run-select.value...run-current.data...shared-query.data..."
+        "run-notice.children..",
         "outputs": [
             {"id": "run-select", "property": "options"},
             {"id": "run-select", "property": "value"},
-            {"id": "url", "property": "search"},
-            [{"id": ids[0], "property": "href"}],
+            {"id": "run-current", "property": "data"},
+            {"id": "shared-query", "property": "data"},
+            {"id": "run-notice", "property": "children"},
         ],
-        "inputs": [
-            {"id": "url", "property": "search", "value": "?run=1"},
-            {"id": "run-select", "property": "value"},
-        ],
+        "inputs": [{"id": "url", "property": "search", "value": "?run=1&country=France"}],
         "changedPropIds": ["url.search"],
-        "state": [
-            {"id": "url", "property": "pathname", "value": "/"},
-            [{"id": ids[0], "property": "id", "value": ids[0]}],
-        ],
     }
     status, data = post_callback(client, body)
     assert status == 200
-    assert data["response"]["run-select"]["value"] == 1
-    assert data["response"]['{"index":"dashboard.pages.overview","type":"nav-link"}']["href"] == "/?run=1"
-    # a hostile run in the URL falls back to the latest run
+    assert data["response"]["run-select"]["value"] == 1 and data["response"]["run-current"]["data"] == 1
+    assert data["response"]["shared-query"]["data"] == "run=1&country=France"
+    # a hostile run in the URL falls back to the latest run, and says so
     body["inputs"][0]["value"] = "?run=%27%3B%20DROP"
-    assert post_callback(client, body)[1]["response"]["run-select"]["value"] == 2
-    # choosing a run in the selector writes it into the URL
-    body["inputs"] = [
-        {"id": "url", "property": "search", "value": ""},
-        {"id": "run-select", "property": "value", "value": 1},
-    ]
-    body["changedPropIds"] = ["run-select.value"]
-    assert post_callback(client, body)[1]["response"]["url"]["search"] == "?run=1"
-    # a value that is not a run is not written anywhere
-    body["inputs"][1]["value"] = {"evil": 1}
-    assert "url" not in post_callback(client, body)[1]["response"]
+    response = post_callback(client, body)[1]["response"]
+    assert response["run-select"]["value"] == 2 and "There is no run" in json.dumps(response["run-notice"])
     # junk in place of the URL query is ignored
-    body["inputs"] = [
-        {"id": "url", "property": "search", "value": {"a": [1]}},
-        {"id": "run-select", "property": "value"},
-    ]
-    body["changedPropIds"] = ["url.search"]
+    body["inputs"][0]["value"] = {"a": [1]}
     assert post_callback(client, body)[1]["response"]["run-select"]["value"] == 2
+
+
+def test_fac010b_run_switch_target_is_built_on_the_server(client: FlaskClient) -> None:
+    body = {
+        "output": "run-switch-target.data",
+        "outputs": {"id": "run-switch-target", "property": "data"},
+        "inputs": [
+            {
+                "id": "run-switch-request",
+                "property": "data",
+                "value": {"path": "/explore", "search": "?run=2&country=France&page=2", "from": 2, "to": 1},
+            }
+        ],
+        "changedPropIds": ["run-switch-request.data"],
+    }
+    status, data = post_callback(client, body)
+    assert status == 200 and data["response"]["run-switch-target"]["data"] == "/explore?run=1&country=France"
+    for junk in ({"evil": 1}, "x", [1], {"path": "//x", "search": "", "from": 2, "to": 1}):
+        body["inputs"][0]["value"] = junk
+        status, data = post_callback(client, body)
+        assert status == 200 and data["response"] == {}  # no update: nothing to navigate to
 
 
 def _click_body(bar: Any, map_: Any, query: str, segment: Any, changed: str) -> dict[str, Any]:

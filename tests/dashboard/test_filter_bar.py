@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from dashboard import filter_bar
-from dashboard.filters import Allowed, Filters
+from dashboard.filters import Allowed, Filters, tenure_bands
 
 ALLOWED = Allowed(
     run_id=7,
@@ -29,7 +29,6 @@ FULL = {
     "country": [],
     "segment": [],
     "tenure": [0, 700],
-    "tenure_band": "any",
     "recency": [1, 365],
     "frequency": [1, 50],
     "monetary": [-121, 9001],
@@ -67,7 +66,6 @@ def test_fb002_valid_controls_become_the_same_filters_as_the_url() -> None:
         "country": ["Germany", "France"],
         "segment": [2, 0],
         "tenure": [100, 700],
-        "tenure_band": "1-2y",
         "monetary": [10.5, 500],
         "outliers": "exclude",
         "preset": "at-risk",
@@ -81,12 +79,12 @@ def test_fb002_valid_controls_become_the_same_filters_as_the_url() -> None:
         key, value = pair.split("=")
         query.setdefault(key, []).append(value)
     expected = Filters.from_query(
-        {**query, "tenure_band": "1-2y", "outliers": "exclude", "preset": "at-risk"}, ALLOWED
+        {**query, "outliers": "exclude", "preset": "at-risk"}, ALLOWED
     )
     assert f == expected
     assert f.to_query() == (
         "run=7&country=France&country=Germany&segment=0&segment=2&tenure_min=100&monetary_min=10.5"
-        "&monetary_max=500&tenure_band=1-2y&outliers=exclude&preset=at-risk"
+        "&monetary_max=500&outliers=exclude&preset=at-risk"
     )
     assert parse(filter_bar.control_values(f, ALLOWED)) == f  # round trip through the controls
 
@@ -102,8 +100,6 @@ HOSTILE: list[tuple[str, Any]] = [
     ("tenure", [1, 2, 3]),
     ("tenure", [True, False]),
     ("monetary", "100"),
-    ("tenure_band", "0-90d' --"),
-    ("tenure_band", ["0-90d", "2y+"]),
     ("outliers", "everything"),
     ("outliers", {"x": "only"}),
     ("preset", "all; DELETE"),
@@ -160,7 +156,7 @@ def test_fb008_with_added_adds_one_validated_value() -> None:
 
 
 def test_fb009_cleared_keeps_the_run_and_resets_every_control() -> None:
-    f = parse({**FULL, "country": ["France"], "tenure_band": "2y+", "preset": "outliers", "tenure": [5, 9]})
+    f = parse({**FULL, "country": ["France"], "preset": "outliers", "tenure": [5, 9]})
     assert filter_bar.cleared(f, ALLOWED) == FULL
 
 
@@ -205,7 +201,7 @@ def test_fb011_the_bar_has_every_control_with_the_filters_values() -> None:
 
 def test_fb012_inputs_outputs_and_trigger_outside_a_callback() -> None:
     assert set(filter_bar.inputs("p")) == set(filter_bar.CONTROLS) == set(filter_bar.outputs("p"))
-    assert filter_bar.inputs("p")["tenure_band"].component_id == "p-tenure-band"
+    assert filter_bar.inputs("p")["tenure"].component_id == "p-tenure"
     assert filter_bar.triggered() is None
 
 
@@ -217,3 +213,33 @@ def test_fb013_filters_from_controls_resolves_the_run(db: Path) -> None:
         assert f.run_id == 2  # unknown or malformed: the latest run
     f, _ = filter_bar.filters_from_url({"run": "1", "country": ["France", "Narnia"], "segment": "3"})
     assert (f.run_id, f.countries, f.segments) == (1, ("France",), (3,))
+
+
+def test_fb014_band_buttons_come_from_the_runs_tenure_and_set_the_slider(db: Path) -> None:
+    """The bar offers only bands the run's tenure reaches, and a band button's value is that band,
+    clipped to the slider (one control for tenure, no radio beside it)."""
+    _, allowed = filter_bar.filters_from_controls({}, 1)
+    lo, hi = allowed.ranges["tenure"]
+    bands = tenure_bands(lo, hi)
+    assert bands and all(a <= b for _, a, b in bands) and bands[-1][2] >= hi
+    card = to_json(filter_bar.filter_bar("t", Filters(run_id=1), allowed))
+    for label, _, _ in bands:
+        assert json.dumps(label) in card
+    assert "2y+" not in card and "tenure-band\"" not in card
+    bounds = filter_bar.slider_bounds(allowed, "tenure")
+    assert filter_bar.band_value(0, 1) == [bounds[0], bands[0][2]]
+    assert filter_bar.band_value(len(bands) - 1, 1)[1] == bounds[1]
+    for junk in (-1, len(bands), "0", None, True, 1.5):
+        assert filter_bar.band_value(junk, 1) is None
+
+
+def test_fb015_bands_fit_the_data() -> None:
+    assert tenure_bands(1, 374) == [
+        ("under 30 days", 1, 29),
+        ("30 days–90 days", 30, 89),
+        ("90 days–180 days", 90, 179),
+        ("180 days–1 year", 180, 364),
+        ("1 year+", 365, 374),
+    ]  # 374 days of data: no "2 years+" band
+    assert [b[0] for b in tenure_bands(0, 2000)][-2:] == ["1 year–2 years", "2 years+"]
+    assert tenure_bands(0, 20) == [] and tenure_bands(None, None) == [] and tenure_bands(5, 5) == []

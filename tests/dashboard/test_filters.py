@@ -53,8 +53,20 @@ def test_flt001_valid_values_are_kept_in_the_runs_order() -> None:
 
 
 def test_flt002_a_single_value_is_a_one_item_list() -> None:
-    f = parse({"country": "France", "segment": "2", "tenure_band": "1-2y", "preset": "at-risk"})
-    assert (f.countries, f.segments, f.tenure_band, f.preset) == (("France",), (2,), "1-2y", "at-risk")
+    f = parse({"country": "France", "segment": "2", "preset": "at-risk"})
+    assert (f.countries, f.segments, f.preset) == (("France",), (2,), "at-risk")
+
+
+def test_flt002b_an_old_links_tenure_band_is_read_as_its_tenure_range() -> None:
+    """Links made before bands came from the data (`tenure_band=1-2y`) still open the same customers."""
+    f = parse({"tenure_band": "1-2y"})
+    assert (f.tenure_min, f.tenure_max) == (365, 729) and f.to_query() == "run=3&tenure_min=365&tenure_max=729"
+    assert parse({"tenure_band": "2y+"}).tenure_min == 730 and parse({"tenure_band": "2y+"}).tenure_max is None
+    assert parse({"tenure_band": "0-90d"}).to_query() == "run=3&tenure_max=89"  # 10 is the run's minimum
+    explicit = parse({"tenure_band": "1-2y", "tenure_min": "500"})  # explicit bounds win over a band
+    assert (explicit.tenure_min, explicit.tenure_max) == (500, None)
+    for junk in ("0-90d' --", ["0-90d", "2y+"], {"x": 1}, "3y+"):
+        assert parse({"tenure_band": junk}) == Filters(run_id=3)
 
 
 def test_flt003_unknown_country_and_segment_are_ignored() -> None:
@@ -106,7 +118,7 @@ def test_flt007_bounds_that_exclude_nothing_are_dropped() -> None:
 def test_flt008_a_column_the_run_lacks_takes_no_bounds() -> None:
     allowed = Allowed(run_id=1, ranges={"tenure": (None, None), "recency": (1.0, 9.0)})
     f = Filters.from_query({"tenure_min": "5", "tenure_band": "1-2y", "recency_max": "5"}, allowed)
-    assert (f.tenure_min, f.tenure_band, f.recency_max) == (None, None, 5.0)
+    assert (f.tenure_min, f.tenure_max, f.recency_max) == (None, None, 5.0)
 
 
 def test_flt009_long_lists_are_capped_at_the_number_of_allowed_values() -> None:
@@ -138,13 +150,12 @@ def test_flt013_to_query_is_stable_and_round_trips() -> None:
         "monetary_min": "100.5",
         "tenure_max": "400",
         "outliers": "only",
-        "tenure_band": "90-365d",
         "run": "1",  # the run comes from Allowed, not the query
     }
     f = parse(query)
     assert f.to_query() == (
         "run=3&country=France&country=Germany&segment=2&segment=3&tenure_max=400&monetary_min=100.5"
-        "&tenure_band=90-365d&outliers=only&preset=at-risk"
+        "&outliers=only&preset=at-risk"
     )
     back = {k: v[0] if len(v) == 1 else v for k, v in parse_qs(f.to_query()).items()}
     assert parse(back) == f
@@ -155,7 +166,7 @@ def test_flt014_params_bind_only_validated_values() -> None:
     f = parse({"country": ["France", SQL], "segment": ["2"], "tenure_band": "2y+", "preset": "outliers"})
     p = f.params()
     assert p["countries"] == ["France"] and p["segments"] == [2]
-    assert (p["band_lo"], p["band_hi"]) == (730, None)
+    assert (p["tenure_min"], p["tenure_max"]) == (730, None)
     assert p["outliers_only"] is True and p["outliers_exclude"] is False and p["at_risk"] is False
     assert p["at_risk_names"] == list(AT_RISK_NAMES)
     empty = parse({}).params()
@@ -170,7 +181,7 @@ def test_flt015_describe_in_words() -> None:
             "recency_max": "30",
             "monetary_min": "100",
             "monetary_max": "250.5",
-            "tenure_band": "1-2y",
+            "tenure_band": "1-2y",  # an old link's band reads as its range
             "outliers": "exclude",
             "preset": "at-risk",
         }
@@ -178,9 +189,9 @@ def test_flt015_describe_in_words() -> None:
     assert f.describe() == [
         "Country: France, Germany",
         "Segment: At Risk",
+        "Tenure: 365 to 729 days",
         "Recency: at most 30 days",
         "Revenue: 100 to 250.5",
-        "Tenure band: 1-2y",
         "Outliers: excluded",
         "Preset: At risk (segments or RFM groups At Risk, Can't Lose; ranked by revenue)",
     ]

@@ -61,7 +61,7 @@ def reference(df: pd.DataFrame, query: dict[str, Any]) -> pd.DataFrame:
         lo, hi = TENURE_BANDS[query["tenure_band"]]
         keep &= df["tenure_days"] >= lo
         if hi is not None:
-            keep &= df["tenure_days"] < hi
+            keep &= df["tenure_days"] <= hi  # an old link's band: whole days, both ends included
     outlier = df["is_outlier"].fillna(False).astype(bool)
     if query.get("outliers") == "exclude":
         keep &= ~outlier
