@@ -24,9 +24,9 @@ from dashboard.filters import (
     OUTLIER_MODES,
     RANGE_COLUMNS,
     RANGE_LABELS,
-    tenure_bands,
     Allowed,
     Filters,
+    tenure_bands,
 )
 from dashboard.queries import filtered
 
@@ -247,11 +247,15 @@ def _range_slider(prefix: str, name: str, allowed: Allowed, value: Any) -> html.
     label, unit = RANGE_LABELS[name]
     bounds = slider_bounds(allowed, name)
     text = f"{label} ({unit})" if unit else label
-    if bounds is None:
+    if bounds is None:  # the slider still exists (hidden, no value): callbacks list every control
         return html.Div(
             [
                 html.Label(text, className="form-label small mb-1"),
                 html.Div("not in this run", className="small text-muted"),
+                html.Div(
+                    dcc.RangeSlider(id=control_id(prefix, name), min=0, max=1, value=None, disabled=True),
+                    hidden=True,
+                ),
             ],
             className="mb-3",
         )

@@ -1,4 +1,5 @@
-"""One customer's "why this segment", and the Explore histograms that queries.filtered lacks.
+"""One customer's "why this segment", the Explore histograms that queries.filtered lacks, and the facts
+behind the Customers page's empty state (a column's range and the values present under a filter set).
 
 Same rules as queries.filtered: static SQL text, bound parameters only, aggregates or single rows. The
 customer id comes from the browser, so it is bound as a value and the customer must exist in the run; the
@@ -75,6 +76,52 @@ def histograms(f: Filters, bins: int = HISTOGRAM_BINS) -> pd.DataFrame:
     """
     params = {**f.params(), "bins": min(max(int(bins), 1), 200)}
     return queries.fetch_df(filtered.FILTERED_CTE + _HISTOGRAMS, params)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The empty state's facts: what the customers a filter set keeps look like in one column
+
+# UI range name (filters.RANGE_COLUMNS) -> its expression in the filters' own units (alive in percent).
+_RANGE_EXPR: dict[str, str] = {
+    "tenure": "tenure_days",
+    "recency": "recency_days",
+    "frequency": "frequency",
+    "monetary": "monetary",
+    "value": "predicted_value",
+    "alive": "p_alive * 100",
+}
+# Listed value kind -> its fixed column of `filtered`.
+_VALUE_COLUMNS: dict[str, str] = {"country": "country", "segment": "segment_name"}
+MAX_VALUES = 50
+
+
+def range_under(f: Filters, name: str) -> tuple[float | None, float | None]:
+    """(min, max) of one range column (a filters.RANGE_COLUMNS key) among the customers f keeps."""
+    expr = _RANGE_EXPR[name]  # a fixed expression; an unknown name is a KeyError, never SQL
+    row = queries.fetch_one(
+        queries.sql(
+            filtered.FILTERED_CTE, "SELECT min(", expr, ")::DOUBLE, max(", expr, ")::DOUBLE FROM filtered"
+        ),
+        f.params(),
+    )
+    return (None, None) if row is None else (_maybe(row[0]), _maybe(row[1]))
+
+
+def values_under(f: Filters, kind: str) -> list[str]:
+    """The countries or segment names ('country' / 'segment') of the customers f keeps, most common first."""
+    column = _VALUE_COLUMNS[kind]
+    rows = queries.fetch_all(
+        queries.sql(
+            filtered.FILTERED_CTE,
+            "SELECT",
+            column,
+            "FROM filtered WHERE",
+            column,
+            "IS NOT NULL GROUP BY ALL ORDER BY count(*) DESC, 1 LIMIT $n",
+        ),
+        {**f.params(), "n": MAX_VALUES},
+    )
+    return [str(r[0]) for r in rows]
 
 
 # ---------------------------------------------------------------------------------------------------------

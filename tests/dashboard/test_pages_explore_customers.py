@@ -1,5 +1,6 @@
-"""Explore and Customers: layouts from the URL, callbacks called as plain functions with valid and hostile
-values, and hostile callback bodies posted to Dash's route (never a 500)."""
+"""Explore (and the Customers layout without a run): layouts from the URL, callbacks called as plain
+functions with valid and hostile values, and hostile callback bodies posted to Dash's route (never a 500).
+The Customers page's own tests are in test_pages_customers.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import dash
 import pandas as pd
@@ -151,104 +151,6 @@ def test_pg006_explore_layout_restores_a_shared_url(app: dash.Dash, db: Path) ->
     assert "Narnia" not in junk.split('"options"')[0] and '"query": "run=2"' in junk
 
 
-# ---------------------------------------------------------------------------------------------------------
-# Customers
-
-
-def test_pg007_table_pages_and_sorts_on_the_server(
-    pages: dict[str, ModuleType], db: Path, read_customers: Callable[[Path, int], pd.DataFrame]
-) -> None:
-    state = pages["customers"].table_state
-    frame = read_customers(db, 1)
-    germany = frame[frame["country"] == "Germany"].sort_values(
-        ["monetary", "customer_id"], ascending=[False, True]
-    )
-    sort = [{"column_id": "monetary", "direction": "desc"}]
-    out = state("customers-table.page_current", controls(country=["Germany"]), 1, sort, 1)
-    assert [r["customer_id"] for r in out["data"]] == list(germany["customer_id"][25:50])
-    assert out["page_current"] == 1 and out["page_count"] == -(-len(germany) // 25)
-    assert out["count"] == f"{len(germany):,} customers"
-    assert out["url_state"]["query"] == "run=1&country=Germany&sort=monetary&desc=1&page=2"
-    csv = urlparse(out["csv_href"])
-    assert csv.path == "/export/customers.csv"
-    assert parse_qs(csv.query) == {"run": ["1"], "country": ["Germany"], "sort": ["monetary"], "desc": ["1"]}
-    assert out["xlsx_href"].startswith("/export/customers.xlsx?run=1&country=Germany&sort=monetary&desc=1")
-    # a new filter or a new sort goes back to page 1; a page past the end is clamped
-    assert state("customers-country.value", controls(country=["Germany"]), 3, sort, 1)["page_current"] == 0
-    assert state("customers-table.sort_by", controls(), 3, sort, 1)["page_current"] == 0
-    assert state("customers-table.page_current", controls(), 10_000, [], 1)["page_current"] == 7  # 200 / 25
-
-
-def test_pg008_at_risk_preset_sorts_by_revenue(
-    pages: dict[str, ModuleType], db: Path, read_customers: Callable[[Path, int], pd.DataFrame]
-) -> None:
-    frame = read_customers(db, 1)
-    at_risk = frame[frame["segment_name"].isin(["At Risk", "Can't Lose"])]
-    at_risk = at_risk.sort_values(["monetary", "customer_id"], ascending=[False, True])
-    out = pages["customers"].table_state("customers-preset.value", controls(preset="at-risk"), 4, [], 1)
-    assert out["sort_by"] == [{"column_id": "monetary", "direction": "desc"}] and out["page_current"] == 0
-    assert [r["customer_id"] for r in out["data"]] == list(at_risk["customer_id"][:25])
-    assert out["count"] == f"{len(at_risk):,} customers"
-    outliers = pages["customers"].table_state("customers-preset.value", controls(preset="outliers"), 0, [], 1)
-    assert outliers["count"] == f"{int(frame['is_outlier'].sum()):,} customers"
-
-
-@pytest.mark.parametrize(
-    ("page", "sort_by"),
-    [
-        ("2", [{"column_id": "monetary; DROP", "direction": "desc"}]),
-        (-5, [{"column_id": "rfm", "direction": "asc"}]),
-        ({"p": 1}, {"column_id": "monetary"}),
-        (True, [{"column_id": "monetary", "direction": "sideways"}]),
-        (10**12, ["monetary"]),
-        (None, [{"column_id": ["monetary"], "direction": "desc"}]),
-    ],
-)
-def test_pg009_hostile_page_and_sort_fall_back(
-    pages: dict[str, ModuleType], db: Path, page: Any, sort_by: Any
-) -> None:
-    out = pages["customers"].table_state("customers-table.sort_by", controls(), page, sort_by, "1")
-    assert out["sort_by"] == [] and out["page_current"] == 0
-    assert out["url_state"]["query"] == "run=1"
-    assert [r["customer_id"] for r in out["data"]] == sorted(r["customer_id"] for r in out["data"])
-
-
-def test_pg010_rows_are_plain_text_and_numbers(pages: dict[str, ModuleType]) -> None:
-    out = pages["customers"].table_state(None, controls(2), 0, [], 2)  # run 2: NULLs, formula-like text
-    ids = {r["id"] for r in out["data"]}
-    assert {"=1+1", "+SUM(A1)", "-2", "@cmd"} <= ids
-    for row in out["data"]:
-        assert row["id"] == row["customer_id"]
-        assert row["recency_days"] is None or isinstance(row["recency_days"], float)
-        assert row["is_outlier"] in ("yes", "")
-        assert len(row["rfm"].split()) == 3
-
-
-def test_pg011_why_panel_for_a_clicked_row(pages: dict[str, ModuleType]) -> None:
-    customers = pages["customers"]
-    is_open, panel, cell = customers.show_why({"row": 0, "column": 0, "row_id": "C10010"}, 1)
-    assert is_open is True and cell is None
-    text = to_json(panel)
-    assert "Customer C10010" in text and "from its centroid" in text
-    is_open, panel, _ = customers.show_why({"row_id": "C29999"}, 1)  # not in run 1
-    assert is_open is True and "That customer is not in this run." in to_json(panel)
-    for junk in (None, "C10010", {"row": 0}, [1]):
-        with pytest.raises(PreventUpdate):
-            customers.show_why(junk, 1)
-    for junk_id in ({"x": 1}, ["C10010"], "' OR 1=1 --"):
-        _, panel, _ = customers.show_why({"row_id": junk_id}, 1)
-        assert "not in this run" in to_json(panel)
-
-
-def test_pg012_customers_layout_from_the_url(app: dash.Dash, db: Path) -> None:
-    with app.server.test_request_context("/"):
-        layout = dash.page_registry["dashboard.pages.customers"]["layout"]
-        text = to_json(layout(run="1", preset="at-risk", sort="monetary", desc="1", page="2"))
-    assert '"page_current": 1' in text and '"column_id": "monetary", "direction": "desc"' in text
-    assert '"query": "run=1&preset=at-risk&sort=monetary&desc=1&page=2"' in text
-    assert '"href": "/export/customers.csv?run=1&preset=at-risk&sort=monetary&desc=1"' in text
-
-
 def test_pg013_no_run_yet_shows_how_to_make_one(tmp_path: Path) -> None:
     app = create_app(tmp_path / "missing.duckdb")
     with app.server.test_request_context("/"):
@@ -259,8 +161,6 @@ def test_pg013_no_run_yet_shows_how_to_make_one(tmp_path: Path) -> None:
         with queries.using(tmp_path / "missing.duckdb"):
             out = sys.modules["dashboard.pages.explore"].update(controls_for_nothing(), "customers", 1)
             assert "No segmentation run yet." in to_json(out["kpis"])
-            table = sys.modules["dashboard.pages.customers"].update_table(controls_for_nothing(), 0, [], 1)
-            assert table["count"] == "No segmentation run yet." and table["data"] == []
 
 
 def controls_for_nothing() -> dict[str, Any]:
@@ -309,20 +209,6 @@ def test_pg014_explore_route_takes_hostile_bodies(client: FlaskClient, values: d
     assert post(client, "..explore-kpis", values) == 200
     clicks = {"explore-segments.clickData": {"points": [{"customdata": ["' OR 1=1"]}]}, **values}
     assert post(client, "..explore-country", clicks) in (200, 204)
-
-
-@pytest.mark.parametrize(
-    "values",
-    [
-        {"customers-table.page_current": "2; DROP", "customers-table.sort_by": "monetary DESC; --"},
-        {"customers-table.sort_by": [{"column_id": {"x": 1}}], "customers-run.data": {"run": 1}},
-        {"customers-country.value": ["Germany"], "customers-table.page_current": -(10**18)},
-    ],
-)
-def test_pg015_customers_route_takes_hostile_bodies(client: FlaskClient, values: dict[str, Any]) -> None:
-    assert post(client, "..customers-table.data", values) == 200
-    assert post(client, "..customers-why", {"customers-table.active_cell": {"row_id": {"a": 1}}}) == 200
-    assert post(client, "..customers-why", {"customers-table.active_cell": "x"}) == 204
 
 
 def test_pg016_cross_filter_through_the_route_adds_the_country(client: FlaskClient) -> None:
