@@ -76,6 +76,7 @@ class ModelResult:
     pcs: np.ndarray  # n x 3 (NaN columns when fewer features)
     pca_mean: np.ndarray
     pca_components: np.ndarray
+    pca_explained: np.ndarray  # share of the scaled data's variance per component (fit sample)
     scores: list[KScore]
     stability_ari: float
     eps: float
@@ -347,6 +348,7 @@ def fit_model(
         pcs=pcs,
         pca_mean=pca.mean_,
         pca_components=pca.components_,
+        pca_explained=pca.explained_variance_ratio_,
         scores=scores,
         stability_ari=stability,
         eps=eps,

@@ -210,7 +210,7 @@ def store_run(
     )
     x = frame[list(model.transform.features)].to_numpy(dtype=float)
     con.execute(
-        "INSERT INTO out.models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO out.models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             run_id,
             list(model.transform.features),
@@ -223,6 +223,7 @@ def store_run(
             np.nanmin(x, axis=0).tolist(),
             np.nanmax(x, axis=0).tolist(),
             np.nanmedian(x, axis=0).tolist(),
+            model.pca_explained.tolist(),
         ],
     )
 

@@ -19,7 +19,8 @@ import duckdb
 
 from segmentation.errors import InputError
 
-SCHEMA_VERSION = 3  # 2: exact money (DECIMAL), cleaning customers/money, run warnings; 3: customer value
+SCHEMA_VERSION = 4  # 2: exact money (DECIMAL), cleaning customers/money, run warnings; 3: customer value;
+# 4: the PCA's explained variance
 
 # One statement per table. Every table but meta is keyed by run_id; customers and segments join on
 # (run_id, segment_id). Names live only in segments, so a rename touches one row.
@@ -185,7 +186,8 @@ CREATE TABLE IF NOT EXISTS models (
     pca_components DOUBLE[][],   -- 3 rows; pc = (scaled - pca_mean) @ components.T
     feature_min DOUBLE[],        -- slider ranges for the simulator
     feature_max DOUBLE[],
-    feature_median DOUBLE[]
+    feature_median DOUBLE[],
+    pca_explained DOUBLE[]       -- share of the scaled features' variance per component (NULL before v4)
 );
 """
 
@@ -208,6 +210,12 @@ ALTER TABLE customers ADD COLUMN p_alive DOUBLE;
 ALTER TABLE customers ADD COLUMN expected_purchases DOUBLE;
 ALTER TABLE customers ADD COLUMN predicted_value DECIMAL(18,2);
 ALTER TABLE customers ADD COLUMN value_at_risk DECIMAL(18,2);
+"""
+
+# A version-3 file gains the PCA's explained variance (its runs keep NULL: the dashboard then shows loadings
+# only). IF NOT EXISTS: a file that only claims an older version may already have the column.
+MIGRATE_3_TO_4 = """
+ALTER TABLE models ADD COLUMN IF NOT EXISTS pca_explained DOUBLE[];
 """
 
 TABLES = (
@@ -236,6 +244,8 @@ def create_schema(con: duckdb.DuckDBPyConnection, catalog: str | None = None) ->
             con.execute(MIGRATE_1_TO_2)
         if row is not None and row[0] in ("1", "2"):
             con.execute(MIGRATE_2_TO_3)
+        if row is not None and row[0] in ("1", "2", "3"):
+            con.execute(MIGRATE_3_TO_4)
         con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
     finally:
         con.execute("USE " + _quote(previous[0]))

@@ -3,8 +3,8 @@
 `from dashboard import figures; figures.segment_shares(...)` is how pages use them. common holds the
 palette, the segment colours (by name: one colour per name in every run and figure) and the plot template;
 segments the shares bars, RFM heatmap and boxes; maps the choropleth; distributions the histograms; model
-the radar, k sweep, PCA, simulator and why-this-segment charts; history the migration Sankey. No dash
-imports: figures are values, buildable without an app.
+the radar, k sweep and why-this-segment charts; pca the PCA and simulator scatters; history the migration
+Sankey. No dash imports: figures are values, buildable without an app.
 """
 
 from __future__ import annotations
@@ -14,11 +14,14 @@ from dashboard.figures.common import (
     FEATURE_LABELS,
     FONT,
     HASH_COLORS,
+    LOWER_IS_BETTER,
     OUTLIER_COLOR,
     PALETTE,
     POPULATION_COLOR,
     SEGMENT_COLORS,
     TEMPLATE,
+    VALUE_LABELS,
+    WHOLE_FEATURES,
     empty_figure,
     feature_label,
     id_colors,
@@ -30,19 +33,13 @@ from dashboard.figures.common import (
     series_color,
     styled,
     tint,
+    whole_ticks,
 )
 from dashboard.figures.distributions import EXPLORE_HISTOGRAM_LABELS, explore_histograms, feature_histogram
 from dashboard.figures.history import migration_sankey
 from dashboard.figures.maps import EUROPE, MAP_COUNTRY_NAMES, country_map
-from dashboard.figures.model import (
-    SIMULATOR_POINT_TRACE,
-    SWEEP_PANELS,
-    k_sweep,
-    pca_scatter,
-    profile_radar,
-    simulator_scatter,
-    why_segment,
-)
+from dashboard.figures.model import SWEEP_PANELS, k_sweep, profile_radar, radar_label, why_segment
+from dashboard.figures.pca import SIMULATOR_POINT_TRACE, pca_axis_titles, pca_scatter, simulator_scatter
 from dashboard.figures.segments import profile_boxes, rfm_heatmap, segment_shares
 
 __all__ = [
@@ -52,6 +49,7 @@ __all__ = [
     "FEATURE_LABELS",
     "FONT",
     "HASH_COLORS",
+    "LOWER_IS_BETTER",
     "MAP_COUNTRY_NAMES",
     "OUTLIER_COLOR",
     "PALETTE",
@@ -60,6 +58,8 @@ __all__ = [
     "SIMULATOR_POINT_TRACE",
     "SWEEP_PANELS",
     "TEMPLATE",
+    "VALUE_LABELS",
+    "WHOLE_FEATURES",
     "country_map",
     "empty_figure",
     "explore_histograms",
@@ -69,10 +69,12 @@ __all__ = [
     "k_sweep",
     "migration_sankey",
     "own_color",
+    "pca_axis_titles",
     "pca_scatter",
     "plain",
     "profile_boxes",
     "profile_radar",
+    "radar_label",
     "rfm_heatmap",
     "segment_color",
     "segment_colors",
@@ -82,5 +84,6 @@ __all__ = [
     "simulator_scatter",
     "styled",
     "tint",
+    "whole_ticks",
     "why_segment",
 ]

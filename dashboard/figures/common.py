@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import plotly.graph_objects as go
 
@@ -102,6 +103,17 @@ FEATURE_LABELS: dict[str, str] = {
     "distinct_products": "Distinct products",
     "return_rate": "Return rate",
 }
+# Value labels on bars (with a texttemplate): the value just past the bar's end in the page's dark grey, so
+# it reads on any segment colour and never overlaps (each bar has its own slot), not clipped by the axes.
+VALUE_LABELS: dict[str, Any] = {
+    "textposition": "outside",
+    "cliponaxis": False,
+    "textfont": {"size": 11, "color": "#495057"},
+}
+# Features where lower is better: radars draw them inverted, so outward always means better.
+LOWER_IS_BETTER: frozenset[str] = frozenset({"recency_days", "return_rate"})
+# Features stored as whole numbers: their axes tick on whole numbers only.
+WHOLE_FEATURES: frozenset[str] = frozenset({"recency_days", "frequency", "tenure_days", "distinct_products"})
 
 
 def own_color(name: str) -> str:
@@ -170,6 +182,13 @@ def empty_figure(message: str) -> go.Figure:
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return styled(fig)
+
+
+def whole_ticks(span: float) -> dict[str, Any]:
+    """Axis settings for whole-number values (customer counts, orders, days) spanning `span`: a tick on every
+    whole number while the span is small, where plotly would tick every half; plotly's own steps beyond
+    (they are whole numbers there)."""
+    return {"tick0": 0, "dtick": 1} if 0 <= span < 10 else {}
 
 
 def tint(hex_color: str, alpha: float) -> str:

@@ -7,13 +7,23 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.figures.common import empty_figure, feature_label, id_colors, plain, segment_label, styled
+from dashboard.figures.common import (
+    WHOLE_FEATURES,
+    empty_figure,
+    feature_label,
+    id_colors,
+    plain,
+    segment_label,
+    styled,
+    whole_ticks,
+)
 
 
 def feature_histogram(
     counts: pd.DataFrame, edges: list[float], names: dict[int, str], feature: str
 ) -> go.Figure:
-    """Stacked bars of customers per bin and segment (queries.model.histogram), in segment colours."""
+    """Stacked bars of customers per bin and segment (queries.model.histogram), in segment colours; counts
+    (and whole-number features) tick on whole numbers only."""
     if counts.empty or len(edges) < 2:
         return empty_figure("No values for this feature.")
     width = edges[1] - edges[0]
@@ -35,10 +45,18 @@ def feature_histogram(
         barmode="stack",
         bargap=0,
         legend={"traceorder": "normal"},
-        xaxis={"title": {"text": feature_label(feature)}},
-        yaxis={"title": {"text": "Customers"}},
+        xaxis={
+            "title": {"text": feature_label(feature)},
+            **(whole_ticks(edges[-1] - edges[0]) if feature in WHOLE_FEATURES else {}),
+        },
+        yaxis={"title": {"text": "Customers"}, **whole_ticks(_tallest(counts))},
     )
     return styled(fig, height=380)
+
+
+def _tallest(counts: pd.DataFrame) -> float:
+    """The most customers in one bin, all segments stacked (the count axis' span)."""
+    return float(counts.groupby("bin")["customers"].sum().max()) if not counts.empty else 0.0
 
 
 EXPLORE_HISTOGRAM_LABELS: dict[str, str] = {
@@ -53,6 +71,7 @@ def explore_histograms(df: pd.DataFrame, names: dict[int, str]) -> go.Figure:
     """A 2x2 grid of stacked histograms (queries.customer.histograms), one colour per segment.
 
     The end bins also hold the tails beyond the binned 1st..99th percentile range; their hover says so.
+    Counts, days and orders tick on whole numbers only.
     """
     from plotly.subplots import make_subplots  # only this figure needs subplots
 
@@ -88,6 +107,9 @@ def explore_histograms(df: pd.DataFrame, names: dict[int, str]) -> go.Figure:
         vmin, vmax = float(part["vmin"].iloc[0]), float(part["vmax"].iloc[0])
         last = int(part["bin"].max())
         whole = key != "monetary"
+        fig.update_yaxes(**whole_ticks(_tallest(part)), row=row, col=col)
+        if whole:
+            fig.update_xaxes(**whole_ticks((last + 1) * width), row=row, col=col)
         for segment_id, seg in part.groupby("segment_id", sort=True):
             sid = int(segment_id)
             bins = seg["bin"].astype(int).to_numpy()

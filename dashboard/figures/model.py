@@ -1,15 +1,16 @@
-"""The model's view of the segments: the profile radar, the k sweep, PCA scatters (2-D, 3-D and the
-simulator's) and one customer's distances to the centroids ("why this segment")."""
+"""The model's view of the segments: the profile radar, the k sweep and one customer's distances to the
+centroids ("why this segment"). The PCA scatters are in figures.pca."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard.figures.common import (
+    LOWER_IS_BETTER,
     PALETTE,
     POPULATION_COLOR,
     empty_figure,
@@ -21,17 +22,24 @@ from dashboard.figures.common import (
     styled,
 )
 
-SIMULATOR_POINT_TRACE = 1  # index of the simulated customer's marker in simulator_scatter (Patch target)
+
+def radar_label(feature: str) -> str:
+    """A radar axis label; features where lower is better say, on a second line, they are drawn inverted."""
+    label = feature_label(feature)
+    return label + "<br>(inverted)" if feature in LOWER_IS_BETTER else label
 
 
 def profile_radar(scores: pd.DataFrame, names: dict[int, str], features: list[str]) -> go.Figure:
     """A radar of each segment's median as a robust z-score (profiles.normalise); the population is 0.
 
-    Values are shown clipped to +-3 population IQRs; the hover gives the real score and medians.
+    Outward is always better: features where lower is better (LOWER_IS_BETTER: recency, return rate) are
+    drawn with the score's sign flipped and say so in their label. Values are shown clipped to +-3
+    population IQRs; the hover gives the (drawn) score and the real medians.
     """
     if scores.empty:
         return empty_figure("Pick segments to compare.")
-    theta = [feature_label(f) for f in features] + [feature_label(features[0])]
+    theta = [radar_label(f) for f in features] + [radar_label(features[0])]
+    sign = pd.Series([-1.0 if f in LOWER_IS_BETTER else 1.0 for f in features], index=features)
     fig = go.Figure()
     fig.add_trace(
         go.Scatterpolar(
@@ -47,7 +55,7 @@ def profile_radar(scores: pd.DataFrame, names: dict[int, str], features: list[st
     colors = id_colors(names, scores["segment_id"])
     for segment_id, part in scores.groupby("segment_id", sort=True):
         part = part.set_index("feature").reindex(features)
-        raw = part["score"].astype(float)
+        raw = part["score"].astype(float) * sign
         shown = raw.clip(-3, 3)
         biggest = max(biggest, float(shown.abs().max(skipna=True) or 0))
         custom = np.column_stack([raw.round(2), part["median"], part["population_median"]])
@@ -61,11 +69,24 @@ def profile_radar(scores: pd.DataFrame, names: dict[int, str], features: list[st
                 opacity=0.75,
                 name=plain(segment_label(names, segment_id)),
                 line={"color": colors[int(segment_id)], "width": 2},
-                hovertemplate="%{theta}: %{customdata[0]} IQR from everyone<br>median %{customdata[1]:,.4~g}"
-                " vs %{customdata[2]:,.4~g}<extra></extra>",
+                hovertemplate="%{theta}: %{customdata[0]} IQR from everyone (outward = better)<br>median "
+                "%{customdata[1]:,.4~g} vs %{customdata[2]:,.4~g}<extra></extra>",
             )
         )
     span = float(np.ceil(biggest * 2) / 2)
+    if any(f in LOWER_IS_BETTER for f in features):
+        fig.add_annotation(
+            text="Outward = better than everyone (on inverted axes, lower is better)",
+            x=0,
+            y=1,
+            yshift=30,  # above the top axis label
+            xref="paper",
+            yref="paper",
+            xanchor="left",
+            yanchor="bottom",
+            showarrow=False,
+            font={"size": 11, "color": "#6c757d"},
+        )
     fig.update_layout(
         polar={
             "radialaxis": {
@@ -78,7 +99,7 @@ def profile_radar(scores: pd.DataFrame, names: dict[int, str], features: list[st
             "bgcolor": "rgba(0,0,0,0)",
         },
         legend={"orientation": "h", "yanchor": "top", "y": -0.08, "xanchor": "center", "x": 0.5},
-        margin={"l": 60, "r": 60, "t": 30, "b": 40},
+        margin={"l": 80, "r": 80, "t": 60, "b": 40},
     )
     return styled(fig, height=460)
 
@@ -142,98 +163,6 @@ def k_sweep(df: pd.DataFrame, chosen_k: int | None) -> go.Figure:
     return styled(fig, height=560)
 
 
-def pca_scatter(df: pd.DataFrame, dims: int = 2, names: Mapping[int, str] | None = None) -> go.Figure:
-    """Sampled customers on the first 2 (or 3) principal components, one colour per segment name (resolved
-    among names, the run's, when given); outliers are drawn on top as black-edged crosses (2-D) or
-    diamonds (3-D) in their segment's colour."""
-    if df.empty or df["pc1"].isna().all():
-        return empty_figure("No PCA coordinates stored for this run.")
-    three = dims == 3 and not df["pc3"].isna().all()
-    palette = segment_colors([*df["segment_name"].astype(str), *(names or {}).values()])
-    fig = go.Figure()
-    outlier = df["is_outlier"].fillna(False).astype(bool)
-    for segment_id, part in df[~outlier].groupby("segment_id", sort=True):
-        name = plain(part["segment_name"].iloc[0])
-        common = {
-            "mode": "markers",
-            "name": name,
-            "legendgroup": str(segment_id),
-            "customdata": part[["customer_id"]].to_numpy(),
-            "hovertemplate": name + ": customer %{customdata[0]}<extra></extra>",
-        }
-        color = palette[str(part["segment_name"].iloc[0])]
-        if three:
-            fig.add_trace(
-                go.Scatter3d(
-                    x=part["pc1"],
-                    y=part["pc2"],
-                    z=part["pc3"],
-                    marker={"size": 2.5, "color": color},
-                    **common,
-                )
-            )
-        else:
-            fig.add_trace(
-                go.Scatter(
-                    x=part["pc1"], y=part["pc2"], marker={"size": 5, "color": color, "opacity": 0.6}, **common
-                )
-            )
-    out = df[outlier]
-    if not out.empty:
-        colors = [palette[str(n)] for n in out["segment_name"]]
-        common = {
-            "mode": "markers",
-            "name": f"Outliers ({len(out):,})",
-            "customdata": out[["customer_id", "segment_name"]].to_numpy(),
-            "hovertemplate": "outlier %{customdata[0]} (%{customdata[1]})<extra></extra>",
-        }
-        if three:
-            fig.add_trace(
-                go.Scatter3d(
-                    x=out["pc1"],
-                    y=out["pc2"],
-                    z=out["pc3"],
-                    marker={
-                        "size": 5,
-                        "color": colors,
-                        "symbol": "diamond",
-                        "line": {"color": "#000", "width": 1},
-                    },
-                    **common,
-                )
-            )
-        else:
-            fig.add_trace(
-                go.Scatter(
-                    x=out["pc1"],
-                    y=out["pc2"],
-                    marker={
-                        "size": 11,
-                        "color": colors,
-                        "symbol": "x",
-                        "line": {"color": "#000", "width": 1},
-                    },
-                    **common,
-                )
-            )
-    if three:
-        axes = {"gridcolor": "#dee2e6", "backgroundcolor": "rgba(0,0,0,0)", "nticks": 5}
-        fig.update_layout(
-            scene={
-                "xaxis": {**axes, "title": {"text": "PC1"}},
-                "yaxis": {**axes, "title": {"text": "PC2"}},
-                "zaxis": {**axes, "title": {"text": "PC3"}},
-                "aspectmode": "cube",
-                "camera": {"eye": {"x": 1.5, "y": 1.5, "z": 0.9}},
-            },
-            margin={"l": 0, "r": 0, "t": 30, "b": 0},
-        )
-    else:
-        fig.update_layout(xaxis={"title": {"text": "PC1"}}, yaxis={"title": {"text": "PC2"}})
-    fig.update_layout(legend={"itemsizing": "constant"})
-    return styled(fig, height=480)
-
-
 def why_segment(
     features: pd.DataFrame,
     own_id: int | None,
@@ -292,56 +221,3 @@ def why_segment(
         margin={"t": 50, "l": 10, "r": 10, "b": 10},
     )
     return styled(fig, height=80 + 38 * len(features))
-
-
-def simulator_scatter(
-    sample: pd.DataFrame, names: dict[int, str], point: tuple[float, float], color: str
-) -> go.Figure:
-    """Sampled customers on PC1/PC2 coloured by segment, with the simulated customer as a big star.
-
-    Trace 0 holds every sampled point, trace SIMULATOR_POINT_TRACE the star (so a callback can move it with
-    a Patch), and the traces after it are legend entries only (one per segment).
-    """
-    fig = go.Figure()
-    ids = [int(s) for s in sample["segment_id"]] if not sample.empty else []
-    labels = [plain(segment_label(names, s)) for s in ids]
-    colors = id_colors(names, ids)
-    fig.add_trace(
-        go.Scatter(
-            x=sample["pc1"] if not sample.empty else [],
-            y=sample["pc2"] if not sample.empty else [],
-            mode="markers",
-            marker={"size": 5, "color": [colors[s] for s in ids], "opacity": 0.45},
-            text=labels,
-            hovertemplate="%{text}<extra></extra>",
-            showlegend=False,
-            name="Customers",
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=[point[0]],
-            y=[point[1]],
-            mode="markers",
-            marker={"size": 24, "color": color, "symbol": "star", "line": {"color": "#212529", "width": 2}},
-            name="Simulated customer",
-            hovertemplate="Simulated customer<extra></extra>",
-        )
-    )
-    for segment_id in sorted(set(ids) | set(names)):
-        fig.add_trace(
-            go.Scatter(
-                x=[None],
-                y=[None],
-                mode="markers",
-                marker={"size": 9, "color": colors[segment_id]},
-                name=plain(segment_label(names, segment_id)),
-                hoverinfo="skip",
-            )
-        )
-    fig.update_layout(
-        xaxis={"title": {"text": "PC1"}, "zeroline": False},
-        yaxis={"title": {"text": "PC2"}, "zeroline": False},
-        margin={"t": 30, "l": 10, "r": 10, "b": 10},
-    )
-    return styled(fig, height=460)

@@ -10,6 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard.figures.common import (
+    VALUE_LABELS,
     empty_figure,
     feature_label,
     id_colors,
@@ -21,7 +22,8 @@ from dashboard.figures.common import (
 
 
 def segment_shares(df: pd.DataFrame) -> go.Figure:
-    """Horizontal bars per segment: share of customers (solid) and of revenue (hatched), in segment colours.
+    """Horizontal bars per segment: share of customers (solid) and of revenue (hatched), in segment colours,
+    each labelled with its value just past its end (dark text, so any segment colour reads).
 
     df: queries.filtered.segment_summary output. Each bar's customdata is its segment id (click-through).
     """
@@ -41,6 +43,8 @@ def segment_shares(df: pd.DataFrame) -> go.Figure:
         marker={"color": colors, "pattern": {"shape": "/", "fgcolor": "white", "solidity": 0.35}},
         customdata=_id_and(df["segment_id"], df["revenue"]),
         hovertemplate="%{y}: revenue %{customdata[1]:,.0f} (%{x:.1f}%)<extra></extra>",
+        texttemplate="%{x:.1f}%",
+        **VALUE_LABELS,
     )
     fig.add_bar(
         name="Customers",
@@ -50,12 +54,21 @@ def segment_shares(df: pd.DataFrame) -> go.Figure:
         marker={"color": colors},
         customdata=_id_and(df["segment_id"], df["customers"]),
         hovertemplate="%{y}: %{customdata[1]:,} customers (%{x:.1f}%)<extra></extra>",
+        texttemplate="%{x:.1f}%",
+        **VALUE_LABELS,
     )
+    shares = pd.concat([df["revenue_share"], df["share"]]).astype(float) * 100
+    low, high = min(0.0, float(shares.min())), max(0.0, float(shares.max()))
+    room = 0.18 * ((high - low) or 1.0)  # for the labels past the bars' ends
     fig.update_layout(
         barmode="group",
         bargap=0.25,
         showlegend=False,  # both traces share the segment colours; the card says solid = customers
-        xaxis={"title": "% of filtered total", "ticksuffix": "%"},
+        xaxis={
+            "title": "% of filtered total",
+            "ticksuffix": "%",
+            "range": [low - room if low < 0 else 0.0, high + room],
+        },
         margin={"t": 10},
     )
     return styled(fig, height=max(420, 60 * len(df) + 80))

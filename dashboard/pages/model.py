@@ -37,6 +37,8 @@ def layout(**query: Any) -> html.Div:
     features = profiles.features(run_id)
     feature = features[0] if features else None
     sample = model_q.pca_sample(run_id)
+    pca = model_q.pca_axes(run_id)
+    titles = figures.pca_axis_titles(pca.features, pca.loadings, pca.explained) if pca else None
     histogram, histogram_note = histogram_figure(run_id, feature, names)
     warnings, money_in = queries.run_extras(run_id)
     steps = model_q.cleaning_steps(run_id)
@@ -72,7 +74,7 @@ def layout(**query: Any) -> html.Div:
                             "Customers on the first two principal components",
                             dcc.Graph(
                                 id="model-pca2d",
-                                figure=figures.pca_scatter(sample, dims=2, names=names),
+                                figure=figures.pca_scatter(sample, dims=2, names=names, axis_titles=titles),
                                 config=components.graph_config(),
                             ),
                             _sample_note(sample, summary),
@@ -85,7 +87,7 @@ def layout(**query: Any) -> html.Div:
                             "… and the first three (drag to turn)",
                             dcc.Graph(
                                 id="model-pca3d",
-                                figure=figures.pca_scatter(sample, dims=3, names=names),
+                                figure=figures.pca_scatter(sample, dims=3, names=names, axis_titles=titles),
                                 config=components.graph_config(),
                             ),
                             "Outliers: density-based noise, drawn as black-edged diamonds.",

@@ -16,6 +16,7 @@ from dash import ALL, Input, Output, Patch, State, callback, dcc, html
 
 from dashboard import components, figures, queries
 from dashboard.queries import NoData, QueryTimeout
+from dashboard.queries import model as model_q
 from dashboard.queries import simulator as sim
 
 dash.register_page(
@@ -44,8 +45,13 @@ def layout(**query: Any) -> html.Div:
     model = sim.load_model(run_id)
     prediction = sim.predict(model, model.defaults())
     names = {s.id: s.name for s in model.segments}
+    pca = model_q.pca_axes(run_id)
     figure = figures.simulator_scatter(
-        sim.pca_sample(run_id), names, _point(prediction), figures.id_colors(names)[prediction.segment.id]
+        sim.pca_sample(run_id),
+        names,
+        _point(prediction),
+        figures.id_colors(names)[prediction.segment.id],
+        figures.pca_axis_titles(pca.features, pca.loadings, pca.explained) if pca else None,
     )
     start_options = [{"label": "Population median (all customers)", "value": POPULATION}] + [
         {"label": f"{s.name}: segment median", "value": s.id} for s in model.segments if s.id in model.medians

@@ -130,6 +130,38 @@ def pca_sample(run_id: int, n: int = SAMPLE_MAX) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
+class PcaAxes:
+    """What the run stored about its PCA's axes: the model's features, each component's loadings on them
+    (components x features) and the share of variance each explains (None for runs stored before it was)."""
+
+    features: tuple[str, ...]
+    loadings: tuple[tuple[float, ...], ...]
+    explained: tuple[float, ...] | None
+
+
+def pca_axes(run_id: int) -> PcaAxes | None:
+    """The stored PCA's loadings and explained variance (None: the run stored no model). A read only: the
+    dashboard never fits; a file from before schema v4 has no pca_explained column, hence SELECT *."""
+    row = queries.fetch_df("SELECT * FROM seg.models WHERE run_id = ?", [int(run_id)])
+    if row.empty:
+        return None
+    features, loadings = _listed(row["features"].iloc[0]), _listed(row["pca_components"].iloc[0])
+    explained = _listed(row["pca_explained"].iloc[0]) if "pca_explained" in row.columns else None
+    if features is None or loadings is None:
+        return None
+    return PcaAxes(
+        features=tuple(str(f) for f in features),
+        loadings=tuple(tuple(float(v) for v in c) for c in loadings),
+        explained=None if explained is None else tuple(float(v) for v in explained),
+    )
+
+
+def _listed(value: Any) -> Any:
+    """A stored list as is; None for SQL NULL (which pandas hands over as None, NaN or pd.NA)."""
+    return None if pd.api.types.is_scalar(value) and pd.isna(value) else value
+
+
+@dataclass(frozen=True)
 class Histogram:
     """Binned counts of one feature per segment: bins of equal width between lo and hi.
 

@@ -1,0 +1,231 @@
+"""Customers on the stored principal components: the Model page's 2-D and 3-D scatters and the simulator's,
+with axis titles that say how much variance each component explains and which features drive it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from dashboard.figures.common import (
+    FEATURE_LABELS,
+    empty_figure,
+    id_colors,
+    plain,
+    segment_colors,
+    segment_label,
+    styled,
+)
+
+SIMULATOR_POINT_TRACE = 1  # index of the simulated customer's marker in simulator_scatter (Patch target)
+
+
+def _short_feature(feature: str) -> str:
+    """A feature in a few lower-case words for axis titles ('revenue', 'recency'); user columns as named."""
+    label = FEATURE_LABELS.get(feature)
+    return label.split(" (")[0].lower() if label else plain(feature)
+
+
+def pca_axis_titles(
+    features: Sequence[str],
+    loadings: Sequence[Sequence[float]],
+    explained: Sequence[float] | None,
+    top: int = 2,
+) -> list[str]:
+    """One title per stored component, e.g. 'PC1 (41% of variance: revenue +, frequency +)': the share of
+    variance it explains (when the run stored it) and its `top` largest loadings with their signs, all read
+    from the stored PCA (queries.model.pca_axes)."""
+    titles = []
+    for i, component in enumerate(loadings):
+        order = sorted(range(len(component)), key=lambda j: (-abs(component[j]), j))[:top]
+        signed = [(features[j], "+" if component[j] >= 0 else "−") for j in order]
+        drivers = ", ".join(f"{_short_feature(f)} {sign}" for f, sign in signed)
+        share = f"{explained[i]:.0%} of variance" if explained is not None and i < len(explained) else ""
+        inside = ": ".join(p for p in (share, drivers) if p)
+        titles.append(f"PC{i + 1} ({inside})" if inside else f"PC{i + 1}")
+    return titles
+
+
+def _short_title(title: str) -> str:
+    """'PC1 (56% of variance: revenue +, units +)' -> 'PC1 (56%)'; 'PC1 (revenue +)' -> 'PC1'."""
+    found = re.match(r"(PC\d+) \((\d+%) of variance", title)
+    return f"{found[1]} ({found[2]})" if found else title.split(" ")[0]
+
+
+def _axis_titles(axis_titles: Sequence[str] | None) -> list[str]:
+    """The given titles for PC1..PC3, 'PCn' where none is given."""
+    given = list(axis_titles or [])
+    return [given[i] if i < len(given) else f"PC{i + 1}" for i in range(3)]
+
+
+def pca_scatter(
+    df: pd.DataFrame,
+    dims: int = 2,
+    names: Mapping[int, str] | None = None,
+    axis_titles: Sequence[str] | None = None,
+) -> go.Figure:
+    """Sampled customers on the first 2 (or 3) principal components, one colour per segment name (resolved
+    among names, the run's, when given); outliers are drawn on top as black-edged crosses (2-D) or
+    diamonds (3-D) in their segment's colour. axis_titles: pca_axis_titles of the run's stored PCA."""
+    if df.empty or df["pc1"].isna().all():
+        return empty_figure("No PCA coordinates stored for this run.")
+    three = dims == 3 and not df["pc3"].isna().all()
+    titles = _axis_titles(axis_titles)
+    palette = segment_colors([*df["segment_name"].astype(str), *(names or {}).values()])
+    fig = go.Figure()
+    outlier = df["is_outlier"].fillna(False).astype(bool)
+    for segment_id, part in df[~outlier].groupby("segment_id", sort=True):
+        name = plain(part["segment_name"].iloc[0])
+        common = {
+            "mode": "markers",
+            "name": name,
+            "legendgroup": str(segment_id),
+            "customdata": part[["customer_id"]].to_numpy(),
+            "hovertemplate": name + ": customer %{customdata[0]}<extra></extra>",
+        }
+        color = palette[str(part["segment_name"].iloc[0])]
+        if three:
+            fig.add_trace(
+                go.Scatter3d(
+                    x=part["pc1"],
+                    y=part["pc2"],
+                    z=part["pc3"],
+                    marker={"size": 2.5, "color": color},
+                    **common,
+                )
+            )
+        else:
+            fig.add_trace(
+                go.Scatter(
+                    x=part["pc1"], y=part["pc2"], marker={"size": 5, "color": color, "opacity": 0.6}, **common
+                )
+            )
+    out = df[outlier]
+    if not out.empty:
+        colors = [palette[str(n)] for n in out["segment_name"]]
+        common = {
+            "mode": "markers",
+            "name": f"Outliers ({len(out):,})",
+            "customdata": out[["customer_id", "segment_name"]].to_numpy(),
+            "hovertemplate": "outlier %{customdata[0]} (%{customdata[1]})<extra></extra>",
+        }
+        if three:
+            fig.add_trace(
+                go.Scatter3d(
+                    x=out["pc1"],
+                    y=out["pc2"],
+                    z=out["pc3"],
+                    marker={
+                        "size": 5,
+                        "color": colors,
+                        "symbol": "diamond",
+                        "line": {"color": "#000", "width": 1},
+                    },
+                    **common,
+                )
+            )
+        else:
+            fig.add_trace(
+                go.Scatter(
+                    x=out["pc1"],
+                    y=out["pc2"],
+                    marker={
+                        "size": 11,
+                        "color": colors,
+                        "symbol": "x",
+                        "line": {"color": "#000", "width": 1},
+                    },
+                    **common,
+                )
+            )
+    if three:
+        # Long titles overlap in a turning 3-D scene: the axes say "PC1 (56%)", a note under it the rest.
+        axes = {"gridcolor": "#dee2e6", "backgroundcolor": "rgba(0,0,0,0)", "nticks": 5}
+        fig.update_layout(
+            scene={
+                "xaxis": {**axes, "title": {"text": _short_title(titles[0])}},
+                "yaxis": {**axes, "title": {"text": _short_title(titles[1])}},
+                "zaxis": {**axes, "title": {"text": _short_title(titles[2])}},
+                "aspectmode": "cube",
+                "camera": {"eye": {"x": 1.5, "y": 1.5, "z": 0.9}},
+                "domain": {"y": [0.14, 1]} if axis_titles else {},
+            },
+            margin={"l": 0, "r": 0, "t": 30, "b": 0},
+        )
+        if axis_titles:
+            fig.add_annotation(
+                text="<br>".join(titles),
+                x=0,
+                y=0,
+                xref="paper",
+                yref="paper",
+                xanchor="left",
+                yanchor="bottom",
+                align="left",
+                showarrow=False,
+                font={"size": 11, "color": "#6c757d"},
+            )
+    else:
+        fig.update_layout(xaxis={"title": {"text": titles[0]}}, yaxis={"title": {"text": titles[1]}})
+    fig.update_layout(legend={"itemsizing": "constant"})
+    return styled(fig, height=480)
+
+
+def simulator_scatter(
+    sample: pd.DataFrame,
+    names: dict[int, str],
+    point: tuple[float, float],
+    color: str,
+    axis_titles: Sequence[str] | None = None,
+) -> go.Figure:
+    """Sampled customers on PC1/PC2 coloured by segment, with the simulated customer as a big star
+    (axis_titles: pca_axis_titles of the run's stored PCA).
+
+    Trace 0 holds every sampled point, trace SIMULATOR_POINT_TRACE the star (so a callback can move it with
+    a Patch), and the traces after it are legend entries only (one per segment).
+    """
+    fig = go.Figure()
+    ids = [int(s) for s in sample["segment_id"]] if not sample.empty else []
+    labels = [plain(segment_label(names, s)) for s in ids]
+    colors = id_colors(names, ids)
+    fig.add_trace(
+        go.Scatter(
+            x=sample["pc1"] if not sample.empty else [],
+            y=sample["pc2"] if not sample.empty else [],
+            mode="markers",
+            marker={"size": 5, "color": [colors[s] for s in ids], "opacity": 0.45},
+            text=labels,
+            hovertemplate="%{text}<extra></extra>",
+            showlegend=False,
+            name="Customers",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[point[0]],
+            y=[point[1]],
+            mode="markers",
+            marker={"size": 24, "color": color, "symbol": "star", "line": {"color": "#212529", "width": 2}},
+            name="Simulated customer",
+            hovertemplate="Simulated customer<extra></extra>",
+        )
+    )
+    for segment_id in sorted(set(ids) | set(names)):
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                marker={"size": 9, "color": colors[segment_id]},
+                name=plain(segment_label(names, segment_id)),
+                hoverinfo="skip",
+            )
+        )
+    fig.update_layout(
+        xaxis={"title": {"text": _axis_titles(axis_titles)[0]}, "zeroline": False},
+        yaxis={"title": {"text": _axis_titles(axis_titles)[1]}, "zeroline": False},
+        margin={"t": 30, "l": 10, "r": 10, "b": 10},
+    )
+    return styled(fig, height=460)
