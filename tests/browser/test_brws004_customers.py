@@ -162,6 +162,47 @@ def test_brws004_scrolling_fetches_the_next_block_and_the_url_keeps_the_place(
     assert "sort=recency&desc=0" in page.url and f"page={page_no}" in page.url
 
 
+SLOW_NEXT_BLOCK = """() => { const fetch0 = window.fetch; window.slowNext = true;
+    window.fetch = (url, options) => {
+        const body = String((options && options.body) || '');
+        const rowsCall = String(url).includes('_dash-update-component') && body.includes('getRowsRequest');
+        if (rowsCall && window.slowNext) {
+            window.slowNext = false;
+            window.slowSent = true;
+            return new Promise(resolve => setTimeout(() => resolve(fetch0(url, options)), 2500));
+        }
+        return fetch0(url, options);
+    }; }"""
+
+
+def test_brws004_a_filter_change_while_a_block_is_on_its_way(app_page: Page, live_server: Server) -> None:
+    page = app_page
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto(live_server.url + "/customers")
+    wait_first(page, db_ids(live_server.db, "customer_id")[0])
+    page.evaluate(SLOW_NEXT_BLOCK)  # the next block (everyone's rows 100..199) answers 2.5 s late
+    page.locator("#customers-grid .ag-body-viewport").hover()
+    for _ in range(30):
+        page.mouse.wheel(0, 500)
+        if page.evaluate("() => window.slowSent === true"):
+            break
+        page.wait_for_timeout(50)
+    page.locator("#customers-country").click()
+    page.mouse.move(0, 0)
+    page.keyboard.type("Germany")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    germany = db_ids(live_server.db, "customer_id", "AND country = 'Germany'")
+    wait_first(page, germany[0])
+    page.wait_for_timeout(3000)  # the late answer for the old filters has come back by now
+    wait_idle(page)
+    got = loaded(page)
+    assert [got[i] for i in sorted(got)] == germany and sorted(got) == list(range(len(germany)))
+    assert page.evaluate("() => dash_ag_grid.getApi('customers-grid').getDisplayedRowCount()") == len(germany)
+    expect(page.locator("#customers-count")).to_have_text(f"{len(germany):,} customers")
+    assert "country=Germany" in page.url and "page=" not in page.url
+
+
 def test_brws004_every_default_column_is_reachable_at_1440(app_page: Page, live_server: Server) -> None:
     page = app_page
     page.set_viewport_size({"width": 1440, "height": 900})

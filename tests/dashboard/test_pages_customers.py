@@ -5,6 +5,7 @@ posted to Dash's route (never a 500)."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -261,3 +262,15 @@ def test_pc011_chooser_and_why_routes_take_hostile_bodies(client: FlaskClient) -
     assert post(client, "..customers-grid.columnDefs", {"customers-columns.value": ["x"] * 50_000}) == 200
     assert post(client, "..customers-why", {"customers-grid.cellClicked": {"rowId": {"a": 1}}}) == 200
     assert post(client, "..customers-why", {"customers-grid.cellClicked": "x"}) == 204
+
+
+def test_pc012_the_grid_is_served_by_the_app_not_a_cdn(client: FlaskClient) -> None:
+    html = client.get("/customers").get_data(as_text=True)
+    assert "unpkg.com" not in html and "jsdelivr" not in html and "ag-grid.min.css" not in html
+    scripts = re.findall(r'src="([^"]*dash_ag_grid[^"]*\.js)"', html)
+    assert scripts and all(s.startswith("/_dash-component-suites/dash_ag_grid/") for s in scripts)
+    response = client.get(scripts[0])
+    assert response.status_code == 200 and len(response.get_data()) > 100_000
+    # the grid's lazily loaded chunk comes from the same place
+    chunk = scripts[0].rsplit("/", 1)[0] + "/async-community.js"
+    assert client.get(chunk).status_code == 200
