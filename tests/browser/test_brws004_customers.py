@@ -9,14 +9,16 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import openpyxl
-from playwright.sync_api import Page, expect
+import pytest
+from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import Server, shot, wait_idle
+from tests.browser.conftest import Server, Watch, guarded_page, shot, start_gunicorn, stop, wait_idle
 
 AT_RISK = ["at risk", "can't lose", "can\u2019t lose", "cant lose"]
 DEFAULT_HEADERS = [
@@ -401,3 +403,27 @@ def test_brws004_customers_on_a_phone(app_page: Page, live_server: Server) -> No
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
     page.locator("#customers-grid").scroll_into_view_if_needed()
     shot(page, "customers-390")
+
+
+@pytest.fixture(scope="module")
+def no_value_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The dashboard tests' fixture DB: no value model (no value or chance-still-active slider)."""
+    from tests.dashboard.conftest import build_db
+
+    server = start_gunicorn(build_db(tmp_path_factory.mktemp("no-value") / "segments.duckdb"))
+    yield server
+    stop(server)
+
+
+def test_brws004_a_run_without_a_value_model(browser: Browser, no_value_server: Server, watch: Watch) -> None:
+    with guarded_page(browser, no_value_server, watch) as page:  # fails on any console error
+        page.set_viewport_size({"width": 1440, "height": 900})
+        page.goto(no_value_server.url + "/customers")
+        wait_first(page, db_ids(no_value_server.db, "customer_id")[0])
+        expect(page.locator("#customers-filters")).to_contain_text("not in this run")
+        page.locator("#customers-outliers label", has_text="Exclude").click()
+        kept = db_ids(no_value_server.db, "customer_id", "AND NOT coalesce(is_outlier, false)")
+        expect(page.locator("#customers-count")).to_have_text(f"{len(kept):,} customers")
+        wait_first(page, kept[0])
+        got = loaded(page)
+        assert [got[i] for i in sorted(got)] == kept[: len(got)] and "outliers=exclude" in page.url
