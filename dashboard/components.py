@@ -159,6 +159,31 @@ def graph_config() -> dict[str, Any]:
     }
 
 
+def country_views(prefix: str, map_figure: Any, bar_figure: Any) -> dbc.Row:
+    """The country map and, beside it, the ranked country bar (ids <prefix>-map, <prefix>-countries); on a
+    narrow screen the bar goes under the map."""
+    return dbc.Row(
+        [
+            dbc.Col(
+                dcc.Graph(
+                    id=f"{prefix}-map", figure=map_figure, config=map_config(), className="country-map"
+                ),
+                xs=12,
+                md=8,
+            ),
+            dbc.Col(
+                html.Div(
+                    dcc.Graph(id=f"{prefix}-countries", figure=bar_figure, config=graph_config()),
+                    className="country-bars",
+                ),
+                xs=12,
+                md=4,
+            ),
+        ],
+        className="g-2",
+    )
+
+
 def run_options(runs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Dropdown options for the run selector from queries.runs() records."""
     options = []

@@ -37,20 +37,18 @@ from dashboard.figures.common import (
 )
 from dashboard.figures.distributions import EXPLORE_HISTOGRAM_LABELS, explore_histograms, feature_histogram
 from dashboard.figures.history import migration_sankey
-from dashboard.figures.maps import EUROPE, MAP_COUNTRY_NAMES, country_map
+from dashboard.figures.maps import country_bars, country_map
 from dashboard.figures.model import SWEEP_PANELS, k_sweep, profile_radar, radar_label, why_segment
 from dashboard.figures.pca import SIMULATOR_POINT_TRACE, pca_axis_titles, pca_scatter, simulator_scatter
 from dashboard.figures.segments import profile_boxes, rfm_heatmap, segment_shares
 
 __all__ = [
     "ABSENT_COLOR",
-    "EUROPE",
     "EXPLORE_HISTOGRAM_LABELS",
     "FEATURE_LABELS",
     "FONT",
     "HASH_COLORS",
     "LOWER_IS_BETTER",
-    "MAP_COUNTRY_NAMES",
     "OUTLIER_COLOR",
     "PALETTE",
     "POPULATION_COLOR",
@@ -60,6 +58,7 @@ __all__ = [
     "TEMPLATE",
     "VALUE_LABELS",
     "WHOLE_FEATURES",
+    "country_bars",
     "country_map",
     "empty_figure",
     "explore_histograms",

@@ -1,6 +1,8 @@
-"""The world choropleth of the Overview and Explore pages, in one segment's hue.
+"""The country map of the Overview and Explore pages, in one segment's hue, and the ranked country bar
+beside it (every country, the ones the map cannot show or place included; clicks filter the same way).
 
 Maps need the app's topojson URL in their Graph config (components.map_config()), never the CDN default.
+The view is fitted to where the customers are (map_view.fit), not the whole world.
 """
 
 from __future__ import annotations
@@ -9,108 +11,45 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard.figures import map_view
 from dashboard.figures.common import empty_figure, styled, tint
-
-# Online Retail spellings that plotly's 'country names' lookup does not know.
-MAP_COUNTRY_NAMES: dict[str, str] = {
-    "EIRE": "Ireland",
-    "RSA": "South Africa",
-    "USA": "United States",
-    "Czech Republic": "Czechia",
-}
-
-
-# Countries (as Online Retail spells them) for which a Europe-only view shows everything.
-EUROPE: frozenset[str] = frozenset(
-    {
-        "Austria",
-        "Belgium",
-        "Bulgaria",
-        "Channel Islands",
-        "Croatia",
-        "Cyprus",
-        "Czech Republic",
-        "Czechia",
-        "Denmark",
-        "EIRE",
-        "Estonia",
-        "European Community",
-        "Finland",
-        "France",
-        "Germany",
-        "Greece",
-        "Hungary",
-        "Iceland",
-        "Ireland",
-        "Italy",
-        "Latvia",
-        "Lithuania",
-        "Luxembourg",
-        "Malta",
-        "Netherlands",
-        "Norway",
-        "Poland",
-        "Portugal",
-        "Romania",
-        "Slovakia",
-        "Slovenia",
-        "Spain",
-        "Sweden",
-        "Switzerland",
-        "United Kingdom",
-        "Unspecified",
-    }
-)
-
-
-def _short(number: float) -> str:
-    """10 -> '10', 1000 -> '1k', 1e6 -> '1M' (colour bar ticks)."""
-    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if number >= size:
-            return f"{number / size:g}{suffix}"
-    return f"{number:g}"
 
 
 def country_map(df: pd.DataFrame, metric: str, color: str | None = None) -> go.Figure:
     """A world choropleth of `value` per country (queries.filtered.country_summary) in one hue: color (a
     segment's, from segment_color, when the map shows one segment), else the app's blue.
 
-    customdata holds the country as stored (click-through); names plotly cannot place are left off.
+    customdata holds the country as stored (click-through); names that cannot be placed are left off (the
+    ranked bar lists them). The view fits the countries with customers (map_view.fit), far small ones aside.
     """
-    df = df[df["country"].notna()]
+    df = df[df["country"].notna()].copy()
+    df["code"] = [map_view.country_code(c) for c in df["country"]]
+    view = map_view.fit(dict(zip(df["country"], df["value"].astype(float), strict=True)))
+    df = df[df["code"].notna()]
     if df.empty or float(df["value"].abs().sum()) == 0:
         return empty_figure("No customers match these filters.")
     color = color or "#0d6efd"
-    label = "Revenue" if metric == "revenue" else "Customers"
     values = df["value"].astype(float)
     positive = values[values > 0]
     # One country often dwarfs the rest (the UK in Online Retail): a log scale keeps the others visible.
     log = len(positive) > 1 and positive.max() / positive.min() > 50
-    ticks: dict[str, object] = {}
     if log:
         z = np.log10(values.clip(lower=1.0))
         zmin, zmax = 0.0, max(float(z.max()), 1.0)
-        powers = list(range(0, int(np.floor(zmax)) + 1))
-        ticks = {"tickvals": powers, "ticktext": [_short(10**p) for p in powers]}
     else:
         z = values
         zmin, zmax = min(0.0, float(values.min())), max(float(values.max()), 1e-9)  # from zero: honest shades
     fig = go.Figure(
         go.Choropleth(
-            locations=[MAP_COUNTRY_NAMES.get(c, c) for c in df["country"]],
-            locationmode="country names",
+            locations=list(df["code"]),
+            locationmode="ISO-3",
             z=z,
             customdata=df[["country", "customers", "revenue"]].to_numpy(),
             colorscale=[[0, tint(color, 0.12)], [1, color]],
             zmin=zmin,
             zmax=zmax,
             marker={"line": {"color": "white", "width": 0.5}},
-            colorbar={
-                "title": {"text": f"{label} (log)" if log else label},
-                "thickness": 12,
-                "len": 0.8,
-                **ticks,
-            },
+            showscale=False,  # the ranked country bar beside the map gives the numbers
             hovertemplate="%{customdata[0]}<br>%{customdata[1]:,} customers<br>revenue %{customdata[2]:,.0f}"
             "<extra></extra>",
         )
@@ -123,10 +62,86 @@ def country_map(df: pd.DataFrame, metric: str, color: str | None = None) -> go.F
         showcountries=True,
         countrycolor="#ced4da",
         projection_type="natural earth",
-        fitbounds=False,  # plotly.js 4 fits to the locations by default, and France includes French Guiana
-        lataxis_range=[-58, 85],  # no Antarctica
+        fitbounds=False,  # plotly.js fits whole countries (France would reach to French Guiana)
+        lataxis_range=list(view.lat_range) if view else [-58, 85],  # no Antarctica
+        lonaxis_range=list(view.lon_range) if view else [-180, 180],
     )
-    if set(df["country"]) <= EUROPE:  # zoom in on Europe
-        fig.update_geos(lataxis_range=[35, 66], lonaxis_range=[-22, 35])
     fig.update_layout(margin={"l": 0, "r": 0, "t": 10, "b": 0})
+    if view and view.outside:
+        more = f" and {len(view.outside) - 4} more" if len(view.outside) > 4 else ""
+        fig.add_annotation(
+            text="Outside this view: " + ", ".join(view.outside[:4]) + more,
+            x=0,
+            y=0,
+            xref="paper",
+            yref="paper",
+            xanchor="left",
+            yanchor="bottom",
+            showarrow=False,
+            font={"size": 11, "color": "#6c757d"},
+            bgcolor="rgba(255,255,255,0.8)",
+        )
     return styled(fig, height=420)
+
+
+BAR_COUNTRIES = 20  # countries listed in the ranked bar; the rest are summed in its footer
+
+
+def country_bars(df: pd.DataFrame, metric: str, color: str | None = None) -> go.Figure:
+    """The countries ranked by the map's metric as horizontal bars, largest on top, with value labels;
+    customdata holds the country as stored, so a click filters exactly like a click on the map."""
+    df = df.copy()
+    df["country"] = df["country"].where(df["country"].notna(), None)
+    if df.empty or float(df["value"].abs().sum()) == 0:
+        return empty_figure("No customers match these filters.")
+    color = color or "#0d6efd"
+    top = df.head(BAR_COUNTRIES).iloc[::-1]
+    labels = [c if isinstance(c, str) else "Unknown" for c in top["country"]]
+    money = metric == "revenue"
+    text = [f"{v:,.0f}" for v in top["value"].astype(float)]
+    fig = go.Figure(
+        go.Bar(
+            x=top["value"].astype(float),
+            y=labels,
+            orientation="h",
+            marker={"color": color},
+            text=text,
+            textposition="outside",
+            cliponaxis=False,
+            customdata=top[["country", "customers", "revenue"]].to_numpy(),
+            hovertemplate="%{customdata[0]}<br>%{customdata[1]:,} customers<br>revenue %{customdata[2]:,.0f}"
+            "<extra></extra>",
+        )
+    )
+    fig.update_xaxes(
+        type="log" if _skewed(top["value"]) else "linear",
+        title_text=("Revenue" if money else "Customers") + (" (log)" if _skewed(top["value"]) else ""),
+        showgrid=True,
+    )
+    longest = max((len(label) for label in labels), default=8)
+    fig.update_yaxes(automargin=True, tickfont={"size": 12})
+    rest = len(df) - len(top)
+    if rest > 0:
+        fig.add_annotation(
+            text=f"+ {rest} more countries",
+            x=1,
+            y=0,
+            xref="paper",
+            yref="paper",
+            xanchor="right",
+            yanchor="bottom",
+            showarrow=False,
+            font={"size": 11, "color": "#6c757d"},
+        )
+    fig.update_layout(
+        margin={"l": min(7 * longest + 10, 160), "r": 40, "t": 30, "b": 0},  # t: room for the mode bar
+        bargap=0.25,
+        showlegend=False,
+    )
+    return styled(fig, height=max(220, 22 * len(top) + 70))
+
+
+def _skewed(values: pd.Series) -> bool:
+    """True when the largest value is over 50 times the smallest positive one (a log axis reads better)."""
+    positive = values[values > 0].astype(float)
+    return len(positive) > 1 and positive.max() / positive.min() > 50

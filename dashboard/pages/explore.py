@@ -59,8 +59,8 @@ def layout(**query: Any) -> html.Div:
                             html.Div(view["kpis"], id="explore-kpis"),
                             dbc.Row(
                                 [
-                                    dbc.Col(_segments_card(view["segments"]), xxl=5),
-                                    dbc.Col(_map_card(view["map"]), xxl=7),
+                                    dbc.Col(_segments_card(view["segments"]), xl=5, xxl=4),
+                                    dbc.Col(_map_card(view["map"], view["countries"]), xl=7, xxl=8),
                                 ],
                                 className="g-3 mb-3",
                             ),
@@ -114,7 +114,7 @@ def _segments_card(figure: go.Figure) -> dbc.Card:
     )
 
 
-def _map_card(figure: go.Figure) -> dbc.Card:
+def _map_card(figure: go.Figure, bars: go.Figure) -> dbc.Card:
     return dbc.Card(
         [
             dbc.CardHeader(
@@ -132,8 +132,11 @@ def _map_card(figure: go.Figure) -> dbc.Card:
                     className="d-flex align-items-center flex-wrap gap-3",
                 )
             ),
-            dbc.CardBody(dcc.Graph(id="explore-map", figure=figure, config=components.map_config())),
-            dbc.CardFooter("Click a country to add it to the filters.", className="small text-muted"),
+            dbc.CardBody(components.country_views("explore", figure, bars)),
+            dbc.CardFooter(
+                "Click a country on the map or in the list to add it to the filters.",
+                className="small text-muted",
+            ),
         ],
         className="shadow-sm h-100",
     )
@@ -168,12 +171,17 @@ def render(f: Filters, allowed: Allowed, metric: Any) -> dict[str, Any]:
     return {
         "kpis": _kpi_row(filtered.kpis(f), allowed),
         "segments": figures.segment_shares(filtered.segment_summary(f)),
-        "map": figures.country_map(filtered.country_summary(f, metric), metric),
+        **_country_figures(filtered.country_summary(f, metric), metric),
         "histograms": figures.explore_histograms(customer.histograms(f), names),
         "summary": _summary(f),
         "customers_href": url(dash.get_relative_path("/customers"), f),
         "url_state": {"path": _path(), "query": f.to_query()},
     }
+
+
+def _country_figures(summary: Any, metric: str) -> dict[str, go.Figure]:
+    """The map and the ranked country bar, from one per-country query."""
+    return {"map": figures.country_map(summary, metric), "countries": figures.country_bars(summary, metric)}
 
 
 def _summary(f: Filters) -> Any:
@@ -190,6 +198,7 @@ def _failed(message: str) -> dict[str, Any]:
         "kpis": dbc.Alert(message, color="warning"),
         "segments": empty,
         "map": empty,
+        "countries": empty,
         "histograms": empty,
         "summary": html.Span(),
         "customers_href": dash.get_relative_path("/customers"),
@@ -202,6 +211,7 @@ def _failed(message: str) -> dict[str, Any]:
         "kpis": Output("explore-kpis", "children"),
         "segments": Output("explore-segments", "figure"),
         "map": Output("explore-map", "figure"),
+        "countries": Output("explore-countries", "figure"),
         "histograms": Output("explore-histograms", "figure"),
         "summary": Output("explore-summary", "children"),
         "customers_href": Output("explore-open-customers", "href"),
@@ -244,9 +254,15 @@ def _clicked_segment(click: Any, allowed: Allowed) -> Any:
 
 
 def cross_filter_values(
-    trigger: Any, bar_click: Any, map_click: Any, controls: dict[str, Any], run: Any
+    trigger: Any,
+    bar_click: Any,
+    map_click: Any,
+    controls: dict[str, Any],
+    run: Any,
+    country_click: Any = None,
 ) -> dict[str, Any] | None:
-    """The controls' new values after a segment-bar click, a map click or 'clear'; None for no change."""
+    """The controls' new values after a segment-bar click, a map or country-bar click or 'clear'; None for
+    no change."""
     f, allowed = filter_bar.filters_from_controls(controls, run)
     if trigger == filter_bar.clear_id(PREFIX) + ".n_clicks":
         return filter_bar.cleared(f, allowed)
@@ -254,6 +270,8 @@ def cross_filter_values(
         new = filter_bar.with_added(f, allowed, segment=_clicked_segment(bar_click, allowed))
     elif trigger == "explore-map.clickData":
         new = filter_bar.with_added(f, allowed, country=_clicked(map_click))
+    elif trigger == "explore-countries.clickData":
+        new = filter_bar.with_added(f, allowed, country=_clicked(country_click))
     else:
         return None
     return new if new != filter_bar.control_values(f, allowed) else None
@@ -264,15 +282,20 @@ def cross_filter_values(
     inputs={
         "bar_click": Input("explore-segments", "clickData"),
         "map_click": Input("explore-map", "clickData"),
+        "country_click": Input("explore-countries", "clickData"),
         "clear": Input(filter_bar.clear_id(PREFIX), "n_clicks"),
     },
     state={"controls": filter_bar.states(PREFIX), "run": State("explore-run", "data")},
     prevent_initial_call=True,
 )
-def cross_filter(bar_click: Any, map_click: Any, clear: Any, controls: dict[str, Any], run: Any) -> Any:
+def cross_filter(
+    bar_click: Any, map_click: Any, country_click: Any, clear: Any, controls: dict[str, Any], run: Any
+) -> Any:
     """Add the clicked segment or country to the filter controls (or clear them all)."""
     try:
-        values = cross_filter_values(filter_bar.triggered(), bar_click, map_click, controls, run)
+        values = cross_filter_values(
+            filter_bar.triggered(), bar_click, map_click, controls, run, country_click
+        )
     except (NoData, QueryTimeout):
         raise PreventUpdate from None
     if values is None:

@@ -119,14 +119,11 @@ def layout(**query: Any) -> html.Div:
                                     )
                                 ),
                                 dbc.CardBody(
-                                    dcc.Graph(
-                                        id="overview-map",
-                                        figure=map_figure(f, "customers", None),
-                                        config=components.map_config(),
-                                    )
+                                    components.country_views("overview", *map_figures(f, "customers", None))
                                 ),
                                 dbc.CardFooter(
-                                    "Click a country to list its customers.", className="small text-muted"
+                                    "Click a country on the map or in the list to list its customers.",
+                                    className="small text-muted",
                                 ),
                             ],
                             className="shadow-sm h-100",
@@ -202,8 +199,9 @@ def cleaning_line(info: queries.RunInfo, steps: pd.DataFrame) -> str:
     )
 
 
-def map_figure(f: Filters, metric: str, segment_id: int | None) -> go.Figure:
-    """The country map under the filters, narrowed to one segment when given (and allowed by the filters)."""
+def map_figures(f: Filters, metric: str, segment_id: int | None) -> tuple[go.Figure, go.Figure]:
+    """The country map and ranked country bar under the filters (one query), narrowed to one segment when
+    given (and allowed by the filters)."""
     if (
         segment_id is not None
         and segment_id in dict(f.segment_names)
@@ -212,7 +210,8 @@ def map_figure(f: Filters, metric: str, segment_id: int | None) -> go.Figure:
         f = dataclasses.replace(f, segments=(segment_id,))
     names = dict(f.segment_names)
     color = None if segment_id is None else figures.id_colors(names, [segment_id])[segment_id]
-    return figures.country_map(filtered.country_summary(f, metric), metric, color)
+    summary = filtered.country_summary(f, metric)
+    return figures.country_map(summary, metric, color), figures.country_bars(summary, metric, color)
 
 
 def _query(search: Any) -> dict[str, Any]:
@@ -224,20 +223,22 @@ def _query(search: Any) -> dict[str, Any]:
 
 @callback(
     Output("overview-map", "figure"),
+    Output("overview-countries", "figure"),
     Input("overview-map-metric", "value"),
     Input("overview-map-segment", "value"),
     State("overview-query", "data"),
     prevent_initial_call=True,
 )
-def update_map(metric: Any, segment: Any, search: Any) -> go.Figure:
-    """Redraw the map for the chosen metric and segment (both untrusted: checked before use)."""
+def update_map(metric: Any, segment: Any, search: Any) -> tuple[go.Figure, go.Figure]:
+    """Redraw the map and country bar for the chosen metric and segment (untrusted: checked before use)."""
     metric = metric if metric in ("customers", "revenue") else "customers"
     segment_id = segment if isinstance(segment, int) and not isinstance(segment, bool) else None
     try:
         f = filtered.filters_from_query(_query(search))
-        return map_figure(f, metric, segment_id)
+        return map_figures(f, metric, segment_id)
     except NoData:
-        return figures.empty_figure("No segmentation run yet.")
+        empty = figures.empty_figure("No segmentation run yet.")
+        return empty, empty
 
 
 def _clicked(click: Any) -> Any:
@@ -252,11 +253,12 @@ def _clicked(click: Any) -> Any:
     Output("url", "href"),
     Input("overview-segments", "clickData"),
     Input("overview-map", "clickData"),
+    Input("overview-countries", "clickData"),
     State("overview-query", "data"),
     State("overview-map-segment", "value"),
     prevent_initial_call=True,
 )
-def drill_down(bar_click: Any, map_click: Any, search: Any, map_segment: Any) -> Any:
+def drill_down(bar_click: Any, map_click: Any, country_click: Any, search: Any, map_segment: Any) -> Any:
     """Open the Customers page filtered to the clicked segment or country (validated like any URL)."""
     # Also fires (clicks None) when the page's graphs are inserted: the output (the shell's url) already
     # exists, which makes Dash ignore prevent_initial_call. Only a real click navigates.
@@ -264,8 +266,10 @@ def drill_down(bar_click: Any, map_click: Any, search: Any, map_segment: Any) ->
     if dash.ctx.triggered_id == "overview-segments" and _clicked(bar_click) is not None:
         clicked = _clicked(bar_click)
         query["segment"] = str(clicked)
-    elif dash.ctx.triggered_id == "overview-map" and _clicked(map_click) is not None:
-        query["country"] = _clicked(map_click)
+    elif dash.ctx.triggered_id in ("overview-map", "overview-countries") and (
+        _clicked(map_click if dash.ctx.triggered_id == "overview-map" else country_click) is not None
+    ):
+        query["country"] = _clicked(map_click if dash.ctx.triggered_id == "overview-map" else country_click)
         if isinstance(map_segment, int) and not isinstance(map_segment, bool):
             query["segment"] = str(map_segment)
     else:

@@ -162,7 +162,7 @@ def test_fac009_two_apps_in_one_session_each_get_the_page_callbacks(fixture_db: 
         client = create_app(fixture_db).server.test_client()
         deps = client.get("/_dash-dependencies").get_json()
         outputs = [d["output"] for d in deps]
-        assert outputs.count("overview-map.figure") == 1
+        assert outputs.count("..overview-map.figure...overview-countries.figure..") == 1
         assert "url.href" in outputs
 
 
@@ -214,13 +214,16 @@ def test_fac010b_run_switch_target_is_built_on_the_server(client: FlaskClient) -
         assert status == 200 and data["response"] == {}  # no update: nothing to navigate to
 
 
-def _click_body(bar: Any, map_: Any, query: str, segment: Any, changed: str) -> dict[str, Any]:
+def _click_body(
+    bar: Any, map_: Any, query: str, segment: Any, changed: str, countries: Any = None
+) -> dict[str, Any]:
     return {
         "output": "url.href",
         "outputs": {"id": "url", "property": "href"},
         "inputs": [
             {"id": "overview-segments", "property": "clickData", "value": bar},
             {"id": "overview-map", "property": "clickData", "value": map_},
+            {"id": "overview-countries", "property": "clickData", "value": countries},
         ],
         "changedPropIds": [changed],
         "state": [
@@ -239,6 +242,9 @@ def test_fac011_clicks_drill_down_to_the_customers_page(client: FlaskClient) -> 
     country = {"points": [{"customdata": ["Germany", 3, 10.0]}]}
     status, data = post_callback(client, _click_body(None, country, "run=1", 3, "overview-map.clickData"))
     assert data["response"]["url"]["href"] == "/customers?run=1&country=Germany&segment=3"
+    # the ranked country bar beside the map filters the same way
+    body = _click_body(None, None, "run=1", "all", "overview-countries.clickData", countries=country)
+    assert post_callback(client, body)[1]["response"]["url"]["href"] == "/customers?run=1&country=Germany"
 
 
 def test_fac012_hostile_clicks_never_navigate_to_unvalidated_values(client: FlaskClient) -> None:
@@ -254,8 +260,11 @@ def test_fac012_hostile_clicks_never_navigate_to_unvalidated_values(client: Flas
 
 def test_fac013_map_callback_checks_its_inputs(client: FlaskClient) -> None:
     body = {
-        "output": "overview-map.figure",
-        "outputs": {"id": "overview-map", "property": "figure"},
+        "output": "..overview-map.figure...overview-countries.figure..",
+        "outputs": [
+            {"id": "overview-map", "property": "figure"},
+            {"id": "overview-countries", "property": "figure"},
+        ],
         "inputs": [
             {"id": "overview-map-metric", "property": "value", "value": 'revenue"; --'},
             {"id": "overview-map-segment", "property": "value", "value": 2},
@@ -266,7 +275,11 @@ def test_fac013_map_callback_checks_its_inputs(client: FlaskClient) -> None:
     status, data = post_callback(client, body)
     assert status == 200
     trace = data["response"]["overview-map"]["figure"]["data"][0]
-    assert trace["type"] == "choropleth" and trace["colorbar"]["title"]["text"] == "Customers"
+    assert trace["type"] == "choropleth" and trace["showscale"] is False  # the bar beside it has the numbers
+    bars = data["response"]["overview-countries"]["figure"]["data"][0]
+    assert bars["type"] == "bar" and bars["orientation"] == "h"
+    xaxis = data["response"]["overview-countries"]["figure"]["layout"]["xaxis"]
+    assert xaxis["title"]["text"].startswith("Customers")  # the hostile metric fell back to customers
 
 
 def test_fac014_not_found_page(app: dash.Dash) -> None:
