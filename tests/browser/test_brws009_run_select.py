@@ -35,9 +35,7 @@ PAGES = ["/", "/explore", "/customers", "/compare", "/model", "/simulator", "/hi
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_brws009_run_selector_switches_every_page(
-    path: str, browser, two_runs_server: Server, watch
-) -> None:
+def test_brws009_run_selector_switches_every_page(path: str, browser, two_runs_server: Server, watch) -> None:
     with guarded_page(browser, two_runs_server, watch) as page:
         page.goto(two_runs_server.url + path)  # as a user arrives: no run in the address (the latest)
         wait_idle(page)
