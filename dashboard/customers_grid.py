@@ -39,8 +39,8 @@ class Column:
 
 COLUMNS: tuple[Column, ...] = (
     Column("customer_id", "Customer", "text", "customer_id", 120),
-    Column("country", "Country", "text", "country", 130),
-    Column("segment_name", "Segment", "text", "segment", 150),
+    Column("country", "Country", "text", "country", 150),
+    Column("segment_name", "Segment", "text", "segment", 180),
     Column("rfm_group", "RFM group", "text", "rfm_group", 150),
     Column("rfm", "R F M", "text", None, 90),
     Column("recency_days", "Recency (d)", "int", "recency", 120),
