@@ -74,19 +74,19 @@ def triggered() -> str | None:
     return prop if isinstance(prop, str) and prop != "." else None
 
 
-def inputs(prefix: str) -> dict[str, Input]:
+def inputs(prefix: str, without: tuple[str, ...] = ()) -> dict[str, Input]:
     """Every control's value as a callback Input, keyed like CONTROLS."""
-    return {key: Input(control_id(prefix, key), "value") for key in CONTROLS}
+    return {key: Input(control_id(prefix, key), "value") for key in CONTROLS if key not in without}
 
 
-def states(prefix: str) -> dict[str, State]:
+def states(prefix: str, without: tuple[str, ...] = ()) -> dict[str, State]:
     """Every control's value as a callback State, keyed like CONTROLS."""
-    return {key: State(control_id(prefix, key), "value") for key in CONTROLS}
+    return {key: State(control_id(prefix, key), "value") for key in CONTROLS if key not in without}
 
 
-def outputs(prefix: str) -> dict[str, Output]:
+def outputs(prefix: str, without: tuple[str, ...] = ()) -> dict[str, Output]:
     """Every control's value as a callback Output, keyed like CONTROLS (cross-filter clicks, clear)."""
-    return {key: Output(control_id(prefix, key), "value") for key in CONTROLS}
+    return {key: Output(control_id(prefix, key), "value") for key in CONTROLS if key not in without}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -338,9 +338,27 @@ def register_band_buttons(prefix: str, run_store: str) -> None:
         return dash.no_update if value is None else value
 
 
-def filter_bar(prefix: str, f: Filters, allowed: Allowed) -> dbc.Card:
+def _segment_control(prefix: str, allowed: Allowed, value: Any) -> html.Div:
+    """The segment multi-select of the bar."""
+    return html.Div(
+        [
+            html.Label("Segment", className="form-label small mb-1", htmlFor=control_id(prefix, "segment")),
+            dcc.Dropdown(
+                id=control_id(prefix, "segment"),
+                options=[{"label": n, "value": int(s)} for s, n in allowed.segments.items()],
+                value=value,
+                multi=True,
+                placeholder="All segments",
+            ),
+        ],
+        className="mb-3",
+    )
+
+
+def filter_bar(prefix: str, f: Filters, allowed: Allowed, without: tuple[str, ...] = ()) -> dbc.Card:
     """The filter card: preset, country, segment, tenure (range and the run's bands), R/F/M ranges,
-    predicted value, chance still active, outliers, clear."""
+    predicted value, chance still active, outliers, clear; `without` leaves controls out (Compare picks
+    its segments itself; a page's callbacks then list the same `without`)."""
     values = control_values(f, allowed)
     body: list[Any] = [
         html.Div(
@@ -372,21 +390,6 @@ def filter_bar(prefix: str, f: Filters, allowed: Allowed) -> dbc.Card:
             ],
             className="mb-3",
         ),
-        html.Div(
-            [
-                html.Label(
-                    "Segment", className="form-label small mb-1", htmlFor=control_id(prefix, "segment")
-                ),
-                dcc.Dropdown(
-                    id=control_id(prefix, "segment"),
-                    options=[{"label": n, "value": int(s)} for s, n in allowed.segments.items()],
-                    value=values["segment"],
-                    multi=True,
-                    placeholder="All segments",
-                ),
-            ],
-            className="mb-3",
-        ),
         _range_slider(prefix, "tenure", allowed, values["tenure"]),
         _band_buttons(prefix, allowed),
         *(
@@ -410,6 +413,8 @@ def filter_bar(prefix: str, f: Filters, allowed: Allowed) -> dbc.Card:
             "Clear filters", id=clear_id(prefix), color="secondary", outline=True, size="sm", n_clicks=0
         ),
     ]
+    if "segment" not in without:
+        body.insert(2, _segment_control(prefix, allowed, values["segment"]))
     return dbc.Card(
         [dbc.CardHeader("Filters"), dbc.CardBody(body)],
         className="shadow-sm filter-bar",
@@ -417,10 +422,10 @@ def filter_bar(prefix: str, f: Filters, allowed: Allowed) -> dbc.Card:
     )
 
 
-def filter_column(prefix: str, f: Filters, allowed: Allowed) -> dbc.Col:
+def filter_column(prefix: str, f: Filters, allowed: Allowed, without: tuple[str, ...] = ()) -> dbc.Col:
     """The bar in a fixed-width column (Dash hides a range slider's number boxes below 300 px)."""
     return dbc.Col(
-        filter_bar(prefix, f, allowed),
+        filter_bar(prefix, f, allowed, without),
         xs=12,
         lg="auto",
         className="filter-column",  # fixed 23rem wide (assets/style.css)

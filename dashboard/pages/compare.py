@@ -8,6 +8,7 @@ history.replaceState), so the page is not re-rendered and a copied link opens th
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
@@ -16,15 +17,19 @@ import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html
+from dash.exceptions import PreventUpdate
 
-from dashboard import components, figures, queries, value_view
-from dashboard.queries import NoData, profiles
+from dashboard import compare_view, components, figures, filter_bar, queries
+from dashboard.filters import Filters
+from dashboard.queries import NoData, QueryTimeout, filtered, profiles
 from dashboard.queries import value as value_q
 
 dash.register_page(__name__, path="/compare", name="Compare", order=2, title="Compare · Customer segments")
 
-MAX_SEGMENTS = 4
+MAX_SEGMENTS = compare_view.MAX_SEGMENTS
 EVERYONE = "everyone"
+PREFIX = "compare-filter"  # the filter bar's id prefix ("compare-segments" is the page's own picker)
+WITHOUT = ("segment",)  # the bar's segment control: the picker above chooses segments here
 _MAX_ITEMS = 64  # longest list looked at, whatever the browser sends
 
 
@@ -34,13 +39,19 @@ def _path() -> str:
 
 
 class Selection(NamedTuple):
-    """Validated choice: segment ids of the run (at most MAX_SEGMENTS, in the order picked) and whether
-    the population is shown beside them. (A NamedTuple: Dash runs page modules outside sys.modules, where
-    dataclasses cannot resolve postponed annotations.)"""
+    """Validated choice: segment ids of the run (at most MAX_SEGMENTS, in the order picked), whether the
+    population is shown beside them, and the shared filters (which customers count). (A NamedTuple: Dash
+    runs page modules outside sys.modules, where dataclasses cannot resolve postponed annotations.)"""
 
     run_id: int
     segments: tuple[int, ...]
     everyone: bool
+    filters: Filters | None = None
+
+    def scope(self) -> Filters:
+        """The customers compared: the filters without a segment filter (the selection picks segments)."""
+        f = self.filters or Filters(run_id=self.run_id)
+        return dataclasses.replace(f, segments=())
 
     def series(self) -> tuple[int, ...]:
         """What the charts show: the segments, then the population (-1) if asked for or with one segment."""
@@ -52,6 +63,7 @@ class Selection(NamedTuple):
         pairs = [("run", str(self.run_id))] + [("segment", str(s)) for s in self.segments]
         if self.everyone:
             pairs.append(("vs", EVERYONE))
+        pairs += [(k, v) for k, v in self.scope().query_pairs() if k != "run"]
         return urlencode(pairs)
 
     def url_state(self) -> dict[str, str]:
@@ -90,14 +102,16 @@ def _is_everyone(value: Any) -> bool:
     return isinstance(value, str) and value == EVERYONE
 
 
-def selection_from_query(query: Any, allowed: Sequence[int], run_id: int) -> Selection:
+def selection_from_query(
+    query: Any, allowed: Sequence[int], run_id: int, filters: Filters | None = None
+) -> Selection:
     """The selection in a URL query; none given: the two largest segments (or one against everyone)."""
     query = query if isinstance(query, dict) else {}
     segments = pick_segments(query.get("segment"), allowed)
     everyone = _is_everyone(query.get("vs"))
     if not segments:
         segments = tuple(allowed[: 1 if everyone or len(allowed) < 2 else 2])
-    return Selection(run_id, segments, everyone)
+    return Selection(run_id, segments, everyone, filters)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -107,16 +121,16 @@ def selection_from_query(query: Any, allowed: Sequence[int], run_id: int) -> Sel
 @components.requires_data
 def layout(**query: Any) -> html.Div:
     """The Compare page for the run and selection in the URL query."""
-    run_id = queries.resolve_run(query.get("run"))
+    f, allowed_filters = filter_bar.filters_from_url(query)
+    run_id = f.run_id
     info = queries.run_info(run_id)
     segs = profiles.segments(run_id)
     allowed = [int(s) for s in segs["segment_id"]]
-    sel = selection_from_query(query, allowed, run_id)
+    sel = selection_from_query(query, allowed, run_id, f)
     view = render(sel, segs)
-    crosstab = profiles.rfm_crosstab(run_id)
-    return html.Div(
+    content = html.Div(
         [
-            components.page_header("Compare segments", info),
+            html.Div(view["scope"], id="compare-scope", className="mb-3"),
             dbc.Card(
                 dbc.CardBody(
                     dbc.Row(
@@ -126,7 +140,7 @@ def layout(**query: Any) -> html.Div:
                                     dbc.Label("Segments (up to 4)", html_for="compare-segments"),
                                     dcc.Dropdown(
                                         id="compare-segments",
-                                        options=segment_options(segs, sel.segments),
+                                        options=compare_view.segment_options(segs, sel.segments),
                                         value=list(sel.segments),
                                         multi=True,
                                         clearable=True,
@@ -156,7 +170,7 @@ def layout(**query: Any) -> html.Div:
                         _card(
                             "Means and medians of every feature",
                             html.Div(view["table"], id="compare-table", className="table-responsive"),
-                            "Everyone = all customers of the run.",
+                            "Everyone = all customers the filters keep (all of the run without filters).",
                         ),
                         lg=6,
                     ),
@@ -166,8 +180,9 @@ def layout(**query: Any) -> html.Div:
                             dcc.Graph(
                                 id="compare-radar", figure=view["radar"], config=components.graph_config()
                             ),
-                            "Each axis: the segment's median minus everyone's median, in interquartile "
-                            "ranges of everyone (0 = typical customer; shown up to ±3).",
+                            "Each axis: how far the segment's median is from everyone's, in "
+                            "interquartile ranges of everyone (0 = typical; shown up to ±3). Outward is "
+                            "better: recency and return rate are inverted, so lower values point outward.",
                         ),
                         lg=6,
                     ),
@@ -178,19 +193,27 @@ def layout(**query: Any) -> html.Div:
                 "Distributions per feature",
                 dcc.Graph(id="compare-boxes", figure=view["boxes"], config=components.graph_config()),
                 "Box: 25th to 75th percentile with the median; dashed: mean; whiskers: 5th and 95th "
-                "percentile. Computed over all customers of each segment.",
+                "percentile. Computed over the filtered customers of each segment.",
                 className="mb-3",
             ),
             html.Div(view["cards"], id="compare-cards", className="mb-3"),
             _card(
                 "Learned segments × rule-based RFM groups",
-                dcc.Graph(
-                    id="compare-heatmap",
-                    figure=figures.rfm_heatmap(crosstab, profiles.rfm_columns(crosstab)),
-                    config=components.graph_config(),
-                ),
+                dcc.Graph(id="compare-heatmap", figure=view["heatmap"], config=components.graph_config()),
                 "Rows: the model's segments; columns: the classic RFM groups from R/F/M quintile scores. "
                 "Cell: customers; colour: share of the row's segment.",
+            ),
+        ]
+    )
+    return html.Div(
+        [
+            components.page_header("Compare segments", info),
+            dbc.Row(
+                [
+                    filter_bar.filter_column(PREFIX, sel.scope(), allowed_filters, WITHOUT),
+                    dbc.Col(content, xs=12, lg=True, className="content-column"),
+                ],
+                className="g-3",
             ),
             dcc.Store(id="compare-run", data=run_id),
             dcc.Store(id="compare-url-sink"),
@@ -207,148 +230,48 @@ def _card(title: str, body: Any, footer: str | None = None, className: str = "h-
     return dbc.Card(parts, className=f"shadow-sm {className}")
 
 
-def segment_options(segs: pd.DataFrame, chosen: Sequence[int]) -> list[dict[str, Any]]:
-    """Dropdown options (plain-text labels); once MAX_SEGMENTS are chosen the others are disabled."""
-    full = len(chosen) >= MAX_SEGMENTS
-    return [
-        {
-            "label": f"{name} ({components.fmt_int(size)})",
-            "value": int(sid),
-            "disabled": full and int(sid) not in chosen,
-        }
-        for sid, name, size in zip(segs["segment_id"], segs["name"], segs["size"], strict=True)
-    ]
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Content for one selection
 
 
 def render(sel: Selection, segs: pd.DataFrame) -> dict[str, Any]:
-    """The selection's table, radar, box plots and segment cards (computed in DuckDB, small results)."""
+    """The selection's scope line, table, radar, box plots, segment cards and RFM cross tab over the
+    filtered customers (computed in DuckDB, small results)."""
     names = {int(s): str(n) for s, n in zip(segs["segment_id"], segs["name"], strict=True)}
     names[profiles.POPULATION] = "Everyone"
     series = sel.series()
+    scope = sel.scope()
+    crosstab = profiles.rfm_crosstab(scope)
+    heatmap = figures.rfm_heatmap(crosstab, profiles.rfm_columns(crosstab))
     if not series:
         message = "Pick one to four segments to compare."
         return {
+            "scope": compare_view.scope_line(scope),
             "table": html.P(message, className="text-muted"),
             "radar": figures.empty_figure(message),
             "boxes": figures.empty_figure(message),
             "cards": [],
+            "heatmap": heatmap,
         }
     features = profiles.features(sel.run_id)
-    prof = profiles.profiles(sel.run_id, sel.segments, population=True)
-    stats = profiles.box_stats(sel.run_id, sel.segments, population=profiles.POPULATION in series)
-    countries = profiles.top_countries(sel.run_id, sel.segments, n=5)
+    prof = profiles.profiles(scope, sel.segments, population=True)
+    stats = profiles.box_stats(scope, sel.segments, population=profiles.POPULATION in series)
+    countries = profiles.top_countries(scope, sel.segments, n=5)
+    if scope.is_default():
+        cards = compare_view.segment_cards(segs, sel.segments, countries, value_q.segment_value(sel.run_id))
+    else:  # sizes, shares and value of the filtered customers
+        summary = filtered.segment_summary(scope).rename(
+            columns={"customers": "size", "value_at_risk": "at_risk", "mean_value_at_risk": "mean_at_risk"}
+        )
+        cards = compare_view.segment_cards(summary, sel.segments, countries, summary)
     return {
-        "table": profile_table(prof, series, names, features),
+        "scope": compare_view.scope_line(scope),
+        "table": compare_view.profile_table(prof, series, names, features),
         "radar": figures.profile_radar(profiles.normalise(prof), names, features),
         "boxes": figures.profile_boxes(stats, names, features),
-        "cards": segment_cards(segs, sel.segments, countries, value_q.segment_value(sel.run_id)),
+        "cards": cards,
+        "heatmap": heatmap,
     }
-
-
-def _fmt(value: Any) -> str:
-    """A profile value for the table: thousands separated, fewer decimals for bigger numbers."""
-    if value is None or pd.isna(value):
-        return "–"
-    number = float(value)
-    if abs(number) >= 1000:
-        return f"{number:,.0f}"
-    if abs(number) >= 10:
-        return f"{number:,.1f}"
-    return f"{number:.3g}" if number else "0"
-
-
-def profile_table(
-    prof: pd.DataFrame, series: Sequence[int], names: dict[int, str], features: Sequence[str]
-) -> dbc.Table:
-    """Features as rows; per series a mean and a median column (plain text cells)."""
-    by_key = prof.set_index(["segment_id", "feature"])
-    head_top = [html.Th("", rowSpan=2)] + [
-        html.Th(
-            names.get(s, f"Segment {s}"),
-            colSpan=2,
-            className="text-center",
-            style={"borderBottom": f"3px solid {figures.series_color(s, names)}"},
-        )
-        for s in series
-    ]
-    head_sub = [html.Th(label, className="text-end small") for _ in series for label in ("mean", "median")]
-    body = []
-    for feature in features:
-        cells: list[Any] = [html.Th(figures.FEATURE_LABELS.get(feature, feature), className="fw-normal")]
-        for s in series:
-            row = by_key.loc[(s, feature)] if (s, feature) in by_key.index else None
-            for column in ("mean", "median"):
-                cells.append(html.Td(_fmt(None if row is None else row[column]), className="text-end"))
-        body.append(html.Tr(cells))
-    return dbc.Table(
-        [html.Thead([html.Tr(head_top), html.Tr(head_sub)]), html.Tbody(body)],
-        size="sm",
-        hover=True,
-        className="mb-0 compare-table",
-        style={"fontVariantNumeric": "tabular-nums"},
-    )
-
-
-def segment_cards(
-    segs: pd.DataFrame, chosen: Sequence[int], countries: pd.DataFrame, value: pd.DataFrame | None = None
-) -> dbc.Row:
-    """One card per chosen segment: size, description, recommended action and top countries (plain text)."""
-    info = segs.set_index("segment_id")
-    cards = []
-    for sid in chosen:
-        if sid not in info.index:
-            continue
-        s = info.loc[sid]
-        top = countries[countries["segment_id"] == sid]
-        share = f"{float(s['share']):.1%}" if pd.notna(s["share"]) else "–"
-        revenue = f"{float(s['revenue_share']):.1%}" if pd.notna(s["revenue_share"]) else "–"
-        cards.append(
-            dbc.Col(
-                dbc.Card(
-                    dbc.CardBody(
-                        [
-                            html.H3(str(s["name"]), className="h6 mb-1"),
-                            html.Div(
-                                f"{components.fmt_int(s['size'])} customers · {share} of customers · "
-                                f"{revenue} of revenue",
-                                className="small text-muted mb-2",
-                            ),
-                            html.P(str(s["description"] or ""), className="small mb-2"),
-                            html.Div("Customer value", className="kpi-label"),
-                            html.P(
-                                value_view.segment_value_line(value, sid) if value is not None else "–",
-                                className="small mb-2",
-                            ),
-                            html.Div("Recommended action", className="kpi-label"),
-                            html.P(str(s["action"] or ""), className="small mb-2"),
-                            html.Div("Top countries", className="kpi-label"),
-                            html.Ul(
-                                [
-                                    html.Li(
-                                        f"{c if isinstance(c, str) else 'Unknown'}: "
-                                        f"{components.fmt_int(n)} ({float(p):.0%})"
-                                    )
-                                    for c, n, p in zip(
-                                        top["country"], top["customers"], top["share"], strict=True
-                                    )
-                                ],
-                                className="small mb-0 ps-3",
-                            ),
-                        ]
-                    ),
-                    className="shadow-sm h-100",
-                    style={"borderTop": f"4px solid {figures.segment_color(s['name'], segs['name'])}"},
-                    id={"type": "compare-card", "index": int(sid)},
-                ),
-                md=6,
-                xl=3,
-            )
-        )
-    return dbc.Row(cards, className="g-3")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -356,41 +279,76 @@ def segment_cards(
 
 
 @callback(
-    Output("compare-segments", "value"),
-    Output("compare-segments", "options"),
-    Output("compare-table", "children"),
-    Output("compare-radar", "figure"),
-    Output("compare-boxes", "figure"),
-    Output("compare-cards", "children"),
-    Output("compare-url-state", "data"),
-    Input("compare-segments", "value"),
-    Input("compare-vs", "value"),
-    State("compare-run", "data"),
+    output={
+        "value": Output("compare-segments", "value"),
+        "options": Output("compare-segments", "options"),
+        "scope": Output("compare-scope", "children"),
+        "table": Output("compare-table", "children"),
+        "radar": Output("compare-radar", "figure"),
+        "boxes": Output("compare-boxes", "figure"),
+        "cards": Output("compare-cards", "children"),
+        "heatmap": Output("compare-heatmap", "figure"),
+        "url_state": Output("compare-url-state", "data"),
+    },
+    inputs={
+        "segments": Input("compare-segments", "value"),
+        "vs": Input("compare-vs", "value"),
+        "controls": filter_bar.inputs(PREFIX, WITHOUT),
+    },
+    state={"run": State("compare-run", "data")},
     prevent_initial_call=True,
 )
-def update(segments: Any, vs: Any, run: Any) -> tuple[Any, ...]:
-    """Redraw for a new selection; every input is untrusted (validated against the run, capped at 4)."""
+def update(segments: Any, vs: Any, controls: dict[str, Any], run: Any) -> dict[str, Any]:
+    """Redraw for a new selection or filter; every input is untrusted (validated against the run, capped
+    at 4 segments)."""
     try:
-        run_id = queries.resolve_run(run)
-        segs = profiles.segments(run_id)
-    except NoData:
-        message = "No segmentation run yet."
+        f, _ = filter_bar.filters_from_controls(controls, run)
+        segs = profiles.segments(f.run_id)
+        allowed = [int(s) for s in segs["segment_id"]]
+        chosen = pick_segments(segments if segments is not None else [], allowed)
+        sel = Selection(f.run_id, chosen, vs is True, f)
+        view = render(sel, segs)
+    except (NoData, QueryTimeout) as exc:
+        message = "No segmentation run yet." if isinstance(exc, NoData) else f"{exc} Try fewer filters."
         empty = figures.empty_figure(message)
-        return [], [], html.P(message), empty, empty, [], dash.no_update
-    allowed = [int(s) for s in segs["segment_id"]]
-    sel = Selection(run_id, pick_segments(segments if segments is not None else [], allowed), vs is True)
-    view = render(sel, segs)
-    value: Any = list(sel.segments) if segments != list(sel.segments) else dash.no_update
-    return (
-        value,
-        segment_options(segs, sel.segments),
-        view["table"],
-        view["radar"],
-        view["boxes"],
-        view["cards"],
-        sel.url_state(),
-    )
+        return {
+            "value": dash.no_update,
+            "options": dash.no_update,
+            "scope": html.P(message),
+            "table": html.P(message),
+            "radar": empty,
+            "boxes": empty,
+            "cards": [],
+            "heatmap": empty,
+            "url_state": dash.no_update,
+        }
+    return {
+        "value": list(sel.segments) if segments != list(sel.segments) else dash.no_update,
+        "options": compare_view.segment_options(segs, sel.segments),
+        **view,
+        "url_state": sel.url_state(),
+    }
 
+
+@callback(
+    output=filter_bar.outputs(PREFIX, WITHOUT),
+    inputs={"clear": Input(filter_bar.clear_id(PREFIX), "n_clicks")},
+    state={"run": State("compare-run", "data")},
+    prevent_initial_call=True,
+)
+def clear_filters(clear: Any, run: Any) -> dict[str, Any]:
+    """Reset the filter bar (the compared segments stay)."""
+    if not clear:
+        raise PreventUpdate
+    try:
+        f, allowed = filter_bar.filters_from_controls({}, run)
+    except (NoData, QueryTimeout):
+        raise PreventUpdate from None
+    values = filter_bar.cleared(f, allowed)
+    return {key: value for key, value in values.items() if key not in WITHOUT}
+
+
+filter_bar.register_band_buttons(PREFIX, "compare-run")
 
 clientside_callback(  # writes the query into the address bar; the sink only gives it an output
     ClientsideFunction(namespace="url_state", function_name="replace"),

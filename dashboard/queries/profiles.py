@@ -1,10 +1,11 @@
 """What the Compare page shows: segment profiles, box-plot quantiles, top countries and the RFM cross tab.
 
 Profiles (mean, median, quartiles, min, max per segment and feature; segment -1 = the whole population) are
-read from seg.segment_profiles, which the run computed once. Box-plot quantiles, top countries and the cross
-tab are aggregated in DuckDB per request: every query returns at most segments x features (or x countries,
-LIMITed) rows, never customers. The SQL is static; segment ids and feature names arrive as bound lists that
-the caller has checked against the run.
+read from seg.segment_profiles, which the run computed once, when no filter narrows the customers; under
+filters (Germany, tenure over a year...) they are computed from the filtered customers, as are box-plot
+quantiles, top countries and the cross tab (queries.filtered's FILTERED_CTE, so every page filters alike).
+Every query returns at most segments x features (or x countries, LIMITed) rows, never customers. The SQL
+is static; segment ids and feature names arrive as bound lists that the caller has checked against the run.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Iterable
 import pandas as pd
 
 from dashboard import queries
+from dashboard.filters import Filters
+from dashboard.queries.filtered import FILTERED_CTE
 from segmentation.config import TRANSACTION_FEATURES
 from segmentation.rfm_groups import RFM_GROUPS
 
@@ -24,11 +27,10 @@ FEATURE_COLUMNS: tuple[str, ...] = TRANSACTION_FEATURES
 # Classic RFM groups in their usual order (best first); others follow alphabetically.
 RFM_ORDER: tuple[str, ...] = RFM_GROUPS
 
-# Each customer's feature values as one list with the names beside it: the fixed columns for a sales-lines
-# run, the stored `features` array (named by runs.features) for a customer-table run. Static text; the run
-# id is the only parameter ($run_id), so the same CTE serves every feature without building SQL.
-_LONG = """
-WITH run AS (
+# Each filtered customer's feature values as one list with the names beside it: the fixed columns for a
+# sales-lines run, the stored `features` array (named by runs.features) for a customer-table run. Static
+# text that follows FILTERED_CTE (its $params plus $columns), so one CTE serves every feature and filter.
+_LONG = """, run AS (
     SELECT mode, features AS names FROM seg.runs WHERE id = $run_id
 ),
 wide AS (
@@ -38,13 +40,17 @@ wide AS (
                 ELSE [c.recency_days::DOUBLE, c.frequency::DOUBLE, c.monetary::DOUBLE, c.quantity::DOUBLE,
                       c.avg_basket_value::DOUBLE, c.tenure_days::DOUBLE, c.distinct_products::DOUBLE,
                       c.return_rate::DOUBLE] END AS vals
-    FROM seg.customers AS c, run
-    WHERE c.run_id = $run_id
+    FROM filtered AS c, run
 ),
 long AS (
     SELECT segment_id, unnest(names) AS feature, unnest(vals) AS v FROM wide
 )
 """
+
+
+def _filters(run: int | Filters) -> Filters:
+    """A run id as the filter set of all its customers; a Filters as it is."""
+    return run if isinstance(run, Filters) else Filters(run_id=int(run))
 
 
 def _ids(segment_ids: Iterable[int]) -> list[int]:
@@ -75,11 +81,17 @@ def features(run_id: int) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
-def profiles(run_id: int, segment_ids: Iterable[int], population: bool = True) -> pd.DataFrame:
-    """Stored profiles of the given segments (and the population, id -1): one row per segment and feature.
+def profiles(run: int | Filters, segment_ids: Iterable[int], population: bool = True) -> pd.DataFrame:
+    """Profiles of the given segments (and the population, id -1): one row per segment and feature; the
+    run's stored ones without filters, computed from the filtered customers (and the filtered population)
+    otherwise.
 
     Columns: segment_id, feature, mean, median, p25, p75, min, max; ordered by segment id, then feature.
     """
+    f = _filters(run)
+    if not f.is_default():
+        return _live_profiles(f, segment_ids, population)
+    run_id = f.run_id
     ids = _ids(segment_ids) + ([POPULATION] if population else [])
     return queries.fetch_df(
         """SELECT segment_id, feature, mean, median, p25, p75, min, max
@@ -87,6 +99,27 @@ def profiles(run_id: int, segment_ids: Iterable[int], population: bool = True) -
            WHERE run_id = $run_id AND list_contains($ids, segment_id)
            ORDER BY segment_id, feature""",
         {"run_id": int(run_id), "ids": ids},
+    )
+
+
+def _live_profiles(f: Filters, segment_ids: Iterable[int], population: bool) -> pd.DataFrame:
+    """profiles() computed from the filtered customers (same columns and order as the stored ones)."""
+    return queries.fetch_df(
+        queries.sql(
+            FILTERED_CTE,
+            _LONG,
+            """, stats AS (
+            SELECT segment_id, feature, avg(v) AS mean, quantile_cont(v, [0.5, 0.25, 0.75]) AS q,
+                   min(v) AS min, max(v) AS max
+            FROM long WHERE list_contains($ids, segment_id) GROUP BY segment_id, feature
+            UNION ALL
+            SELECT -1, feature, avg(v), quantile_cont(v, [0.5, 0.25, 0.75]), min(v), max(v)
+            FROM long WHERE $population GROUP BY feature
+        )
+        SELECT segment_id, feature, mean, q[1] AS median, q[2] AS p25, q[3] AS p75, min, max
+        FROM stats ORDER BY segment_id, feature""",
+        ),
+        {**f.params(), "columns": list(FEATURE_COLUMNS), "ids": _ids(segment_ids), "population": population},
     )
 
 
@@ -106,14 +139,16 @@ def normalise(df: pd.DataFrame) -> pd.DataFrame:
     return rows.reset_index(drop=True)
 
 
-def box_stats(run_id: int, segment_ids: Iterable[int], population: bool = True) -> pd.DataFrame:
-    """Box-plot quantiles per segment and feature, computed in DuckDB over the run's customers.
+def box_stats(run: int | Filters, segment_ids: Iterable[int], population: bool = True) -> pd.DataFrame:
+    """Box-plot quantiles per segment and feature, computed in DuckDB over the run's (filtered) customers.
 
     Columns: segment_id (-1 = population), feature, n, mean, p05, p25, median, p75, p95 (whiskers at the 5th
     and 95th percentiles, so a few huge customers do not flatten the boxes). NULL values are skipped.
     """
+    f = _filters(run)
     return queries.fetch_df(
         queries.sql(
+            FILTERED_CTE,
             _LONG,
             """, stats AS (
             SELECT segment_id, feature, count(v) AS n, avg(v) AS mean,
@@ -128,7 +163,7 @@ def box_stats(run_id: int, segment_ids: Iterable[int], population: bool = True) 
         FROM stats ORDER BY segment_id, feature""",
         ),
         {
-            "run_id": int(run_id),
+            **f.params(),
             "columns": list(FEATURE_COLUMNS),
             "ids": _ids(segment_ids),
             "population": bool(population),
@@ -136,17 +171,20 @@ def box_stats(run_id: int, segment_ids: Iterable[int], population: bool = True) 
     )
 
 
-def top_countries(run_id: int, segment_ids: Iterable[int], n: int = 5) -> pd.DataFrame:
-    """The n (at most TOP_COUNTRIES_MAX) largest countries of each segment by customers.
+def top_countries(run: int | Filters, segment_ids: Iterable[int], n: int = 5) -> pd.DataFrame:
+    """The n (at most TOP_COUNTRIES_MAX) largest countries of each segment by (filtered) customers.
 
     Columns: segment_id, rank (1 = largest), country (None = unknown), customers, share (of the segment's
     customers). Ties are broken by country name so the list is stable.
     """
     limit = min(max(int(n), 1), TOP_COUNTRIES_MAX)
+    f = _filters(run)
     return queries.fetch_df(
-        """WITH counts AS (
+        queries.sql(
+            FILTERED_CTE,
+            """, counts AS (
                SELECT segment_id, country, count(*) AS customers
-               FROM seg.customers WHERE run_id = $run_id AND list_contains($ids, segment_id)
+               FROM filtered WHERE list_contains($ids, segment_id)
                GROUP BY segment_id, country
            ),
            ranked AS (
@@ -158,26 +196,32 @@ def top_countries(run_id: int, segment_ids: Iterable[int], n: int = 5) -> pd.Dat
            )
            SELECT segment_id, rank, country, customers, share FROM ranked
            WHERE rank <= $limit ORDER BY segment_id, rank""",
-        {"run_id": int(run_id), "ids": _ids(segment_ids), "limit": limit},
+        ),
+        {**f.params(), "ids": _ids(segment_ids), "limit": limit},
     )
 
 
-def rfm_crosstab(run_id: int) -> pd.DataFrame:
-    """Learned segment x rule-based RFM group: customers and share of the segment, one row per pair present.
+def rfm_crosstab(run: int | Filters) -> pd.DataFrame:
+    """Learned segment x rule-based RFM group over the (filtered) customers: customers and share of the
+    segment, one row per pair present.
 
     Columns: segment_id, segment_name, rfm_group (None where the run has none), customers, share.
     """
+    f = _filters(run)
     return queries.fetch_df(
-        """WITH counts AS (
+        queries.sql(
+            FILTERED_CTE,
+            """, counts AS (
                SELECT segment_id, rfm_group, count(*) AS customers
-               FROM seg.customers WHERE run_id = $run_id GROUP BY segment_id, rfm_group
+               FROM filtered GROUP BY segment_id, rfm_group
            )
            SELECT c.segment_id, coalesce(s.name, 'Segment ' || c.segment_id) AS segment_name, c.rfm_group,
                   c.customers, c.customers / sum(c.customers) OVER (PARTITION BY c.segment_id) AS share
            FROM counts AS c
            LEFT JOIN seg.segments AS s ON s.run_id = $run_id AND s.segment_id = c.segment_id
            ORDER BY c.segment_id, coalesce(list_position($order, c.rfm_group), 1000), c.rfm_group""",
-        {"run_id": int(run_id), "order": list(RFM_ORDER)},
+        ),
+        {**f.params(), "order": list(RFM_ORDER)},
     )
 
 

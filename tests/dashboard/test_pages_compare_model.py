@@ -143,11 +143,17 @@ def test_pcm003_compare_layout_restores_the_url_selection(
     assert '"value": [0, 1]' in hostile and "empty-state" not in hostile
 
 
+def _update(pages: dict[str, ModuleType], segments: Any, vs: Any, run: Any, controls: Any = None) -> tuple:
+    """Compare's callback with no filter set; its outputs in the order the tests read them."""
+    out = pages["compare"].update(segments, vs, controls or {}, run)
+    return tuple(out[k] for k in ("value", "options", "table", "radar", "boxes", "cards", "url_state"))
+
+
 def test_pcm004_compare_callback_redraws_for_a_valid_selection(
     pages: dict[str, ModuleType], small_run: tuple[Path, pipeline.RunSummary]
 ) -> None:
     names = segment_names(small_run[0])
-    value, options, table, radar, boxes, cards, url = pages["compare"].update([1, 3], False, 1)
+    value, options, table, radar, boxes, cards, url = _update(pages, [1, 3], False, 1)
     assert value is dash.no_update  # already canonical
     assert url == {"path": "/compare", "query": "run=1&segment=1&segment=3"}
     table_text = as_json(table)
@@ -156,7 +162,7 @@ def test_pcm004_compare_callback_redraws_for_a_valid_selection(
     assert {t.name for t in boxes.data} == {names[1], names[3]}
     assert len(cards.children) == 2
     assert not any(o["disabled"] for o in options)
-    value, options, table, radar, boxes, cards, url = pages["compare"].update([1, 3], True, 1)
+    value, options, table, radar, boxes, cards, url = _update(pages, [1, 3], True, 1)
     assert "Everyone" in as_json(table) and url["query"].endswith("vs=everyone")
     assert "Everyone" in {t.name for t in boxes.data}
 
@@ -164,7 +170,7 @@ def test_pcm004_compare_callback_redraws_for_a_valid_selection(
 @pytest.mark.parametrize("segments", [*HOSTILE, list(range(50)), [str(i) for i in range(50)], []])
 def test_pcm005_compare_callback_survives_hostile_inputs(pages: dict[str, ModuleType], segments: Any) -> None:
     for vs, run in [(True, 1), ("everyone", "1"), ({"x": 1}, "abc"), ("'; --", {"id": 1}), (False, 10**12)]:
-        value, options, table, radar, boxes, cards, url = pages["compare"].update(segments, vs, run)
+        value, options, table, radar, boxes, cards, url = _update(pages, segments, vs, run)
         chosen = [] if value is dash.no_update else value
         assert isinstance(chosen, list) and len(chosen) <= 4 and set(chosen) <= {0, 1, 2, 3, 4}
         if isinstance(segments, list) and segments[:1] in ([0], ["0"]):
@@ -176,24 +182,36 @@ def test_pcm005_compare_callback_survives_hostile_inputs(pages: dict[str, Module
         )
 
 
-def compare_body(segments: Any, vs: Any, run: Any) -> dict[str, Any]:
+COMPARE_OUTPUTS = [
+    ("compare-segments", "value"),
+    ("compare-segments", "options"),
+    ("compare-scope", "children"),
+    ("compare-table", "children"),
+    ("compare-radar", "figure"),
+    ("compare-boxes", "figure"),
+    ("compare-cards", "children"),
+    ("compare-heatmap", "figure"),
+    ("compare-url-state", "data"),
+]
+
+
+def compare_body(segments: Any, vs: Any, run: Any, controls: dict[str, Any] | None = None) -> dict[str, Any]:
+    from dashboard import filter_bar
+
+    prefix, without = "compare-filter", ("segment",)
+    controls = controls or {}
+    filter_inputs = [
+        {"id": filter_bar.control_id(prefix, key), "property": "value", "value": controls.get(key)}
+        for key in filter_bar.CONTROLS
+        if key not in without
+    ]
     return {
-        "output": (
-            "..compare-segments.value...compare-segments.options...compare-table.children..."
-            "compare-radar.figure...compare-boxes.figure...compare-cards.children...compare-url-state.data.."
-        ),
-        "outputs": [
-            {"id": "compare-segments", "property": "value"},
-            {"id": "compare-segments", "property": "options"},
-            {"id": "compare-table", "property": "children"},
-            {"id": "compare-radar", "property": "figure"},
-            {"id": "compare-boxes", "property": "figure"},
-            {"id": "compare-cards", "property": "children"},
-            {"id": "compare-url-state", "property": "data"},
-        ],
+        "output": ".." + "...".join(f"{i}.{p}" for i, p in COMPARE_OUTPUTS) + "..",
+        "outputs": [{"id": i, "property": p} for i, p in COMPARE_OUTPUTS],
         "inputs": [
             {"id": "compare-segments", "property": "value", "value": segments},
             {"id": "compare-vs", "property": "value", "value": vs},
+            *filter_inputs,
         ],
         "changedPropIds": ["compare-segments.value"],
         "state": [{"id": "compare-run", "property": "data", "value": run}],
