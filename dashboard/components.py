@@ -120,6 +120,52 @@ def filter_summary(f: Filters, clear_href: str | None = None) -> html.Div:
     return html.Div(badges, className="filter-summary")
 
 
+def filter_scope(f: Filters, applies: str, not_applies: str, page: str) -> html.Div:
+    """Which of the shared filters a page uses and where: the active filters as badges, what they narrow
+    and what describes the whole run; links to change them (Explore) or drop them here."""
+    explore = dash.get_relative_path("/explore") + "?" + f.to_query()
+    if f.is_default():
+        return html.Div(
+            [
+                html.Span(
+                    f"All customers of the run. Filters set on Explore or Customers narrow {applies} here. ",
+                    className="small text-muted",
+                ),
+                dcc.Link("Set filters on Explore", href=explore, className="small"),
+            ],
+            className="mb-3",
+            id=f"{page}-scope",
+        )
+    return dbc.Alert(
+        [
+            html.Div(
+                [
+                    html.Span("Filtered customers: ", className="me-1"),
+                    *(
+                        html.Span(line, className="badge text-bg-secondary me-1 fw-normal")
+                        for line in f.describe()
+                    ),
+                ]
+            ),
+            html.Div(
+                [
+                    f"The filters apply to {applies}; {not_applies} describe the whole run. ",
+                    dcc.Link("Change them on Explore", href=explore),
+                    " · ",
+                    dcc.Link(
+                        "show all customers",
+                        href=dash.get_relative_path(f"/{page}") + f"?run={f.run_id}",
+                    ),
+                ],
+                className="small mt-1",
+            ),
+        ],
+        color="light",
+        className="border mb-3 py-2",
+        id=f"{page}-scope",
+    )
+
+
 def page_header(
     title: str, info: RunInfo, f: Filters | None = None, clear_href: str | None = None
 ) -> html.Div:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qs
 
 import dash
 import dash_bootstrap_components as dbc
@@ -130,6 +131,13 @@ def filters_from_controls(controls: Mapping[str, Any], run: Any) -> tuple[Filter
     run_id = queries.resolve_run(run)
     allowed = filtered.allowed(run_id)
     return Filters.from_query(controls_to_query(controls, run_id), allowed), allowed
+
+
+def filters_from_search(search: Any) -> tuple[Filters, Allowed]:
+    """filters_from_url for a stored query string (e.g. 'run=2&country=Germany'; untrusted)."""
+    if not isinstance(search, str) or len(search) > 20_000:
+        search = ""
+    return filters_from_url({k: v[0] if len(v) == 1 else v for k, v in parse_qs(search).items()})
 
 
 def filters_from_url(query: Mapping[str, Any]) -> tuple[Filters, Allowed]:

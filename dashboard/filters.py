@@ -250,6 +250,11 @@ class Filters:
         return self.query_pairs() == [("run", str(self.run_id))]
 
 
+def as_filters(run: int | Filters) -> Filters:
+    """A run id as the filter set of all its customers; a Filters as it is (queries taking either)."""
+    return run if isinstance(run, Filters) else Filters(run_id=int(run))
+
+
 @dataclass(frozen=True)
 class TableView:
     """Sort and page of the customer table, parsed from the same URL query."""

@@ -13,8 +13,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html
 
-from dashboard import components, figures, queries, value_view
-from dashboard.queries import NoData, profiles
+from dashboard import components, figures, filter_bar, queries, value_view
+from dashboard.filters import Filters
+from dashboard.queries import NoData, QueryTimeout, filtered, profiles
 from dashboard.queries import model as model_q
 
 dash.register_page(__name__, path="/model", name="Model", order=4, title="Model · Customer segments")
@@ -29,22 +30,29 @@ STABILITY_TEXT = (
 @components.requires_data
 def layout(**query: Any) -> html.Div:
     """The Model page of the run in the URL query (latest by default)."""
-    run_id = queries.resolve_run(query.get("run"))
+    f, _ = filter_bar.filters_from_url(query)
+    run_id = f.run_id
     info = queries.run_info(run_id)
     summary = model_q.summary(run_id)
     segs = profiles.segments(run_id)
     names = {int(s): str(n) for s, n in zip(segs["segment_id"], segs["name"], strict=True)}
     features = profiles.features(run_id)
     feature = features[0] if features else None
-    sample = model_q.pca_sample(run_id)
+    sample = model_q.pca_sample(f)
     pca = model_q.pca_axes(run_id)
     titles = figures.pca_axis_titles(pca.features, pca.loadings, pca.explained) if pca else None
-    histogram, histogram_note = histogram_figure(run_id, feature, names)
+    histogram, histogram_note = histogram_figure(f, feature, names)
     warnings, money_in = queries.run_extras(run_id)
     steps = model_q.cleaning_steps(run_id)
     return html.Div(
         [
             components.page_header("Model", info),
+            components.filter_scope(
+                f,
+                "the customers on the PCA maps and the feature distribution",
+                "the k sweep, algorithm scores, value model, backtest and cleaning",
+                "model",
+            ),
             _warnings(warnings),
             _kpi_row(summary),
             _card(
@@ -77,7 +85,7 @@ def layout(**query: Any) -> html.Div:
                                 figure=figures.pca_scatter(sample, dims=2, names=names, axis_titles=titles),
                                 config=components.graph_config(),
                             ),
-                            _sample_note(sample, summary),
+                            _sample_note(sample, summary, f),
                             className="h-100",
                         ),
                         lg=6,
@@ -131,6 +139,7 @@ def layout(**query: Any) -> html.Div:
                 footer_id="model-cleaning-money",
             ),
             dcc.Store(id="model-run", data=run_id),
+            dcc.Store(id="model-filters", data=f.to_query()),
         ]
     )
 
@@ -173,12 +182,12 @@ def _kpi_row(s: model_q.ModelSummary) -> dbc.Row:
     return dbc.Row([dbc.Col(c) for c in cards], className="g-3 mb-3 row-cols-2 row-cols-md-3 row-cols-xl-5")
 
 
-def _sample_note(sample: pd.DataFrame, s: model_q.ModelSummary) -> str:
-    """How many customers the scatter shows, and that every outlier is among them."""
+def _sample_note(sample: pd.DataFrame, s: model_q.ModelSummary, f: Filters) -> str:
+    """How many (filtered) customers the scatter shows, and that every outlier is among them."""
     shown = len(sample)
-    total = s.customers or shown
+    total = (s.customers if f.is_default() else filtered.kpis(f).customers) or shown
     what = (
-        f"All {components.fmt_int(total)} customers"
+        f"All {components.fmt_int(total)} {'customers' if f.is_default() else 'filtered customers'}"
         if shown >= total
         else f"A repeatable sample of {components.fmt_int(shown)} of {components.fmt_int(total)} customers"
     )
@@ -304,9 +313,10 @@ def cleaning_table(df: pd.DataFrame) -> dbc.Table | html.P:
     return components.number_table(head, rows)
 
 
-def histogram_figure(run_id: int, feature: str | None, names: dict[int, str]) -> tuple[go.Figure, str]:
-    """The histogram of one feature (checked against the run's features) and a note on its range."""
-    hist = model_q.histogram(run_id, feature) if isinstance(feature, str) else None
+def histogram_figure(f: Filters, feature: str | None, names: dict[int, str]) -> tuple[go.Figure, str]:
+    """The histogram of one feature (checked against the run's features) over the filtered customers, and
+    a note on its range."""
+    hist = model_q.histogram(f, feature) if isinstance(feature, str) else None
     if hist is None:
         return figures.empty_figure("Pick a feature."), ""
     note = f"{hist.bins} bins, stacked by segment"
@@ -324,15 +334,18 @@ def histogram_figure(run_id: int, feature: str | None, names: dict[int, str]) ->
     Output("model-histogram", "figure"),
     Output("model-histogram-note", "children"),
     Input("model-feature", "value"),
-    State("model-run", "data"),
+    State("model-filters", "data"),
     prevent_initial_call=True,
 )
-def update_histogram(feature: Any, run: Any) -> tuple[go.Figure, str]:
-    """Redraw the histogram for the chosen feature (untrusted: unknown names give an empty chart)."""
+def update_histogram(feature: Any, search: Any) -> tuple[go.Figure, str]:
+    """Redraw the histogram for the chosen feature (untrusted: unknown names give an empty chart) over the
+    page's filtered customers (the stored query, validated again)."""
     try:
-        run_id = queries.resolve_run(run)
-        segs = profiles.segments(run_id)
+        f, _ = filter_bar.filters_from_search(search)
+        segs = profiles.segments(f.run_id)
+        names = {int(s): str(n) for s, n in zip(segs["segment_id"], segs["name"], strict=True)}
+        return histogram_figure(f, feature if isinstance(feature, str) else None, names)
     except NoData:
         return figures.empty_figure("No segmentation run yet."), ""
-    names = {int(s): str(n) for s, n in zip(segs["segment_id"], segs["name"], strict=True)}
-    return histogram_figure(run_id, feature if isinstance(feature, str) else None, names)
+    except QueryTimeout as exc:
+        return figures.empty_figure(f"{exc} Try again in a moment."), ""

@@ -14,7 +14,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, Patch, State, callback, dcc, html
 
-from dashboard import components, figures, queries
+from dashboard import components, figures, filter_bar, queries
 from dashboard.queries import NoData, QueryTimeout
 from dashboard.queries import model as model_q
 from dashboard.queries import simulator as sim
@@ -40,14 +40,15 @@ def fmt_value(feature: sim.FeatureRange, value: float) -> str:
 @components.requires_data
 def layout(**query: Any) -> html.Div:
     """The simulator for the run in the URL (the latest by default), starting at the population medians."""
-    run_id = queries.resolve_run(query.get("run"))
+    f, _ = filter_bar.filters_from_url(query)
+    run_id = f.run_id
     info = queries.run_info(run_id)
     model = sim.load_model(run_id)
     prediction = sim.predict(model, model.defaults())
     names = {s.id: s.name for s in model.segments}
     pca = model_q.pca_axes(run_id)
     figure = figures.simulator_scatter(
-        sim.pca_sample(run_id),
+        sim.pca_sample(f),
         names,
         _point(prediction),
         figures.id_colors(names)[prediction.segment.id],
@@ -59,6 +60,12 @@ def layout(**query: Any) -> html.Div:
     return html.Div(
         [
             components.page_header("Simulator", info),
+            components.filter_scope(
+                f,
+                "the customers drawn behind the simulated one on the PCA map",
+                "the prediction (the run's own model) and the slider ranges",
+                "simulator",
+            ),
             html.P(
                 "Describe a customer with the sliders: the run's own model (its scaler and segment centres) "
                 "says which segment they would join. Nothing is refitted.",

@@ -13,8 +13,9 @@ from typing import Any
 import pandas as pd
 
 from dashboard import queries
+from dashboard.filters import Filters, as_filters
 from dashboard.queries import profiles
-from dashboard.queries.filtered import SAMPLE_MAX
+from dashboard.queries.filtered import FILTERED_CTE, SAMPLE_MAX
 
 BINS_MAX = 60
 SCORE_COLUMNS: tuple[str, ...] = ("inertia", "silhouette", "davies_bouldin", "calinski_harabasz")
@@ -111,21 +112,22 @@ def algorithm_comparison(run_id: int) -> pd.DataFrame:
     )
 
 
-def pca_sample(run_id: int, n: int = SAMPLE_MAX) -> pd.DataFrame:
-    """A repeatable sample of at most SAMPLE_MAX customers with their PCA coordinates; outliers come first,
-    so every outlier is in it (they are few). Columns: customer_id, country, segment_id, segment_name,
-    is_outlier, pc1, pc2, pc3, monetary."""
+def pca_sample(run: int | Filters, n: int = SAMPLE_MAX) -> pd.DataFrame:
+    """A repeatable sample of at most SAMPLE_MAX (filtered) customers with their PCA coordinates; outliers
+    come first, so every outlier is in it (they are few). Columns: customer_id, country, segment_id,
+    segment_name, is_outlier, pc1, pc2, pc3, monetary."""
     limit = min(max(int(n), 0), SAMPLE_MAX)
     return queries.fetch_df(
-        """SELECT c.customer_id, c.country, c.segment_id,
-                  coalesce(s.name, 'Segment ' || c.segment_id) AS segment_name,
+        queries.sql(
+            FILTERED_CTE,
+            """SELECT c.customer_id, c.country, c.segment_id,
+                  coalesce(c.segment_name, 'Segment ' || c.segment_id) AS segment_name,
                   coalesce(c.is_outlier, false) AS is_outlier, c.pc1, c.pc2, c.pc3, c.monetary
-           FROM seg.customers AS c
-           LEFT JOIN seg.segments AS s ON s.run_id = c.run_id AND s.segment_id = c.segment_id
-           WHERE c.run_id = $run_id
+           FROM filtered AS c
            ORDER BY coalesce(c.is_outlier, false) DESC, hash(c.customer_id), c.customer_id
            LIMIT $limit""",
-        {"run_id": int(run_id), "limit": limit},
+        ),
+        {**as_filters(run).params(), "limit": limit},
     )
 
 
@@ -189,8 +191,7 @@ class Histogram:
 
 # One feature's value per customer: a fixed column chosen by $column (sales-lines run) or the stored
 # features array at $idx (customer-table run). No identifier comes from outside this text.
-_VALUE = """
-WITH vals AS (
+_VALUE = """, vals AS (
     SELECT segment_id,
            CASE WHEN $idx IS NOT NULL THEN features[$idx]
                 WHEN $column = 'recency_days' THEN recency_days::DOUBLE
@@ -202,13 +203,15 @@ WITH vals AS (
                 WHEN $column = 'distinct_products' THEN distinct_products::DOUBLE
                 WHEN $column = 'return_rate' THEN return_rate::DOUBLE
            END AS v
-    FROM seg.customers WHERE run_id = $run_id
+    FROM filtered
 )
 """
 
 
-def _source(run_id: int, feature: str) -> dict[str, Any] | None:
-    """The bound parameters that select `feature` in _VALUE, or None if the run has no such feature."""
+def _source(f: Filters, feature: str) -> dict[str, Any] | None:
+    """The bound parameters that select `feature` of the filtered customers in FILTERED_CTE + _VALUE, or
+    None if the run has no such feature."""
+    run_id = f.run_id
     if not isinstance(feature, str) or feature not in profiles.features(run_id):
         return None
     row = queries.fetch_one("SELECT mode, features FROM seg.runs WHERE id = ?", [int(run_id)])
@@ -218,24 +221,26 @@ def _source(run_id: int, feature: str) -> dict[str, Any] | None:
     if mode == "customers":
         if feature not in names:
             return None
-        return {"run_id": int(run_id), "idx": names.index(feature) + 1, "column": None}
+        return {**f.params(), "idx": names.index(feature) + 1, "column": None}
     if feature not in profiles.FEATURE_COLUMNS:
         return None
-    return {"run_id": int(run_id), "idx": None, "column": feature}
+    return {**f.params(), "idx": None, "column": feature}
 
 
-def histogram(run_id: int, feature: str, bins: int = 30, clip: bool = True) -> Histogram | None:
-    """Counts per segment in equal-width bins of one feature, computed in DuckDB (None: unknown feature).
+def histogram(run: int | Filters, feature: str, bins: int = 30, clip: bool = True) -> Histogram | None:
+    """Counts per segment in equal-width bins of one feature over the (filtered) customers, computed in
+    DuckDB (None: unknown feature).
 
     With clip, the range is the 1st to 99th percentile and the tails fall into the end bins, so one
     huge customer does not squeeze everyone else into a single bar.
     """
-    params = _source(run_id, feature)
+    params = _source(as_filters(run), feature)
     if params is None:
         return None
     bins = min(max(int(bins), 1), BINS_MAX)
     bounds = queries.fetch_one(
         queries.sql(
+            FILTERED_CTE,
             _VALUE,
             """SELECT min(v), max(v), quantile_cont(v, 0.01), quantile_cont(v, 0.99),
                       count(*) FILTER (WHERE v IS NULL) FROM vals""",
@@ -253,6 +258,7 @@ def histogram(run_id: int, feature: str, bins: int = 30, clip: bool = True) -> H
         hi = lo + 1.0
     counts = queries.fetch_df(
         queries.sql(
+            FILTERED_CTE,
             _VALUE,
             """SELECT least(greatest(floor((v - $lo) / ($hi - $lo) * $bins), 0), $bins - 1)::INTEGER AS bin,
                       segment_id, count(*) AS customers
@@ -262,7 +268,9 @@ def histogram(run_id: int, feature: str, bins: int = 30, clip: bool = True) -> H
     )
     tails = queries.fetch_one(
         queries.sql(
-            _VALUE, "SELECT count(*) FILTER (WHERE v < $lo), count(*) FILTER (WHERE v > $hi) FROM vals"
+            FILTERED_CTE,
+            _VALUE,
+            "SELECT count(*) FILTER (WHERE v < $lo), count(*) FILTER (WHERE v > $hi) FROM vals",
         ),
         {**params, "lo": lo, "hi": hi},
     )

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 from dashboard import queries
-from dashboard.filters import Filters
+from dashboard.filters import Filters, as_filters
 from dashboard.queries.filtered import FILTERED_CTE
 from segmentation.config import TRANSACTION_FEATURES
 from segmentation.rfm_groups import RFM_GROUPS
@@ -46,11 +46,6 @@ long AS (
     SELECT segment_id, unnest(names) AS feature, unnest(vals) AS v FROM wide
 )
 """
-
-
-def _filters(run: int | Filters) -> Filters:
-    """A run id as the filter set of all its customers; a Filters as it is."""
-    return run if isinstance(run, Filters) else Filters(run_id=int(run))
 
 
 def _ids(segment_ids: Iterable[int]) -> list[int]:
@@ -88,7 +83,7 @@ def profiles(run: int | Filters, segment_ids: Iterable[int], population: bool = 
 
     Columns: segment_id, feature, mean, median, p25, p75, min, max; ordered by segment id, then feature.
     """
-    f = _filters(run)
+    f = as_filters(run)
     if not f.is_default():
         return _live_profiles(f, segment_ids, population)
     run_id = f.run_id
@@ -145,7 +140,7 @@ def box_stats(run: int | Filters, segment_ids: Iterable[int], population: bool =
     Columns: segment_id (-1 = population), feature, n, mean, p05, p25, median, p75, p95 (whiskers at the 5th
     and 95th percentiles, so a few huge customers do not flatten the boxes). NULL values are skipped.
     """
-    f = _filters(run)
+    f = as_filters(run)
     return queries.fetch_df(
         queries.sql(
             FILTERED_CTE,
@@ -178,7 +173,7 @@ def top_countries(run: int | Filters, segment_ids: Iterable[int], n: int = 5) ->
     customers). Ties are broken by country name so the list is stable.
     """
     limit = min(max(int(n), 1), TOP_COUNTRIES_MAX)
-    f = _filters(run)
+    f = as_filters(run)
     return queries.fetch_df(
         queries.sql(
             FILTERED_CTE,
@@ -207,7 +202,7 @@ def rfm_crosstab(run: int | Filters) -> pd.DataFrame:
 
     Columns: segment_id, segment_name, rfm_group (None where the run has none), customers, share.
     """
-    f = _filters(run)
+    f = as_filters(run)
     return queries.fetch_df(
         queries.sql(
             FILTERED_CTE,

@@ -19,6 +19,8 @@ from typing import Any
 import pandas as pd
 
 from dashboard import queries
+from dashboard.filters import Filters, as_filters
+from dashboard.queries.filtered import FILTERED_CTE
 from segmentation.scoring import ModelParams, Score, score
 
 POSITIONS = 1000  # slider positions per feature (0..POSITIONS)
@@ -272,14 +274,18 @@ def predict(model: SimModel, values: Any) -> Prediction:
     return Prediction(clean, result, segment, model.segment(result.next_segment_id), ratio)
 
 
-def pca_sample(run_id: int, n: int = SAMPLE_MAX) -> pd.DataFrame:
-    """A repeatable sample (at most SAMPLE_MAX) of the run's customers: pc1, pc2, segment_id, is_outlier."""
+def pca_sample(run: int | Filters, n: int = SAMPLE_MAX) -> pd.DataFrame:
+    """A repeatable sample (at most SAMPLE_MAX) of the run's (filtered) customers: pc1, pc2, segment_id,
+    is_outlier."""
     return queries.fetch_df(
-        """SELECT coalesce(pc1, 0.0) AS pc1, coalesce(pc2, 0.0) AS pc2, segment_id,
+        queries.sql(
+            FILTERED_CTE,
+            """SELECT coalesce(pc1, 0.0) AS pc1, coalesce(pc2, 0.0) AS pc2, segment_id,
                   coalesce(is_outlier, false) AS is_outlier
-           FROM seg.customers
-           WHERE run_id = $run_id AND pc1 IS NOT NULL
+           FROM filtered
+           WHERE pc1 IS NOT NULL
            ORDER BY hash(customer_id, $seed), customer_id
            LIMIT $n""",
-        {"run_id": int(run_id), "seed": SAMPLE_SEED, "n": min(max(int(n), 0), SAMPLE_MAX)},
+        ),
+        {**as_filters(run).params(), "seed": SAMPLE_SEED, "n": min(max(int(n), 0), SAMPLE_MAX)},
     )

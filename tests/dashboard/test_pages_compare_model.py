@@ -314,7 +314,7 @@ def test_pcm009_model_figures_mark_the_chosen_k_and_every_outlier(
 
 
 @pytest.mark.parametrize("feature", [*HOSTILE, "monetary", "frequency"])
-@pytest.mark.parametrize("run", [1, "x", {"a": 1}])
+@pytest.mark.parametrize("run", ["run=1", "x", {"a": 1}, "run=1&country=%27%3B--", 1])
 def test_pcm010_histogram_callback_checks_the_feature(
     pages: dict[str, ModuleType], feature: Any, run: Any
 ) -> None:
@@ -337,12 +337,33 @@ def test_pcm011_histogram_callback_over_http(small_app: dash.Dash) -> None:
             ],
             "inputs": [{"id": "model-feature", "property": "value", "value": feature}],
             "changedPropIds": ["model-feature.value"],
-            "state": [{"id": "model-run", "property": "data", "value": 1}],
+            "state": [{"id": "model-filters", "property": "data", "value": "run=1"}],
         }
         r = client.post("/_dash-update-component", json=body)
         assert r.status_code == 200, feature
         bars = r.get_json()["response"]["model-histogram"]["figure"]["data"]
         assert bool(bars) == (feature == "tenure_days")
+
+
+def test_pcm012_model_views_take_the_shared_filters(
+    pages: dict[str, ModuleType], small_run: tuple[Path, pipeline.RunSummary], small_app: dash.Dash
+) -> None:
+    """The PCA maps and the feature histogram count the filtered customers; the page says which views the
+    filters apply to (and the run-wide ones they do not)."""
+    import duckdb
+
+    with duckdb.connect(str(small_run[0]), read_only=True) as con:
+        country, count = con.execute(
+            "SELECT country, count(*) FROM customers WHERE run_id = 1"
+            " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1 OFFSET 1"
+        ).fetchone()
+    figure, note = pages["model"].update_histogram("frequency", f"run=1&country={country}")
+    assert sum(sum(t.y) for t in figure.data) == count  # every filtered customer once, tails included
+    layout = dash.page_registry["dashboard.pages.model"]["layout"](run="1", country=country)
+    text = as_json(layout)
+    assert "Filtered customers" in text and f"Country: {country}" in text and "the whole run" in text
+    pca2d = find(layout, "model-pca2d").figure
+    assert sum(len(t.x) for t in pca2d.data) == count
 
 
 # --- Other runs --------------------------------------------------------------------------------------------

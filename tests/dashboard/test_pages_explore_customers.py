@@ -135,8 +135,9 @@ def test_pg005_cross_filter_ignores_hostile_clicks(pages: dict[str, ModuleType],
     base = controls()
     assert values("explore-segments.clickData", click, None, base, 1) is None
     assert values("explore-map.clickData", None, click, base, 1) is None
+    assert values("explore-countries.clickData", None, None, base, 1, click) is None
     with pytest.raises(PreventUpdate):  # as a callback: 204, nothing changes
-        pages["explore"].cross_filter(click, click, 0, base, 1)
+        pages["explore"].cross_filter(click, click, click, 0, base, 1)
 
 
 def test_pg006_explore_layout_restores_a_shared_url(app: dash.Dash, db: Path) -> None:
@@ -227,6 +228,7 @@ def test_pg016_cross_filter_through_the_route_adds_the_country(client: FlaskClie
                 "property": "clickData",
                 "value": {"points": [{"customdata": ["Spain", 1, 2]}]},
             },
+            {"id": "explore-countries", "property": "clickData", "value": None},
             {"id": "explore-clear", "property": "n_clicks", "value": 0},
         ],
         "state": [
