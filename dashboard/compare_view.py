@@ -12,7 +12,7 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import html
 
-from dashboard import components, figures, value_view
+from dashboard import components, figures, measures, value_view
 from dashboard.filters import Filters
 
 MAX_SEGMENTS = 4
@@ -50,11 +50,13 @@ def scope_line(f: Filters) -> html.Div:
     )
 
 
-def _fmt(value: Any) -> str:
-    """A profile value for the table: thousands separated, fewer decimals for bigger numbers."""
+def _fmt(value: Any, feature: str = "") -> str:
+    """A profile value for the table: thousands separated, fewer decimals for bigger numbers; rates in %."""
     if value is None or pd.isna(value):
         return "–"
     number = float(value)
+    if measures.is_rate(feature):
+        return f"{number:.1%}"
     if abs(number) >= 1000:
         return f"{number:,.0f}"
     if abs(number) >= 10:
@@ -83,7 +85,9 @@ def profile_table(
         for s in series:
             row = by_key.loc[(s, feature)] if (s, feature) in by_key.index else None
             for column in ("mean", "median"):
-                cells.append(html.Td(_fmt(None if row is None else row[column]), className="text-end"))
+                cells.append(
+                    html.Td(_fmt(None if row is None else row[column], feature), className="text-end")
+                )
         body.append(html.Tr(cells))
     return dbc.Table(
         [html.Thead([html.Tr(head_top), html.Tr(head_sub)]), html.Tbody(body)],
@@ -95,7 +99,11 @@ def profile_table(
 
 
 def segment_cards(
-    segs: pd.DataFrame, chosen: Sequence[int], countries: pd.DataFrame, value: pd.DataFrame | None = None
+    segs: pd.DataFrame,
+    chosen: Sequence[int],
+    countries: pd.DataFrame,
+    value: pd.DataFrame | None = None,
+    currency: str | None = None,
 ) -> dbc.Row:
     """One card per chosen segment: size, description, recommended action and top countries (plain text)."""
     info = segs.set_index("segment_id")
@@ -121,7 +129,9 @@ def segment_cards(
                             html.P(str(s["description"] or ""), className="small mb-2"),
                             html.Div("Customer value", className="kpi-label"),
                             html.P(
-                                value_view.segment_value_line(value, sid) if value is not None else "–",
+                                value_view.segment_value_line(value, sid, currency)
+                                if value is not None
+                                else "–",
                                 className="small mb-2",
                             ),
                             html.Div("Recommended action", className="kpi-label"),

@@ -16,6 +16,7 @@ from dash import dcc, html
 
 from dashboard.filters import Filters
 from dashboard.queries import NoData, QueryTimeout, RunInfo
+from segmentation import currency as money
 
 MAKE_RUN_COMMANDS = ("segments run data/online_retail_sample.csv", "segments demo")
 _REASONS = {
@@ -30,18 +31,31 @@ def fmt_int(value: float | int | None) -> str:
     return "–" if value is None else f"{round(value):,}"
 
 
-def fmt_cents(value: Any) -> str:
-    """Money to the cent with separators: 1234.5 -> '1,234.50' ('–' for missing or NaN)."""
-    return "–" if value is None or value != value else f"{float(value):,.2f}"
+def fmt_cents(value: Any, currency: str | None = None) -> str:
+    """Money to the cent with separators and the run's currency: 1234.5 -> '£1,234.50' ('–' for missing
+    or NaN; no unit when the currency is unknown)."""
+    if value is None or value != value:
+        return "–"
+    return money.money(float(value), currency, digits=2)
 
 
-def fmt_money(value: float | None) -> str:
-    """Revenue for cards: 1234567.8 -> '1.23M', 12345.6 -> '12,346' ('–' for missing)."""
-    if value is None:
+def fmt_money(value: float | None, currency: str | None = None) -> str:
+    """Revenue for cards, with the run's currency: 1234567.8 -> '£1.23M', 12345.6 -> '£12,346' ('–' for
+    missing; no unit when the currency is unknown)."""
+    if value is None or value != value:
         return "–"
     if abs(value) >= 1e6:
-        return f"{value / 1e6:,.2f}M"
-    return f"{value:,.0f}"
+        text = f"{abs(value) / 1e6:,.2f}M"
+        sign = "-" if value < 0 else ""
+        if currency in money.SYMBOLS:
+            return f"{sign}{money.SYMBOLS[currency]}{text}"
+        return f"{sign}{text} {currency}" if currency else f"{sign}{text}"
+    return money.money(value, currency)
+
+
+def money_unit(currency: str | None) -> str:
+    """The unit for a money column or axis title: 'GBP', or 'currency unknown'."""
+    return currency or "currency unknown"
 
 
 def empty_state(reason: NoData | None = None) -> html.Div:
@@ -105,6 +119,7 @@ def run_badge(info: RunInfo) -> html.Span:
         parts.append(f"k = {info.k}" + (f" ({info.algorithm})" if info.algorithm else ""))
     if info.mode == "customers":
         parts.append("customer table")
+    parts.append(f"money in {info.currency}" if info.currency else "currency unknown")
     return html.Span(" · ".join(parts), className="badge rounded-pill text-bg-light border run-badge")
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import dash_ag_grid as dag
 import pandas as pd
 
+from dashboard import measures
 from dashboard.queries import filtered
 
 GRID_ID = "customers-grid"
@@ -97,7 +98,7 @@ def columns_query(cols: tuple[str, ...]) -> str:
 
 def chooser_options() -> list[dict[str, str]]:
     """The chooser's checkboxes: every column but the fixed ones, by header."""
-    return [{"label": c.header, "value": c.field} for c in COLUMNS if c.field not in FIXED_COLUMNS]
+    return [{"label": header(c), "value": c.field} for c in COLUMNS if c.field not in FIXED_COLUMNS]
 
 
 def chooser_value(cols: tuple[str, ...]) -> list[str]:
@@ -109,8 +110,13 @@ def chooser_value(cols: tuple[str, ...]) -> list[str]:
 # The grid
 
 
+def header(c: Column, currency: str | None = None) -> str:
+    """A column's header: the measure's one name and unit (dashboard.measures), else its own."""
+    return measures.label(c.field, currency) if c.field in measures.MEASURES else c.header
+
+
 def column_defs(
-    cols: tuple[str, ...], sort: str | None = None, descending: bool = False
+    cols: tuple[str, ...], sort: str | None = None, descending: bool = False, currency: str | None = None
 ) -> list[dict[str, Any]]:
     """AG Grid column definitions: hidden unless in cols, sortable when the server can sort them.
 
@@ -121,7 +127,10 @@ def column_defs(
     for c in COLUMNS:
         spec: dict[str, Any] = {
             "field": c.field,
-            "headerName": c.header,
+            "headerName": header(c, currency),
+            "headerTooltip": header(c, currency),
+            "wrapHeaderText": True,
+            "autoHeaderHeight": True,
             "sortable": c.sort is not None,
             "hide": c.field not in cols,
             "initialWidth": c.width,
@@ -139,12 +148,19 @@ def column_defs(
     return defs
 
 
-def grid(cols: tuple[str, ...], sort: str | None, descending: bool, total: int, start_row: int) -> dag.AgGrid:
+def grid(
+    cols: tuple[str, ...],
+    sort: str | None,
+    descending: bool,
+    total: int,
+    start_row: int,
+    currency: str | None = None,
+) -> dag.AgGrid:
     """The grid: infinite row model, one request at a time, opened at start_row (the URL's page)."""
     return dag.AgGrid(
         id=GRID_ID,
         rowModelType="infinite",
-        columnDefs=column_defs(cols, sort, descending),
+        columnDefs=column_defs(cols, sort, descending, currency),
         defaultColDef={
             "resizable": True,
             "suppressHeaderMenuButton": True,

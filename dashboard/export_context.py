@@ -16,8 +16,10 @@ from datetime import date, datetime, timezone
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from dashboard import measures
 from dashboard.filters import RANGE_COLUMNS, Filters
 from dashboard.queries import RunInfo
+from dashboard.queries.filtered import EXPORT_COLUMNS
 
 PRODUCT = "Customer segments export"
 SLUG_MAX_BYTES = 80  # the filters' part of a file name, in UTF-8 bytes (whole names stay under ~150)
@@ -118,6 +120,7 @@ class ExportContext:
     slug: str
     exported_at: datetime  # UTC, to the second
     top: int | None = None
+    currency: str | None = None  # the money columns' ISO 4217 code; None: unknown
 
     @classmethod
     def build(
@@ -138,6 +141,7 @@ class ExportContext:
             slug=filter_slug(f, top),
             exported_at=as_utc(exported_at),
             top=top,
+            currency=info.currency,
         )
 
     @property
@@ -165,6 +169,13 @@ class ExportContext:
             ("Filters", "; ".join(self.filters)),
             ("Rows exported", str(rows)),
             ("Exported at (UTC)", self.exported_at.strftime("%Y-%m-%d %H:%M:%S UTC")),
+            ("Money columns in", self.currency or "unknown currency (the run named none)"),
+            ("Rates", "fractions of one: return_rate 0.05 = 5%, p_alive 0.42 = 42% chance still active"),
+        ]
+        out += [
+            (f"Column {c}", measures.label(c, self.currency))
+            for c in EXPORT_COLUMNS
+            if c in measures.MEASURES
         ]
         if total is not None and total > rows:
             out.append(("Truncated", f"Excel holds {rows:,} rows; export CSV for all {total:,}."))
@@ -188,6 +199,10 @@ class ExportContext:
             },
             "filters": {"description": list(self.filters), "query": urlencode(self.query)},
             "top": self.top,
+            "currency": self.currency,
+            "column_meanings": {
+                c: measures.label(c, self.currency) for c in columns if c in measures.MEASURES
+            },
         }
 
 

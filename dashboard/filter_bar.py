@@ -44,6 +44,7 @@ CONTROLS: dict[str, str] = {
     "outliers": "outliers",
     "preset": "preset",
 }
+MONEY_RANGES = ("monetary", "value")  # range filters in the run's money
 BAND_BUTTON = "tenure-band-button"  # pattern-matching id type of the tenure band buttons
 NO_PRESET = "none"  # the preset radio's "no preset" value
 PRESET_OPTIONS = [
@@ -53,6 +54,11 @@ PRESET_OPTIONS = [
 ]
 OUTLIER_LABELS = {"include": "Include", "exclude": "Exclude", "only": "Only"}
 _MAX_ITEMS = 1000  # longest list looked at before Filters.from_query caps it to the run's own values
+
+
+def _money_unit(currency: str | None) -> str:
+    """'GBP', or '' when the run's currency is unknown (the run badge says so)."""
+    return currency or ""
 
 
 def control_id(prefix: str, key: str) -> str:
@@ -253,6 +259,8 @@ def _segment_id(value: Any) -> int | None:
 def _range_slider(prefix: str, name: str, allowed: Allowed, value: Any) -> html.Div:
     """One labelled range slider with direct-input boxes (disabled when the run has no such values)."""
     label, unit = RANGE_LABELS[name]
+    if name in MONEY_RANGES:  # money: the run's currency first
+        unit = ", ".join(u for u in (_money_unit(allowed.currency), unit) if u)
     bounds = slider_bounds(allowed, name)
     text = f"{label} ({unit})" if unit else label
     if bounds is None:  # the slider still exists (hidden, no value): callbacks list every control

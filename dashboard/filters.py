@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from dashboard.measures import MEASURES
 from segmentation.rfm_groups import RFM_GROUP_ACTIONS
 
 # UI name -> customers column; the keys are also the URL prefixes (tenure_min, tenure_max, ...).
@@ -34,13 +35,11 @@ RANGE_COLUMNS: dict[str, str] = {
     "value": "predicted_value",
     "alive": "p_alive",  # filtered and shown in percent (p_alive x 100)
 }
+# Each range filter's name and unit, from the one list of measures (money: the run's currency, added by
+# the bar; the chance still active is filtered in percent).
 RANGE_LABELS: dict[str, tuple[str, str]] = {
-    "tenure": ("Tenure", "days"),
-    "recency": ("Recency", "days"),
-    "frequency": ("Frequency", "orders"),
-    "monetary": ("Revenue", ""),
-    "value": ("Predicted value", "next 12 months"),
-    "alive": ("Chance still active", "%"),
+    name: (MEASURES[column].name, "" if MEASURES[column].unit == "money" else MEASURES[column].unit)
+    for name, column in RANGE_COLUMNS.items()
 }
 # The at-risk preset with a value model: customers whose chance of still being active is below this many
 # percent (the "Chance still active" slider's upper end moves it), ranked by value at risk.
@@ -104,6 +103,7 @@ class Allowed:
     segments: Mapping[int, str] = field(default_factory=dict)
     ranges: Mapping[str, tuple[float | None, float | None]] = field(default_factory=dict)
     value_ready: bool = False  # the run has a value model (p_alive stored)
+    currency: str | None = None  # the run's money unit (ISO 4217), for labels; None: unknown
 
 
 @dataclass(frozen=True)

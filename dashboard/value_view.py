@@ -12,6 +12,7 @@ from dash import dcc, html
 
 from dashboard import components, figures
 from dashboard.queries import value as value_q
+from segmentation import currency as money
 
 STATUS_TEXT = {
     "ok": "Fitted",
@@ -109,11 +110,11 @@ def value_card(run_id: int) -> dbc.Card:
     )
 
 
-def _money(value: Any) -> str:
-    return "–" if value is None or pd.isna(value) else f"{float(value):,.0f}"
+def _money(value: Any, currency: str | None = None) -> str:
+    return "–" if value is None or pd.isna(value) else money.money(float(value), currency)
 
 
-def segment_value_table(segments: pd.DataFrame) -> dbc.Table | html.P:
+def segment_value_table(segments: pd.DataFrame, currency: str | None = None) -> dbc.Table | html.P:
     """Per segment: total and mean predicted value over the next 12 months, total and mean value at risk."""
     if segments.empty or segments["value"].isna().all():
         return html.P("No value model for this run.", className="text-muted mb-0")
@@ -129,10 +130,10 @@ def segment_value_table(segments: pd.DataFrame) -> dbc.Table | html.P:
             [
                 html.Td(str(r.name)),
                 html.Td(components.fmt_int(r.customers), className="text-end"),
-                html.Td(_money(r.value), className="text-end"),
-                html.Td(_money(r.mean_value), className="text-end"),
-                html.Td(_money(r.value_at_risk), className="text-end"),
-                html.Td(_money(r.mean_value_at_risk), className="text-end"),
+                html.Td(_money(r.value, currency), className="text-end"),
+                html.Td(_money(r.mean_value, currency), className="text-end"),
+                html.Td(_money(r.value_at_risk, currency), className="text-end"),
+                html.Td(_money(r.mean_value_at_risk, currency), className="text-end"),
             ]
         )
         for r in segments.itertuples(index=False)
@@ -140,13 +141,14 @@ def segment_value_table(segments: pd.DataFrame) -> dbc.Table | html.P:
     return components.number_table(head, rows)
 
 
-def segment_value_line(value: pd.DataFrame, sid: int) -> str:
-    """'Predicted value 12 months: 81,200 (420 per customer) · at risk: 3,100 (16 per customer)'."""
+def segment_value_line(value: pd.DataFrame, sid: int, currency: str | None = None) -> str:
+    """'Predicted value 12 months: £81,200 (£420 per customer) · at risk: £3,100 (£16 per customer)'."""
     row = value[value["segment_id"] == sid]
     if row.empty or pd.isna(row["value"].iloc[0]):
         return "No value model for this run."
     r = row.iloc[0]
     return (
-        f"Predicted value, next 12 months: {r['value']:,.0f} ({r['mean_value']:,.0f} per customer) · "
-        f"at risk: {r['at_risk']:,.0f} ({r['mean_at_risk']:,.0f} per customer)"
+        f"Predicted value, next 12 months: {_money(r['value'], currency)} "
+        f"({_money(r['mean_value'], currency)} per customer) · "
+        f"at risk: {_money(r['at_risk'], currency)} ({_money(r['mean_at_risk'], currency)} per customer)"
     )

@@ -1,7 +1,8 @@
 """The `segments` command: a thin layer over the library; bad input is one sentence on stderr and exit 2.
 
-`serve`, `demo` and `export` import `dashboard` inside their functions: they are the only places where
-the segmentation side touches the reading side (export goes through the dashboard's query layer, so a
+`serve`, `demo` (segmentation/serve_cli.py: the port is checked before anything else) and `export` import
+`dashboard` inside their functions: they are the only places where the segmentation side touches the
+reading side (export goes through the dashboard's query layer, so a
 list exported from the command line is exactly the list the dashboard shows).
 """
 
@@ -13,10 +14,11 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
+from segmentation import currency
 from segmentation.config import DEFAULT_DB, NON_PRODUCT_CODES, RunConfig
 from segmentation.errors import InputError
+from segmentation.serve_cli import DEMO_DATA, cmd_demo, cmd_serve  # noqa: F401 - DEMO_DATA: old import path
 
-DEMO_DATA = Path(__file__).resolve().parent.parent / "data" / "online_retail_sample.csv"
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -37,6 +39,13 @@ def _cuts(text: str) -> tuple[str, tuple[float, ...]]:
 def _codes(text: str) -> tuple[str, ...]:
     """Comma-separated stock codes, trimmed and upper-cased as the rule compares them; "" is none."""
     return tuple(sorted({c.strip().upper() for c in text.split(",") if c.strip()}))
+
+
+def _currency(text: str) -> str:
+    try:
+        return currency.parse_code(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--currency: ")) from exc
 
 
 def _k_range(text: str) -> tuple[int, int]:
@@ -130,6 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CODE,CODE,...",
         help="stock codes of lines that are not products (postage, fees, adjustments), removed and counted; "
         f'replaces the default {",".join(NON_PRODUCT_CODES)}; "" turns the rule off',
+    )
+    run.add_argument(
+        "--currency",
+        type=_currency,
+        default=None,
+        metavar="CODE",
+        help="ISO 4217 code of the money in the input, e.g. GBP (default: known from the file layout, "
+        "else unknown)",
     )
     run.add_argument(
         "--horizon-days",
@@ -241,6 +258,7 @@ def _config(a: argparse.Namespace) -> RunConfig:
         snapshot_date=a.snapshot_date,
         line_outlier_factor=a.outlier_factor,
         non_product_codes=NON_PRODUCT_CODES if a.non_product_codes is None else a.non_product_codes,
+        currency=a.currency,
         horizon_days=a.horizon_days,
         discount_rate=a.discount_rate,
         holdout_days=a.holdout_days,
@@ -346,32 +364,6 @@ def cmd_export(a: argparse.Namespace) -> int:
         raise InputError(str(exc)) from exc
     print(result)
     return 0
-
-
-def cmd_serve(a: argparse.Namespace) -> int:
-    """Serve the dashboard with Flask's development server (production: gunicorn wsgi:server)."""
-    from dashboard import create_app
-
-    app = create_app(a.db)
-    print(f"Dashboard on http://{a.host}:{a.port}/ (Ctrl+C stops it)", file=sys.stderr, flush=True)
-    app.run(host=a.host, port=a.port, debug=a.debug, use_reloader=False)
-    return 0
-
-
-def cmd_demo(a: argparse.Namespace) -> int:
-    """Segment the bundled sample unless the DB already has a run, then serve."""
-    from segmentation import pipeline, report, store
-
-    has_run = False
-    if a.db.exists():
-        try:
-            has_run = bool(store.list_runs(a.db))
-        except Exception:  # an unreadable or foreign file: segmenting replaces it atomically
-            has_run = False
-    if not has_run:
-        summary = pipeline.run(RunConfig(inputs=(DEMO_DATA,), db_path=a.db))
-        print(report.format_run(summary))
-    return cmd_serve(a)
 
 
 COMMANDS = {

@@ -60,6 +60,7 @@ class RunConfig:
     snapshot_date: date | None = None  # default: day after the last sale
     line_outlier_factor: float = 20.0  # a line is an extreme outlier above factor x the 99th percentile
     non_product_codes: tuple[str, ...] = NON_PRODUCT_CODES  # lines with these stock codes are not products
+    currency: str | None = None  # ISO 4217 code of the input's money; None: from the layout, else unknown
     rfm_cuts: dict[str, tuple[float, ...]] = field(default_factory=dict)  # custom R/F/M cut points
     model_features: tuple[str, ...] = DEFAULT_MODEL_FEATURES
     # customer value (sales runs)

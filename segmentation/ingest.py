@@ -106,6 +106,7 @@ class IngestResult:
     rows_in: int  # data rows read (all files), header excluded
     date_format: str | None  # strptime format chosen for the dates (transactions mode), None in customer mode
     feature_names: tuple[str, ...] = ()  # customer mode: the feature columns, as named by the user
+    headers: tuple[tuple[str, ...], ...] = ()  # each file's (sheet's) column names, for known layouts
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,8 @@ def load_sales(con: duckdb.DuckDBPyConnection, cfg: RunConfig) -> IngestResult:
             if file_rows == 0:
                 raise InputError(f"{path}: no data rows after the header.")
         date_format = _type_dates(con, spans, cfg)
-        return IngestResult(inputs.sources, inputs.sha256(), total, date_format)
+        headers = tuple(tuple(block.header) for block, _, _ in spans)
+        return IngestResult(inputs.sources, inputs.sha256(), total, date_format, headers=headers)
 
 
 def load_customer_table(con: duckdb.DuckDBPyConnection, cfg: RunConfig) -> IngestResult:

@@ -100,6 +100,7 @@ def store_run(
     money_in: Decimal | None,
     warnings: list[str],
     value: value_run.ValueResult | None,
+    currency: str | None = None,
 ) -> None:
     """Write every table's rows for this run into the staged copy ("out")."""
     chosen = next(s for s in model.scores if s.chosen)
@@ -108,7 +109,7 @@ def store_run(
         """INSERT INTO out.runs VALUES ($id, $created, $mode, $sources, $sha, $snapshot, $rows_in,
            $rows_clean, $customers, $params, $seed, $features, $logged, $scaler, $algorithm, $k, $reason,
            $sil, $dbi, $chi, $inertia, $ari, $outliers, $cuts, $date_format, NULL, 'ok', $seconds,
-           $money_in, $warnings)""",
+           $money_in, $warnings, $currency)""",
         {
             "id": run_id,
             "created": datetime.now().replace(microsecond=0),
@@ -142,6 +143,7 @@ def store_run(
             "seconds": round(seconds, 3),
             "money_in": money_in,
             "warnings": warnings,
+            "currency": currency,
         },
     )
     con.executemany(

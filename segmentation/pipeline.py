@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from segmentation import currency, ingest, naming, persist, run_warnings, store
 from segmentation import features as feat
-from segmentation import ingest, naming, persist, run_warnings, store
 from segmentation.clean import CleaningStep, clean_customer_rows, clean_sales
 from segmentation.config import ALGORITHMS, SCALERS, TRANSACTION_FEATURES, RunConfig
 from segmentation.errors import InputError
@@ -57,6 +57,8 @@ class RunSummary:
     money_in: Decimal | None = None  # signed money of every input line (sales runs)
     warnings: tuple[str, ...] = ()
     value: value_run.ValueResult | None = None  # None for customer tables (no purchases to model)
+    currency: str | None = None  # ISO 4217 code of the money, None: unknown
+    currency_reason: str = ""  # how the currency was known ("set by --currency", the layout's, unknown)
 
 
 def _stderr(message: str) -> None:
@@ -184,6 +186,7 @@ def run(cfg: RunConfig, progress: Progress | None = None) -> RunSummary:
             customers = persist.customer_table(frame, model, model_features, cfg.mode)
             con.register("new_customers", customers)
             warnings = run_warnings.collect(cfg, frame, steps, model, value)
+            money_unit, money_unit_reason = currency.resolve(cfg.currency, loaded.headers)
             with store.run_lock(cfg.db_path), store.staged_copy(con, cfg.db_path):
                 run_id = store.next_run_id(con)
                 persist.store_run(
@@ -202,6 +205,7 @@ def run(cfg: RunConfig, progress: Progress | None = None) -> RunSummary:
                     money_in,
                     warnings,
                     value,
+                    money_unit,
                 )
                 segments = persist.segment_report(con, run_id, profile_features[:3])
             timings["store"] = time.perf_counter() - clock
@@ -232,6 +236,8 @@ def run(cfg: RunConfig, progress: Progress | None = None) -> RunSummary:
         money_in=money_in,
         warnings=tuple(warnings),
         value=value,
+        currency=money_unit,
+        currency_reason=money_unit_reason,
     )
 
 

@@ -46,6 +46,8 @@ def format_run(s: RunSummary) -> str:
         f"Input: {', '.join(s.sources)}; {s.rows_in:,} rows"
         + (f"; dates read as {s.date_format}" if s.date_format else "")
     )
+    if s.currency_reason:
+        out.append(f"Money: {s.currency or 'currency unknown'} ({s.currency_reason})")
     out.append("")
     out.append("Cleaning")
     money = s.money_in is not None

@@ -19,8 +19,8 @@ import duckdb
 
 from segmentation.errors import InputError
 
-SCHEMA_VERSION = 4  # 2: exact money (DECIMAL), cleaning customers/money, run warnings; 3: customer value;
-# 4: the PCA's explained variance
+SCHEMA_VERSION = 5  # 2: exact money (DECIMAL), cleaning customers/money, run warnings; 3: customer value;
+# 4: the PCA's explained variance; 5: the run's currency
 
 # One statement per table. Every table but meta is keyed by run_id; customers and segments join on
 # (run_id, segment_id). Names live only in segments, so a rename touches one row.
@@ -59,7 +59,8 @@ CREATE TABLE IF NOT EXISTS runs (
     status VARCHAR,              -- 'ok'
     duration_s DOUBLE,
     money_in DECIMAL(38,8),      -- signed money of every input line (returns negative), exact
-    warnings VARCHAR[]           -- sentences the run's report warned about (low stability, ...)
+    warnings VARCHAR[],          -- sentences the run's report warned about (low stability, ...)
+    currency VARCHAR             -- ISO 4217 code of the money (NULL: unknown)
 );
 CREATE TABLE IF NOT EXISTS cleaning_steps (
     run_id INTEGER,
@@ -218,6 +219,11 @@ MIGRATE_3_TO_4 = """
 ALTER TABLE models ADD COLUMN IF NOT EXISTS pca_explained DOUBLE[];
 """
 
+# A version-4 file's runs gain a currency (NULL: unknown; old runs did not record one).
+MIGRATE_4_TO_5 = """
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS currency VARCHAR;
+"""
+
 TABLES = (
     "runs",
     "cleaning_steps",
@@ -246,6 +252,8 @@ def create_schema(con: duckdb.DuckDBPyConnection, catalog: str | None = None) ->
             con.execute(MIGRATE_2_TO_3)
         if row is not None and row[0] in ("1", "2", "3"):
             con.execute(MIGRATE_3_TO_4)
+        if row is not None and row[0] in ("1", "2", "3", "4"):
+            con.execute(MIGRATE_4_TO_5)
         con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
     finally:
         con.execute("USE " + _quote(previous[0]))

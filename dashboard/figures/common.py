@@ -31,6 +31,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from dashboard import measures
+
 # Tableau 10: the template's colourway for series that are not segments (k sweep lines, chosen-k marks).
 PALETTE: tuple[str, ...] = (
     "#4C78A8",
@@ -94,15 +96,18 @@ TEMPLATE = go.layout.Template(
 POPULATION_COLOR = "#343a40"
 ABSENT_COLOR = "#adb5bd"  # "not in this run" nodes of the migration Sankey
 FEATURE_LABELS: dict[str, str] = {
-    "recency_days": "Recency (days)",
-    "frequency": "Frequency (orders)",
-    "monetary": "Revenue",
-    "quantity": "Units",
-    "avg_basket_value": "Basket value",
-    "tenure_days": "Tenure (days)",
-    "distinct_products": "Distinct products",
-    "return_rate": "Return rate",
-}
+    column: measures.label(column)
+    for column in (
+        "recency_days",
+        "frequency",
+        "monetary",
+        "quantity",
+        "avg_basket_value",
+        "tenure_days",
+        "distinct_products",
+        "return_rate",
+    )
+}  # the one name per measure (dashboard.measures); money without its currency, rates in %
 # Value labels on bars (with a texttemplate): the value just past the bar's end in the page's dark grey, so
 # it reads on any segment colour and never overlaps (each bar has its own slot), not clipped by the axes.
 VALUE_LABELS: dict[str, Any] = {

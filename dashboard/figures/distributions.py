@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard import measures
 from dashboard.figures.common import (
     WHOLE_FEATURES,
     empty_figure,
@@ -48,6 +49,7 @@ def feature_histogram(
         xaxis={
             "title": {"text": feature_label(feature)},
             **(whole_ticks(edges[-1] - edges[0]) if feature in WHOLE_FEATURES else {}),
+            **measures.axis_format(feature),
         },
         yaxis={"title": {"text": "Customers"}, **whole_ticks(_tallest(counts))},
     )

@@ -13,9 +13,12 @@ import plotly.graph_objects as go
 
 from dashboard.figures import map_view
 from dashboard.figures.common import empty_figure, styled, tint
+from segmentation import currency as money
 
 
-def country_map(df: pd.DataFrame, metric: str, color: str | None = None) -> go.Figure:
+def country_map(
+    df: pd.DataFrame, metric: str, color: str | None = None, currency: str | None = None
+) -> go.Figure:
     """A world choropleth of `value` per country (queries.filtered.country_summary) in one hue: color (a
     segment's, from segment_color, when the map shows one segment), else the app's blue.
 
@@ -50,8 +53,7 @@ def country_map(df: pd.DataFrame, metric: str, color: str | None = None) -> go.F
             zmax=zmax,
             marker={"line": {"color": "white", "width": 0.5}},
             showscale=False,  # the ranked country bar beside the map gives the numbers
-            hovertemplate="%{customdata[0]}<br>%{customdata[1]:,} customers<br>revenue %{customdata[2]:,.0f}"
-            "<extra></extra>",
+            hovertemplate=_hover(currency),
         )
     )
     fig.update_geos(
@@ -87,7 +89,9 @@ def country_map(df: pd.DataFrame, metric: str, color: str | None = None) -> go.F
 BAR_COUNTRIES = 20  # countries listed in the ranked bar; the rest are summed in its footer
 
 
-def country_bars(df: pd.DataFrame, metric: str, color: str | None = None) -> go.Figure:
+def country_bars(
+    df: pd.DataFrame, metric: str, color: str | None = None, currency: str | None = None
+) -> go.Figure:
     """The countries ranked by the map's metric as horizontal bars, largest on top, with value labels;
     customdata holds the country as stored, so a click filters exactly like a click on the map."""
     df = df.copy()
@@ -97,8 +101,9 @@ def country_bars(df: pd.DataFrame, metric: str, color: str | None = None) -> go.
     color = color or "#0d6efd"
     top = df.head(BAR_COUNTRIES).iloc[::-1]
     labels = [c if isinstance(c, str) else "Unknown" for c in top["country"]]
-    money = metric == "revenue"
-    text = [f"{v:,.0f}" for v in top["value"].astype(float)]
+    money_metric = metric == "revenue"
+    before, after = money.affixes(currency) if money_metric else ("", "")
+    text = [f"{before}{v:,.0f}{after}" for v in top["value"].astype(float)]
     fig = go.Figure(
         go.Bar(
             x=top["value"].astype(float),
@@ -109,13 +114,13 @@ def country_bars(df: pd.DataFrame, metric: str, color: str | None = None) -> go.
             textposition="outside",
             cliponaxis=False,
             customdata=top[["country", "customers", "revenue"]].to_numpy(),
-            hovertemplate="%{customdata[0]}<br>%{customdata[1]:,} customers<br>revenue %{customdata[2]:,.0f}"
-            "<extra></extra>",
+            hovertemplate=_hover(currency),
         )
     )
     fig.update_xaxes(
         type="log" if _skewed(top["value"]) else "linear",
-        title_text=("Revenue" if money else "Customers") + (" (log)" if _skewed(top["value"]) else ""),
+        title_text=(f"Revenue ({_unit(currency)})" if money_metric else "Customers")
+        + (" (log)" if _skewed(top["value"]) else ""),
         showgrid=True,
     )
     longest = max((len(label) for label in labels), default=8)
@@ -139,6 +144,20 @@ def country_bars(df: pd.DataFrame, metric: str, color: str | None = None) -> go.
         showlegend=False,
     )
     return styled(fig, height=max(220, 22 * len(top) + 70))
+
+
+def _hover(currency: str | None) -> str:
+    """Country hover text: customers and revenue with the run's currency."""
+    before, after = money.affixes(currency)
+    return (
+        "%{customdata[0]}<br>%{customdata[1]:,} customers<br>"
+        f"revenue {before}%{{customdata[2]:,.0f}}{after}<extra></extra>"
+    )
+
+
+def _unit(currency: str | None) -> str:
+    """The money unit in an axis title: 'GBP' or 'currency unknown'."""
+    return currency or "currency unknown"
 
 
 def _skewed(values: pd.Series) -> bool:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard import measures
 from dashboard.figures.common import (
     VALUE_LABELS,
     empty_figure,
@@ -109,6 +110,7 @@ def profile_boxes(
                 continue
             s = part.loc[segment_id]
             label = plain(segment_label(names, segment_id))
+            fig.update_yaxes(measures.axis_format(feature), row=row, col=col)
             fig.add_trace(
                 go.Box(
                     x=[label],

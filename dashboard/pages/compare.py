@@ -258,12 +258,16 @@ def render(sel: Selection, segs: pd.DataFrame) -> dict[str, Any]:
     stats = profiles.box_stats(scope, sel.segments, population=profiles.POPULATION in series)
     countries = profiles.top_countries(scope, sel.segments, n=5)
     if scope.is_default():
-        cards = compare_view.segment_cards(segs, sel.segments, countries, value_q.segment_value(sel.run_id))
+        cards = compare_view.segment_cards(
+            segs, sel.segments, countries, value_q.segment_value(sel.run_id), queries.run_currency(sel.run_id)
+        )
     else:  # sizes, shares and value of the filtered customers
         summary = filtered.segment_summary(scope).rename(
             columns={"customers": "size", "value_at_risk": "at_risk", "mean_value_at_risk": "mean_at_risk"}
         )
-        cards = compare_view.segment_cards(summary, sel.segments, countries, summary)
+        cards = compare_view.segment_cards(
+            summary, sel.segments, countries, summary, queries.run_currency(sel.run_id)
+        )
     return {
         "scope": compare_view.scope_line(scope),
         "table": compare_view.profile_table(prof, series, names, features),

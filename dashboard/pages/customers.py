@@ -56,7 +56,9 @@ def layout(**query: Any) -> html.Div:
                 [
                     filter_bar.filter_column(PREFIX, f, allowed),
                     dbc.Col(
-                        _card(state, grid.grid(cols, sort, descending, total, start_row), cols),
+                        _card(
+                            state, grid.grid(cols, sort, descending, total, start_row, allowed.currency), cols
+                        ),
                         xs=12,
                         lg=True,
                         className="content-column",  # min-width 0: a wide grid scrolls, not the page
@@ -218,12 +220,17 @@ def fetch_rows(request: Any, controls: dict[str, Any], run: Any) -> dict[str, An
     Output(grid.GRID_ID, "columnDefs"),
     Output("customers-cols", "data"),
     Input("customers-columns", "value"),
+    State("customers-run", "data"),
     prevent_initial_call=True,
 )
-def choose_columns(value: Any) -> tuple[list[dict[str, Any]], str]:
+def choose_columns(value: Any, run: Any = None) -> tuple[list[dict[str, Any]], str]:
     """Show the checked columns (known ids only; the customer id always) and keep the choice for the URL."""
     cols = grid.columns_from_chooser(value)
-    return grid.column_defs(cols), grid.columns_query(cols)
+    try:
+        currency = queries.run_currency(queries.resolve_run(run))
+    except (NoData, QueryTimeout):
+        currency = None
+    return grid.column_defs(cols, currency=currency), grid.columns_query(cols)
 
 
 @callback(

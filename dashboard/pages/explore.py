@@ -150,10 +150,11 @@ def _kpi_row(k: filtered.Kpis, allowed: Allowed) -> dbc.Row:
         else None
     )
     outlier_share = f"{k.outliers / k.customers:.1%} of these customers" if k.customers else None
-    avg = f"{components.fmt_money(k.avg_monetary)} per customer" if k.avg_monetary is not None else None
+    cur = allowed.currency
+    avg = f"{components.fmt_money(k.avg_monetary, cur)} per customer" if k.avg_monetary is not None else None
     cards = [
         components.kpi_card("Customers", components.fmt_int(k.customers), share, "explore-kpi-customers"),
-        components.kpi_card("Revenue", components.fmt_money(k.revenue), avg, "explore-kpi-revenue"),
+        components.kpi_card("Revenue", components.fmt_money(k.revenue, cur), avg, "explore-kpi-revenue"),
         components.kpi_card(
             "Segments", f"{k.segments}", f"of {len(allowed.segments)} in the run", "explore-kpi-segments"
         ),
@@ -171,7 +172,7 @@ def render(f: Filters, allowed: Allowed, metric: Any) -> dict[str, Any]:
     return {
         "kpis": _kpi_row(filtered.kpis(f), allowed),
         "segments": figures.segment_shares(filtered.segment_summary(f)),
-        **_country_figures(filtered.country_summary(f, metric), metric),
+        **_country_figures(filtered.country_summary(f, metric), metric, allowed.currency),
         "histograms": figures.explore_histograms(customer.histograms(f), names),
         "summary": _summary(f),
         "customers_href": url(dash.get_relative_path("/customers"), f),
@@ -179,9 +180,12 @@ def render(f: Filters, allowed: Allowed, metric: Any) -> dict[str, Any]:
     }
 
 
-def _country_figures(summary: Any, metric: str) -> dict[str, go.Figure]:
+def _country_figures(summary: Any, metric: str, currency: str | None) -> dict[str, go.Figure]:
     """The map and the ranked country bar, from one per-country query."""
-    return {"map": figures.country_map(summary, metric), "countries": figures.country_bars(summary, metric)}
+    return {
+        "map": figures.country_map(summary, metric, currency=currency),
+        "countries": figures.country_bars(summary, metric, currency=currency),
+    }
 
 
 def _summary(f: Filters) -> Any:

@@ -134,8 +134,10 @@ def layout(**query: Any) -> html.Div:
             value_view.value_card(run_id),
             _card(
                 "Cleaning steps",
-                html.Div(cleaning_table(steps), className="table-responsive", id="model-cleaning"),
-                money_line(steps, money_in),
+                html.Div(
+                    cleaning_table(steps, info.currency), className="table-responsive", id="model-cleaning"
+                ),
+                money_line(steps, money_in, info.currency),
                 footer_id="model-cleaning-money",
             ),
             dcc.Store(id="model-run", data=run_id),
@@ -260,19 +262,20 @@ def _warnings(warnings: tuple[str, ...]) -> html.Div | dbc.Alert:
     )
 
 
-def money_line(df: pd.DataFrame, money_in: float | None) -> str | None:
+def money_line(df: pd.DataFrame, money_in: float | None, currency: str | None = None) -> str | None:
     """Where the input's money went: in = removed + kept (net revenue of the customers)."""
     if money_in is None or df.empty or df["money"].isna().all():
         return None
     removed = float(df["money"].fillna(0).sum())
     return (
-        f"Money: {components.fmt_cents(money_in)} in the input = {components.fmt_cents(removed)} removed by "
-        f"these rules + {components.fmt_cents(money_in - removed)} kept as the customers' net revenue "
+        f"Money: {components.fmt_cents(money_in, currency)} in the input = "
+        f"{components.fmt_cents(removed, currency)} removed by these rules + "
+        f"{components.fmt_cents(money_in - removed, currency)} kept as the customers' net revenue "
         "(returns count negative)."
     )
 
 
-def cleaning_table(df: pd.DataFrame) -> dbc.Table | html.P:
+def cleaning_table(df: pd.DataFrame, currency: str | None = None) -> dbc.Table | html.P:
     """The cleaning steps in order: the rule, lines removed and left, customers touched and lost, money."""
     if df.empty:
         return html.P("This run stores no cleaning steps.", className="text-muted")
@@ -288,7 +291,7 @@ def cleaning_table(df: pd.DataFrame) -> dbc.Table | html.P:
             html.Th(
                 "Lost", className="text-end", title="customers with lines before the rule and none after"
             ),
-            html.Th("Money removed", className="text-end"),
+            html.Th(f"Money removed ({components.money_unit(currency)})", className="text-end"),
         ]
     )
     rows = [

@@ -136,7 +136,9 @@ def layout(**query: Any) -> html.Div:
             dbc.Card(
                 [
                     dbc.CardHeader("Customer value by segment: the next 12 months, and what is at risk"),
-                    dbc.CardBody(value_view.segment_value_table(segments), className="table-responsive"),
+                    dbc.CardBody(
+                        value_view.segment_value_table(segments, info.currency), className="table-responsive"
+                    ),
                 ],
                 className="shadow-sm mb-3",
                 id="overview-value",
@@ -156,11 +158,16 @@ def _kpi_row(kpis: filtered.Kpis, info: queries.RunInfo) -> dbc.Row:
     """Five cards: customers, revenue, segments, outliers, run date."""
     share = f"{kpis.customers / kpis.run_customers:.0%} of {components.fmt_int(kpis.run_customers)}"
     outlier_share = f"{kpis.outliers / kpis.customers:.1%} of these customers" if kpis.customers else None
-    avg = f"{components.fmt_money(kpis.avg_monetary)} per customer" if kpis.avg_monetary is not None else None
+    cur = info.currency
+    avg = (
+        f"{components.fmt_money(kpis.avg_monetary, cur)} per customer"
+        if kpis.avg_monetary is not None
+        else None
+    )
     created = f"made {info.created_at:%Y-%m-%d %H:%M}" if info.created_at else None
     cards = [
         components.kpi_card("Customers", components.fmt_int(kpis.customers), share, "overview-kpi-customers"),
-        components.kpi_card("Revenue", components.fmt_money(kpis.revenue), avg, "overview-kpi-revenue"),
+        components.kpi_card("Revenue", components.fmt_money(kpis.revenue, cur), avg, "overview-kpi-revenue"),
         components.kpi_card(
             "Segments",
             f"{kpis.segments}",
@@ -211,7 +218,11 @@ def map_figures(f: Filters, metric: str, segment_id: int | None) -> tuple[go.Fig
     names = dict(f.segment_names)
     color = None if segment_id is None else figures.id_colors(names, [segment_id])[segment_id]
     summary = filtered.country_summary(f, metric)
-    return figures.country_map(summary, metric, color), figures.country_bars(summary, metric, color)
+    cur = queries.run_currency(f.run_id)
+    return (
+        figures.country_map(summary, metric, color, cur),
+        figures.country_bars(summary, metric, color, cur),
+    )
 
 
 def _query(search: Any) -> dict[str, Any]:

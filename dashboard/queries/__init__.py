@@ -303,6 +303,7 @@ class RunInfo:
     silhouette: float | None
     outliers: int | None
     revenue: float | None
+    currency: str | None = None  # ISO 4217 code of the run's money; None: unknown (or a file from before v5)
 
 
 _RUNS_SQL = """
@@ -374,7 +375,17 @@ def run_info(run_id: int) -> RunInfo:
         silhouette=row[12],
         outliers=row[13],
         revenue=row[14],
+        currency=run_currency(int(row[0])),
     )
+
+
+def run_currency(run_id: int) -> str | None:
+    """The run's currency code; None when unknown or the file predates schema v5 (no such column)."""
+    try:
+        row = fetch_one("SELECT currency FROM seg.runs WHERE id = ?", [run_id])
+    except duckdb.BinderException:
+        return None
+    return str(row[0]) if row and row[0] else None
 
 
 CLEANING_COLUMNS = (

@@ -178,6 +178,7 @@ def allowed(run_id: int) -> Allowed:
         segments={int(r[0]): str(r[1]) for r in segments},
         ranges=ranges,
         value_ready=ranges["alive"][0] is not None,
+        currency=queries.run_currency(int(run_id)),
     )
 
 

@@ -42,7 +42,7 @@ def test_radar_draws_lower_is_better_features_inverted() -> None:
     assert list(segment.theta[:3]) == [
         "Recency (days)<br>(inverted)",
         "Frequency (orders)",
-        "Return rate<br>(inverted)",
+        "Return rate (%)<br>(inverted)",
     ]
     assert [row[0] for row in segment.customdata[:3]] == [1.5, 2.0, 0.5]  # the hover tells the drawn score
     assert "outward = better" in segment.hovertemplate

@@ -18,6 +18,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from dashboard import create_app, queries
+from segmentation import currency as money
 from segmentation import pipeline, store
 from tests.dashboard.test_queries_profiles import make_customer_table_run
 
@@ -425,6 +426,8 @@ def test_pcm015_model_page_cleaning_shows_customers_lost_and_money_that_adds_up(
     with duckdb.connect(str(small_run[0]), read_only=True) as con:
         revenue = con.execute("SELECT revenue FROM runs WHERE id = 1").fetchone()[0]
     assert abs(revenue - kept) <= Decimal("0.005") * summary.customers  # each customer rounded to cents
+    assert summary.currency == "GBP"  # the Online Retail layout's currency, known without --currency
     footer = as_json(layout)
-    assert f"Money: {summary.money_in:,.2f} in the input = {removed:,.2f} removed" in footer
-    assert f"+ {kept:,.2f} kept" in footer
+    pounds = lambda v: money.money(float(v), "GBP", 2)  # noqa: E731
+    assert f"Money: {pounds(summary.money_in)} in the input = {pounds(removed)} removed" in footer
+    assert f"+ {pounds(kept)} kept" in footer
