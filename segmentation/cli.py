@@ -1,9 +1,9 @@
 """The `segments` command: a thin layer over the library; bad input is one sentence on stderr and exit 2.
 
-`serve`, `demo` (segmentation/serve_cli.py: the port is checked before anything else) and `export` import
-`dashboard` inside their functions: they are the only places where the segmentation side touches the
-reading side (export goes through the dashboard's query layer, so a
-list exported from the command line is exactly the list the dashboard shows).
+`serve`, `demo` (in segmentation/serve_cli.py, which checks the port before anything else) and `export`
+import `dashboard` inside their functions: they are the only places where the segmentation side touches
+the reading side (export goes through the dashboard's query layer, so a list exported from the command
+line is exactly the list the dashboard shows).
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from pathlib import Path
 from segmentation import currency
 from segmentation.config import DEFAULT_DB, NON_PRODUCT_CODES, RunConfig
 from segmentation.errors import InputError
-from segmentation.serve_cli import DEMO_DATA, cmd_demo, cmd_serve  # noqa: F401 - DEMO_DATA: old import path
-
+from segmentation.serve_cli import cmd_demo, cmd_serve
 
 
 def _key_value(text: str) -> tuple[str, str]:
