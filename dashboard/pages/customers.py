@@ -19,7 +19,7 @@ import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard import components, customers_empty, export, filter_bar, queries, why_view
+from dashboard import components, empty_result, export, filter_bar, queries, why_view
 from dashboard import customers_grid as grid
 from dashboard.filters import Filters, TableView
 from dashboard.queries import NoData, QueryTimeout, customer, filtered
@@ -167,7 +167,7 @@ def view_state(f: Filters, total: int, sort: str | None, descending: bool | None
         "count": f"{total:,} customer" + ("" if total == 1 else "s"),
         "summary": components.filter_summary(f),
         "exports": export_buttons(f, view, total),
-        "empty": customers_empty.empty_state(f) if total == 0 else None,
+        "empty": empty_result.empty_state(f) if total == 0 else None,
         "url_state": {"path": _path(), "query": urlencode(f.query_pairs() + view.query_pairs())},
     }
 

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard import components, figures, filter_bar, queries
+from dashboard import components, empty_result, figures, filter_bar, queries
 from dashboard.filters import Allowed, Filters, url
 from dashboard.queries import NoData, QueryTimeout, customer, filtered
 
@@ -169,8 +169,15 @@ def render(f: Filters, allowed: Allowed, metric: Any) -> dict[str, Any]:
     """Everything the filters drive: KPI cards, the three figures, the summary, links and the URL state."""
     metric = metric if metric in ("customers", "revenue") else "customers"
     names = {int(s): n for s, n in allowed.segments.items()}
+    kpis = filtered.kpis(f)
+    kpi_row: Any = _kpi_row(kpis, allowed)
+    if kpis.customers == 0:  # say which filter emptied the view, and what the data holds for it
+        kpi_row = [
+            dbc.Alert(empty_result.message(f), color="warning", id="explore-empty", className="mb-3"),
+            kpi_row,
+        ]
     return {
-        "kpis": _kpi_row(filtered.kpis(f), allowed),
+        "kpis": kpi_row,
         "segments": figures.segment_shares(filtered.segment_summary(f)),
         **_country_figures(filtered.country_summary(f, metric), metric, allowed.currency),
         "histograms": figures.explore_histograms(customer.histograms(f), names),

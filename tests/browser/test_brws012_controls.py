@@ -30,3 +30,20 @@ def test_brws012_tenure_bands_come_from_the_data_and_set_the_slider(
     expect(page.locator("#explore-kpi-customers")).to_contain_text(f"{expected:,}")
     expect(page.locator("#explore-summary")).to_contain_text("Tenure: at least 365 days")
     shot(page, "explore-tenure-band")
+
+
+def test_brws012_an_empty_explore_says_which_filter_emptied_it(app_page: Page, live_server: Server) -> None:
+    """Germany with a recency under the least German recency keeps nobody: the page says so, naming the
+    recency filter and the German customers' recency range."""
+    page = app_page
+    with duckdb.connect(str(live_server.db), read_only=True) as con:
+        lo, hi = con.execute(
+            "SELECT min(recency_days), max(recency_days) FROM customers WHERE country = 'Germany'"
+        ).fetchone()
+    page.goto(f"{live_server.url}/explore?country=Germany&recency_max={lo - 1}")
+    wait_idle(page)
+    notice = page.locator("#explore-empty")
+    expect(notice).to_contain_text("No customer in Germany")
+    expect(notice).to_contain_text(f"from {lo} to {hi} days")
+    expect(page.locator("#explore-kpi-customers")).to_contain_text("0")
+    shot(page, "explore-empty")

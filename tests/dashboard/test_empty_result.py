@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dashboard import customers_empty, queries
+from dashboard import empty_result, queries
 from dashboard.filters import Filters
 from dashboard.queries import filtered
 
@@ -28,11 +28,11 @@ def num(value: float) -> str:
 
 def test_emp001_active_filters_and_dropping_one() -> None:
     f = Filters(run_id=1, countries=("Germany",), segments=(1,), recency_max=3.0, outliers="only")
-    assert customers_empty.active(f) == ["recency", "outliers", "segment", "country"]
-    assert customers_empty.without(f, "recency") == dataclasses.replace(f, recency_max=None)
-    assert customers_empty.without(f, "country").countries == ()
-    assert customers_empty.without(f, "outliers").outliers == "include"
-    assert customers_empty.active(Filters(run_id=1)) == []
+    assert empty_result.active(f) == ["recency", "outliers", "segment", "country"]
+    assert empty_result.without(f, "recency") == dataclasses.replace(f, recency_max=None)
+    assert empty_result.without(f, "country").countries == ()
+    assert empty_result.without(f, "outliers").outliers == "include"
+    assert empty_result.active(Filters(run_id=1)) == []
 
 
 def test_emp002_a_range_alone(db: Path, read_customers: Callable[[Path, int], pd.DataFrame]) -> None:
@@ -40,7 +40,7 @@ def test_emp002_a_range_alone(db: Path, read_customers: Callable[[Path, int], pd
     f = f_of(recency_max="0.5")
     assert filtered.count(f) == 0
     lo, hi = frame["recency_days"].min(), frame["recency_days"].max()
-    assert customers_empty.message(f) == (
+    assert empty_result.message(f) == (
         "No customer has recency of at most 0.5 days; "
         f"recency in this run goes from {num(lo)} to {num(hi)} days."
     )
@@ -55,7 +55,7 @@ def test_emp003_a_range_within_a_country(
     f = f_of(country="Germany", monetary_min=str(top + 1))
     assert filtered.count(f) == 0
     lo = float(germany["monetary"].min())
-    assert customers_empty.message(f) == (
+    assert empty_result.message(f) == (
         f"No customer in Germany has revenue of at least {num(top + 1)}; "
         f"revenue of customers in Germany goes from {num(lo)} to {num(top)}."
     )
@@ -66,7 +66,7 @@ def test_emp004_outliers_only(db: Path, read_customers: Callable[[Path, int], pd
     loyal_de = frame[(frame["country"] == "Germany") & (frame["segment_name"] == "Loyal")]
     assert not loyal_de["is_outlier"].any() and len(loyal_de) > 0
     f = f_of(country="Germany", segment="1", outliers="only")
-    assert customers_empty.message(f) == (
+    assert empty_result.message(f) == (
         f"No customer in segment Loyal in Germany is an outlier; none of the {len(loyal_de)} customers in "
         "segment Loyal in Germany is an outlier."
     )
@@ -92,7 +92,7 @@ def test_emp005_a_country_a_segment_is_missing_from(
     with queries.using(db):
         f = filtered.filters_from_query({"run": "1", "country": country, "segment": str(segment)})
         assert filtered.count(f) == 0
-        assert customers_empty.message(f) == (
+        assert empty_result.message(f) == (
             f"No customer in {country} is in segment {name}; customers in {country} are in {kind} {listed}."
         )
 
@@ -104,7 +104,7 @@ def test_emp006_no_single_filter_to_blame(
     f = f_of(recency_max="0.5", frequency_min="1000")
     r_lo, r_hi = frame["recency_days"].min(), frame["recency_days"].max()
     q_lo, q_hi = frame["frequency"].min(), frame["frequency"].max()
-    assert customers_empty.message(f) == (
+    assert empty_result.message(f) == (
         "No customer matches these filters together (Recency: at most 0.5 days; Frequency: at least 1000 "
         "orders), and dropping any one of them still leaves nobody; recency in this run goes from "
         f"{num(r_lo)} to {num(r_hi)} days; "
@@ -115,5 +115,5 @@ def test_emp006_no_single_filter_to_blame(
 @pytest.mark.parametrize("query", [{"country": "Germany"}, {}])
 def test_emp007_the_panel_names_the_cause(db: Path, query: dict[str, str]) -> None:
     f = f_of(recency_max="0.5", **query)
-    panel = str(customers_empty.empty_state(f).to_plotly_json())
+    panel = str(empty_result.empty_state(f).to_plotly_json())
     assert "No customers match these filters" in panel and "recency of at most 0.5 days" in panel

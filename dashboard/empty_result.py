@@ -1,4 +1,4 @@
-"""The Customers page's empty state: which filter left nobody, and that filter's range in the data.
+"""Why a filter set keeps nobody (Customers' empty state, Explore's notice): which filter, and its data range.
 
 When a filter set keeps no customer, each active filter is dropped in turn (the others kept); the first one,
 in FILTER_ORDER, whose removal brings customers back is the one named, with what the data holds for it
