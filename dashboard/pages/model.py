@@ -1,6 +1,7 @@
 """Model: how the segments were found: the k sweep with the chosen k, the algorithms compared, sampled
-customers on the principal components (2-D and 3-D, outliers marked), feature distributions, the cleaning
-steps and the stability of the segments.
+customers on the principal components (2-D, and 3-D on request: the WebGL scene is what kept the page from
+settling for seconds; outliers marked), feature distributions, the cleaning steps and the stability of the
+segments.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html
+from dash.exceptions import PreventUpdate
 
 from dashboard import components, figures, filter_bar, queries, value_view
 from dashboard.filters import Filters
@@ -93,11 +95,7 @@ def layout(**query: Any) -> html.Div:
                     dbc.Col(
                         _card(
                             "… and the first three (drag to turn)",
-                            dcc.Graph(
-                                id="model-pca3d",
-                                figure=figures.pca_scatter(sample, dims=3, names=names, axis_titles=titles),
-                                config=components.graph_config(),
-                            ),
+                            pca3d_placeholder(len(sample)),
                             "Outliers: density-based noise, drawn as black-edged diamonds.",
                             className="h-100",
                         ),
@@ -143,6 +141,23 @@ def layout(**query: Any) -> html.Div:
             dcc.Store(id="model-run", data=run_id),
             dcc.Store(id="model-filters", data=f.to_query()),
         ]
+    )
+
+
+def pca3d_placeholder(points: int) -> html.Div:
+    """Where the 3-D scatter goes: a button that asks for it (WebGL with thousands of points is what made
+    the page slow to settle, so it is drawn only on request, by show_pca3d)."""
+    return html.Div(
+        [
+            html.P(
+                f"The same {components.fmt_int(points)} customers in three dimensions, drawn on request.",
+                className="text-muted small mb-3",
+            ),
+            dbc.Button("Show the 3-D view", id="model-pca3d-show", color="primary", outline=True),
+        ],
+        id="model-pca3d-box",
+        className="d-flex flex-column align-items-center justify-content-center text-center",
+        style={"minHeight": "480px"},
     )
 
 
@@ -352,3 +367,28 @@ def update_histogram(feature: Any, search: Any) -> tuple[go.Figure, str]:
         return figures.empty_figure("No segmentation run yet."), ""
     except QueryTimeout as exc:
         return figures.empty_figure(f"{exc} Try again in a moment."), ""
+
+
+@callback(
+    Output("model-pca3d-box", "children"),
+    Input("model-pca3d-show", "n_clicks"),
+    State("model-filters", "data"),
+    prevent_initial_call=True,
+)
+def show_pca3d(clicks: Any, search: Any) -> Any:
+    """Draw the 3-D scatter when the button is pressed, over the page's filtered customers (the stored
+    query, validated again); a message in its place when there is nothing to draw."""
+    if not isinstance(clicks, int) or isinstance(clicks, bool) or clicks < 1:
+        raise PreventUpdate
+    try:
+        f, _ = filter_bar.filters_from_search(search)
+        segs = profiles.segments(f.run_id)
+        names = {int(s): str(n) for s, n in zip(segs["segment_id"], segs["name"], strict=True)}
+        pca = model_q.pca_axes(f.run_id)
+        titles = figures.pca_axis_titles(pca.features, pca.loadings, pca.explained) if pca else None
+        figure = figures.pca_scatter(model_q.pca_sample(f), dims=3, names=names, axis_titles=titles)
+    except NoData:
+        figure = figures.empty_figure("No segmentation run yet.")
+    except QueryTimeout as exc:
+        figure = figures.empty_figure(f"{exc} Try again in a moment.")
+    return dcc.Graph(id="model-pca3d", figure=figure, config=components.graph_config(), className="w-100")

@@ -1,15 +1,26 @@
-"""Model in a real browser: the k sweep with the chosen k marked, the algorithm table, PCA 2-D and 3-D."""
+"""Model in a real browser: the k sweep with the chosen k marked, the algorithm table, PCA 2-D, and the 3-D
+scatter absent at load (not even its data) until asked for."""
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Response, expect
 
 from tests.browser.conftest import Server, shot, wait_idle
 
 
 def test_brws005_model_shows_sweep_pca_and_distributions(app_page: Page, live_server: Server) -> None:
+    bodies: list[str] = []  # what the server sent while the page loaded (layout and callback answers)
+
+    def keep(response: Response) -> None:
+        if response.url.split("?")[0].endswith(("/_dash-layout", "/_dash-update-component")):
+            bodies.append(response.text())
+
+    app_page.on("response", keep)
     app_page.goto(live_server.url + "/model")
     wait_idle(app_page)
+    app_page.remove_listener("response", keep)
+    assert any("model-pca2d" in b for b in bodies)  # the page itself came through these answers
+    assert not any("scatter3d" in b for b in bodies)  # ... without the 3-D scatter's data
     sweep = app_page.locator("#model-sweep")
     # Four panels, each with the sweep's line and the chosen k's star, and the rule printed below.
     expect(sweep.locator(".scatterlayer .trace")).to_have_count(8)
@@ -28,8 +39,19 @@ def test_brws005_model_shows_sweep_pca_and_distributions(app_page: Page, live_se
     # 2-D: 4 segments plus the outliers trace, every customer of the sample drawn.
     expect(app_page.locator("#model-pca2d .scatterlayer .trace")).to_have_count(5)
     expect(app_page.locator("#model-pca2d .legendtext").last).to_contain_text("Outliers")
-    # 3-D: a WebGL scene with its canvas.
+    # 3-D: drawn on request only; then a WebGL scene with its canvas.
+    expect(app_page.locator("#model-pca3d")).to_have_count(0)
+    assert not app_page.evaluate(
+        "() => [...document.querySelectorAll('.js-plotly-plot')]"
+        ".some(g => (g.data || []).some(t => t.type === 'scatter3d'))"
+    )
+    app_page.get_by_role("button", name="Show the 3-D view").click()
+    wait_idle(app_page)
     expect(app_page.locator("#model-pca3d .gl-container canvas").first).to_be_attached()
+    expect(app_page.get_by_role("button", name="Show the 3-D view")).to_have_count(0)
+    assert app_page.evaluate(
+        "() => document.querySelector('#model-pca3d .js-plotly-plot').data.every(t => t.type === 'scatter3d')"
+    )
     expect(app_page.locator("#model-pca3d .legendtext")).to_have_count(5)
     assert "WebGL" not in app_page.locator("#model-pca3d").inner_text()
 

@@ -242,9 +242,10 @@ def test_model_and_simulator_pages_title_their_pca_axes(small_run, app) -> None:
         axes = model_q.pca_axes(1)
         titles = figures.pca_axis_titles(axes.features, axes.loadings, axes.explained)
         model_tree, simulator_tree = model.layout(run="1"), simulator.layout(run="1")
+        pca3d = model.show_pca3d(1, "run=1")  # the 3-D view is drawn on request
     queries.close_thread_connections()
     assert "% of variance: " in titles[0]
     flat = graph(model_tree, "model-pca2d")
     assert [flat.layout.xaxis.title.text, flat.layout.yaxis.title.text] == titles[:2]
-    assert graph(model_tree, "model-pca3d").layout.annotations[0].text == "<br>".join(titles)
+    assert graph(pca3d, "model-pca3d").layout.annotations[0].text == "<br>".join(titles)
     assert graph(simulator_tree, "simulator-scatter").layout.xaxis.title.text == titles[0]

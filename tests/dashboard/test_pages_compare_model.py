@@ -252,12 +252,13 @@ def test_pcm007_stored_names_are_plain_text_in_figures(
     with app.server.test_request_context("/"):
         compare = dash.page_registry["dashboard.pages.compare"]["layout"](segment=["0", "1"])
         model = dash.page_registry["dashboard.pages.model"]["layout"]()
+        pca3d = importlib.import_module("dashboard.pages.model").show_pca3d(1, "run=1")  # drawn on request
     for layout, graph_id in [
         (compare, "compare-radar"),
         (compare, "compare-boxes"),
         (compare, "compare-heatmap"),
         (model, "model-pca2d"),
-        (model, "model-pca3d"),
+        (pca3d, "model-pca3d"),
         (model, "model-histogram"),
     ]:
         figure = as_json(find(layout, graph_id).figure.to_plotly_json())
@@ -279,7 +280,7 @@ def test_pcm008_model_layout_shows_sweep_comparison_pca_and_steps(
     text = as_json(model_layout(small_app))
     assert summary.k_reason in text
     assert f"chosen k = {summary.k}" in text
-    assert '"type": "scatter3d"' in text
+    assert '"type": "scatter3d"' not in text and "Show the 3-D view" in text  # the 3-D view: on request
     assert "Agglomerative (Ward)" in text and "DBSCAN" in text and "stored model" in text
     assert "Adjusted Rand index" in text
     assert "no customer id" in text  # a cleaning step in words
@@ -310,8 +311,10 @@ def test_pcm009_model_figures_mark_the_chosen_k_and_every_outlier(
         outliers = [t for t in pca2d.data if t.name.startswith("Outliers")]
         assert len(outliers) == 1 and len(outliers[0].x) == small_run[1].outliers
         assert sum(len(t.x) for t in pca2d.data) == small_run[1].customers
-        pca3d = find(layout, "model-pca3d").figure
-        assert {t.type for t in pca3d.data} == {"scatter3d"}
+        assert find(layout, "model-pca3d") is None  # drawn on request only
+        pca3d = find(importlib.import_module("dashboard.pages.model").show_pca3d(1, "run=1"), "model-pca3d")
+        assert {t.type for t in pca3d.figure.data} == {"scatter3d"}
+        assert sum(len(t.x) for t in pca3d.figure.data) == small_run[1].customers
 
 
 @pytest.mark.parametrize("feature", [*HOSTILE, "monetary", "frequency"])
