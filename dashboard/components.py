@@ -7,7 +7,9 @@ Pages wrap their layout in `requires_data`, so a missing DB file or a file with 
 from __future__ import annotations
 
 import functools
+import shlex
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import dash
@@ -15,10 +17,10 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from dashboard.filters import Filters
-from dashboard.queries import NoData, QueryTimeout, RunInfo
+from dashboard.queries import NoData, QueryTimeout, RunInfo, current_db
 from segmentation import currency as money
 
-MAKE_RUN_COMMANDS = ("segments run data/online_retail_sample.csv", "segments demo")
+SAMPLE_CSV = "data/online_retail_sample.csv"  # the bundled sample, as the README names it
 _REASONS = {
     "missing": "The database file {name} does not exist yet.",
     "empty": "The database file {name} holds no segmentation run yet.",
@@ -58,8 +60,24 @@ def money_unit(currency: str | None) -> str:
     return currency or "currency unknown"
 
 
+def served_db() -> Path | None:
+    """The DB file this app serves (None outside the app and a `queries.using` block)."""
+    try:
+        return current_db()
+    except RuntimeError:
+        return None
+
+
+def make_run_commands(db: Path | None) -> tuple[str, str]:
+    """The commands that make a run in the DB file the app serves (absolute, shell-quoted), so a copied
+    command writes the file this dashboard reads: `segments run <sample> --db <db>`, `segments demo ...`."""
+    target = f" --db {shlex.quote(str(db.absolute()))}" if db is not None else ""
+    return f"segments run {SAMPLE_CSV}{target}", f"segments demo{target}"
+
+
 def empty_state(reason: NoData | None = None) -> html.Div:
-    """The page shown when there is nothing to show: why, and the commands that make a run."""
+    """The page shown when there is nothing to show: why, and the commands that make a run in this DB."""
+    commands = make_run_commands(reason.path if reason is not None else served_db())
     sentence = (
         _REASONS.get(reason.reason, _REASONS["empty"]).format(name=reason.path.name)
         if reason is not None
@@ -72,9 +90,9 @@ def empty_state(reason: NoData | None = None) -> html.Div:
                     html.H2("No segmentation run yet", className="h4 card-title"),
                     html.P(sentence, className="text-body-secondary"),
                     html.P("Make one from the bundled sample, then reload this page:", className="mb-2"),
-                    html.Pre(html.Code(MAKE_RUN_COMMANDS[0]), className="bg-body-tertiary p-2 rounded"),
+                    html.Pre(html.Code(commands[0]), className="bg-body-tertiary p-2 rounded"),
                     html.P("or segment the sample and serve the dashboard in one step:", className="mb-2"),
-                    html.Pre(html.Code(MAKE_RUN_COMMANDS[1]), className="bg-body-tertiary p-2 rounded"),
+                    html.Pre(html.Code(commands[1]), className="bg-body-tertiary p-2 rounded"),
                 ]
             ),
             className="shadow-sm",

@@ -31,6 +31,7 @@ import xlsxwriter
 from flask import Flask, Response, request, send_file, stream_with_context
 
 from dashboard import queries
+from dashboard.components import make_run_commands, served_db
 from dashboard.export_context import ExportContext, content_disposition
 from dashboard.filters import Filters, TableView, query_from_args, url
 from dashboard.queries import NoData, QueryTimeout, filtered
@@ -213,9 +214,9 @@ def _sha256(path: Path) -> str:
 
 def _no_data() -> Response:
     """The export's answer when there is no run: 404 with the commands that make one."""
+    run, demo = make_run_commands(served_db())
     return Response(
-        "No segmentation run yet: make one with `segments run data/online_retail_sample.csv` "
-        "or `segments demo`.\n",
+        f"No segmentation run yet: make one with `{run}` or `{demo}`.\n",
         status=404,
         mimetype="text/plain",
     )

@@ -122,6 +122,8 @@ def one_run_notice(runs: pd.DataFrame) -> dbc.Alert:
     k = runs["k"].iloc[0] if len(runs) else None
     other_k = int(k) + 1 if k is not None and not pd.isna(k) else 5
     command = "segments run " + " ".join(shlex.quote(f) for f in files) + f" --k {other_k}"
+    db = components.served_db()
+    command += f" --db {shlex.quote(str(db.absolute()))}" if db is not None else ""
     return dbc.Alert(
         [
             html.P(
