@@ -172,6 +172,22 @@ def styled(fig: go.Figure, title: str | None = None, height: int | None = None) 
     return fig
 
 
+def corner_note(fig: go.Figure, text: str, right: bool = False, **style: Any) -> None:
+    """A small grey note in the plot's bottom-left (or bottom-right) corner: what is off the view, axes."""
+    fig.add_annotation(
+        text=text,
+        x=1 if right else 0,
+        y=0,
+        xref="paper",
+        yref="paper",
+        xanchor="right" if right else "left",
+        yanchor="bottom",
+        showarrow=False,
+        font={"size": 11, "color": "#6c757d"},
+        **style,
+    )
+
+
 def empty_figure(message: str) -> go.Figure:
     """A blank figure that says why it is blank (no data for these filters, ...)."""
     fig = go.Figure()

@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard.figures import map_view
-from dashboard.figures.common import empty_figure, styled, tint
+from dashboard.figures.common import corner_note, empty_figure, styled, tint
 from segmentation import currency as money
 
 
@@ -71,17 +71,8 @@ def country_map(
     fig.update_layout(margin={"l": 0, "r": 0, "t": 10, "b": 0})
     if view and view.outside:
         more = f" and {len(view.outside) - 4} more" if len(view.outside) > 4 else ""
-        fig.add_annotation(
-            text="Outside this view: " + ", ".join(view.outside[:4]) + more,
-            x=0,
-            y=0,
-            xref="paper",
-            yref="paper",
-            xanchor="left",
-            yanchor="bottom",
-            showarrow=False,
-            font={"size": 11, "color": "#6c757d"},
-            bgcolor="rgba(255,255,255,0.8)",
+        corner_note(
+            fig, "Outside this view: " + ", ".join(view.outside[:4]) + more, bgcolor="rgba(255,255,255,0.8)"
         )
     return styled(fig, height=420)
 
@@ -127,17 +118,7 @@ def country_bars(
     fig.update_yaxes(automargin=True, tickfont={"size": 12})
     rest = len(df) - len(top)
     if rest > 0:
-        fig.add_annotation(
-            text=f"+ {rest} more countries",
-            x=1,
-            y=0,
-            xref="paper",
-            yref="paper",
-            xanchor="right",
-            yanchor="bottom",
-            showarrow=False,
-            font={"size": 11, "color": "#6c757d"},
-        )
+        corner_note(fig, f"+ {rest} more countries", right=True)
     fig.update_layout(
         margin={"l": min(7 * longest + 10, 160), "r": 40, "t": 30, "b": 0},  # t: room for the mode bar
         bargap=0.25,

@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 
 from dashboard.figures.common import (
     FEATURE_LABELS,
+    corner_note,
     empty_figure,
     id_colors,
     plain,
@@ -155,18 +156,7 @@ def pca_scatter(
             margin={"l": 0, "r": 0, "t": 30, "b": 0},
         )
         if axis_titles:
-            fig.add_annotation(
-                text="<br>".join(titles),
-                x=0,
-                y=0,
-                xref="paper",
-                yref="paper",
-                xanchor="left",
-                yanchor="bottom",
-                align="left",
-                showarrow=False,
-                font={"size": 11, "color": "#6c757d"},
-            )
+            corner_note(fig, "<br>".join(titles), align="left")
     else:
         fig.update_layout(xaxis={"title": {"text": titles[0]}}, yaxis={"title": {"text": titles[1]}})
     fig.update_layout(legend={"itemsizing": "constant"})

@@ -6,6 +6,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import dash
 import duckdb
@@ -227,3 +228,30 @@ def value_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = folder / "segments.duckdb"
     pipeline.run(RunConfig(inputs=(sales,), db_path=db, progress=False))
     return db
+
+
+def post_dash_callback(client: FlaskClient, output_prefix: str, values: dict[str, Any]) -> int:
+    """POST one callback (the first whose outputs start with output_prefix) the way the renderer does, with
+    the given input/state values by 'id.prop'; returns the status code."""
+    deps = client.get("/_dash-dependencies").get_json()
+    dep = next(d for d in deps if d["output"].startswith(output_prefix))
+    outputs = [
+        {"id": o.split(".")[0], "property": o.split(".")[1].split("@")[0]}
+        for o in dep["output"].strip(".").split("...")
+    ]
+
+    def items(kind: str) -> list[dict[str, Any]]:
+        return [
+            {"id": i["id"], "property": i["property"], "value": values.get(f"{i['id']}.{i['property']}")}
+            for i in dep[kind]
+        ]
+
+    body = {
+        "output": dep["output"],
+        "outputs": outputs,
+        "inputs": items("inputs"),
+        "state": items("state"),
+        "changedPropIds": [next(iter(values))],
+        "parsedChangedPropsIds": [next(iter(values))],
+    }
+    return client.post("/_dash-update-component", json=body).status_code

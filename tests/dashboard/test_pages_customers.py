@@ -23,6 +23,7 @@ from dashboard import create_app, filter_bar, queries
 from dashboard import customers_grid as grid
 from dashboard.filters import Filters
 from dashboard.queries import filtered
+from tests.dashboard.conftest import post_dash_callback as post
 
 
 def to_json(value: Any) -> str:
@@ -212,32 +213,6 @@ def test_pc009_no_run_yet(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------------------
 # Through Dash's own route: hostile bodies never give a 500
-
-
-def post(client: FlaskClient, output_prefix: str, values: dict[str, Any]) -> int:
-    """POST one callback the way the renderer does, with the given input/state values by 'id.prop'."""
-    deps = client.get("/_dash-dependencies").get_json()
-    dep = next(d for d in deps if d["output"].startswith(output_prefix))
-    outputs = [
-        {"id": o.split(".")[0], "property": o.split(".")[1].split("@")[0]}
-        for o in dep["output"].strip(".").split("...")
-    ]
-
-    def items(kind: str) -> list[dict[str, Any]]:
-        return [
-            {"id": i["id"], "property": i["property"], "value": values.get(f"{i['id']}.{i['property']}")}
-            for i in dep[kind]
-        ]
-
-    body = {
-        "output": dep["output"],
-        "outputs": outputs,
-        "inputs": items("inputs"),
-        "state": items("state"),
-        "changedPropIds": [next(iter(values))],
-        "parsedChangedPropsIds": [next(iter(values))],
-    }
-    return client.post("/_dash-update-component", json=body).status_code
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from dashboard import create_app, filter_bar, queries
 from dashboard.filters import Filters
 from dashboard.queries import filtered
+from tests.dashboard.conftest import post_dash_callback as post
 
 
 class _Encoder(json.JSONEncoder):
@@ -170,31 +171,6 @@ def controls_for_nothing() -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------------------
 # Through Dash's own route: hostile bodies never give a 500
-
-
-def post(client: FlaskClient, output_prefix: str, values: dict[str, Any]) -> int:
-    """POST one callback the way the renderer does, with the given input/state values by 'id.prop'."""
-    deps = client.get("/_dash-dependencies").get_json()
-    dep = next(d for d in deps if d["output"].startswith(output_prefix))
-    outputs = [
-        {"id": o.split(".")[0], "property": o.split(".")[1]} for o in dep["output"].strip(".").split("...")
-    ]
-
-    def items(kind: str) -> list[dict[str, Any]]:
-        return [
-            {"id": i["id"], "property": i["property"], "value": values.get(f"{i['id']}.{i['property']}")}
-            for i in dep[kind]
-        ]
-
-    body = {
-        "output": dep["output"],
-        "outputs": outputs,
-        "inputs": items("inputs"),
-        "state": items("state"),
-        "changedPropIds": [next(iter(values))],
-        "parsedChangedPropsIds": [next(iter(values))],
-    }
-    return client.post("/_dash-update-component", json=body).status_code
 
 
 @pytest.mark.parametrize(
