@@ -3,18 +3,34 @@
 The prediction comes from the run's stored scaler and centroids (segmentation.scoring); nothing is fitted
 here. Sliders send positions (0..POSITIONS); skewed features move on a log scale, like the model sees them.
 Every position is untrusted JSON: it becomes a finite value clamped to the feature's range before scoring.
+The start profile and the slider values live in the URL (dashboard/simulator_view.py) beside the shared
+filters: the callback returns the canonical query and assets/url_state.js writes it with replaceState, so
+a reload or a copied link restores the same sliders and prediction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
+from urllib.parse import parse_qs, urlencode
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, Patch, State, callback, dcc, html
+from dash import (
+    ALL,
+    ClientsideFunction,
+    Input,
+    Output,
+    Patch,
+    State,
+    callback,
+    clientside_callback,
+    dcc,
+    html,
+)
 
 from dashboard import components, figures, filter_bar, queries
+from dashboard import simulator_view as view
+from dashboard.filters import Filters
 from dashboard.queries import NoData, QueryTimeout
 from dashboard.queries import model as model_q
 from dashboard.queries import simulator as sim
@@ -26,25 +42,30 @@ dash.register_page(
 POPULATION = "population"
 SLIDER = "simulator-slider"
 VALUE = "simulator-value"
+fmt_value = view.fmt_value  # the readout format (tests and older imports use it from here)
+_MAX_SEARCH = 20_000  # longest stored query string looked at (browser values are untrusted)
 
 
-def fmt_value(feature: sim.FeatureRange, value: float) -> str:
-    """A slider value for people: whole numbers with separators, small ones with a few digits."""
-    if feature.integer or abs(value) >= 100:
-        return f"{value:,.0f}"
-    if abs(value) >= 10:
-        return f"{value:,.1f}"
-    return f"{value:.3g}"
+def _path() -> str:
+    """This page's path as the browser sees it (with the app's URL prefix)."""
+    return dash.get_relative_path("/simulator")
+
+
+def url_state(model: sim.SimModel, f: Filters, start: int | None, values: Any) -> dict[str, str]:
+    """What assets/url_state.js writes into the address bar: this page's path and the canonical query."""
+    return {"path": _path(), "query": urlencode(view.query_pairs(model, f, start, values))}
 
 
 @components.requires_data
 def layout(**query: Any) -> html.Div:
-    """The simulator for the run in the URL (the latest by default), starting at the population medians."""
+    """The simulator for the run in the URL (the latest by default), at the start profile and slider
+    values the URL names (validated against the run's model), else at the population medians."""
     f, _ = filter_bar.filters_from_url(query)
     run_id = f.run_id
     info = queries.run_info(run_id)
     model = sim.load_model(run_id)
-    prediction = sim.predict(model, model.defaults())
+    start = view.start_from_query(model, query.get(view.START_KEY))
+    prediction = sim.predict(model, view.values_from_query(model, query, start))
     names = {s.id: s.name for s in model.segments}
     pca = model_q.pca_axes(run_id)
     figure = figures.simulator_scatter(
@@ -85,15 +106,15 @@ def layout(**query: Any) -> html.Div:
                                         dcc.Dropdown(
                                             id="simulator-start",
                                             options=start_options,
-                                            value=POPULATION,
+                                            value=POPULATION if start is None else start,
                                             clearable=False,
                                             searchable=False,
                                             className="mb-4",
                                         ),
                                         html.Div(
                                             [
-                                                _slider(i, f, v)
-                                                for i, (f, v) in enumerate(
+                                                _slider(i, feature, v)
+                                                for i, (feature, v) in enumerate(
                                                     zip(model.features, prediction.values, strict=True)
                                                 )
                                             ],
@@ -113,9 +134,7 @@ def layout(**query: Any) -> html.Div:
                     dbc.Col(
                         [
                             dbc.Card(
-                                dbc.CardBody(
-                                    result_panel(prediction, list(names.values())), id="simulator-result"
-                                ),
+                                dbc.CardBody(view.result_panel(model, prediction), id="simulator-result"),
                                 className="shadow-sm mb-3",
                             ),
                             dbc.Card(
@@ -138,6 +157,10 @@ def layout(**query: Any) -> html.Div:
                 className="g-3",
             ),
             dcc.Store(id="simulator-run", data=run_id),
+            dcc.Store(id="simulator-filters", data=f.to_query()),
+            dcc.Store(id="simulator-values", data=list(prediction.values)),
+            dcc.Store(id="simulator-url-state", data=url_state(model, f, start, prediction.values)),
+            dcc.Store(id="simulator-url-sink"),
         ]
     )
 
@@ -182,41 +205,6 @@ def _point(prediction: sim.Prediction) -> tuple[float, float]:
     return float(pcs[0]), float(pcs[1])
 
 
-def result_panel(prediction: sim.Prediction, among: Sequence[str] = ()) -> list[Any]:
-    """The predicted segment (large, in its name's colour among the run's names `among`), its description and
-    action, and how clearly the customer belongs."""
-    segment = prediction.segment
-    score = prediction.score
-    if prediction.next_segment is None or score.next_distance is None:
-        verdict = dbc.Badge("Only segment", color="secondary", className="me-2")
-        detail = f"Distance to its centre {score.distance:.2f}."
-    else:
-        verdict = (
-            dbc.Badge("Borderline", color="warning", text_color="dark", className="me-2")
-            if prediction.borderline
-            else dbc.Badge("Clear member", color="success", className="me-2")
-        )
-        detail = (
-            f"Distance to its centre {score.distance:.2f}; to the next-nearest segment, "
-            f"{prediction.next_segment.name}, {score.next_distance:.2f} "
-            f"(ratio {prediction.ratio:.2f}; borderline from {sim.BORDERLINE_RATIO:.2f})."
-        )
-    return [
-        html.Div("Predicted segment", className="kpi-label"),
-        html.Div(
-            segment.name,
-            id="simulator-segment",
-            className="display-6 fw-semibold mb-2",
-            style={"color": figures.segment_color(segment.name, among)},
-        ),
-        html.P(segment.description, className="mb-2", id="simulator-description"),
-        html.P(
-            [html.Strong("Recommended action: "), segment.action], className="mb-3", id="simulator-action"
-        ),
-        html.Div([verdict, html.Span(detail, className="small")], id="simulator-verdict"),
-    ]
-
-
 def positions(ids: Any, values: Any, count: int) -> dict[int, Any]:
     """{feature index: untrusted position} from the sliders' ids and values (at most `count` entries)."""
     if not isinstance(ids, list) or not isinstance(values, list):
@@ -229,57 +217,80 @@ def positions(ids: Any, values: Any, count: int) -> dict[int, Any]:
     return out
 
 
-def _output_indices(position: int | None) -> list[Any]:
-    """The `index` of each component a pattern-matching output targets (position None: the only output)."""
+def slider_values(model: sim.SimModel, at: dict[int, Any], current: Any) -> tuple[float, ...]:
+    """The values the sliders stand for: a slider still at the position of its current value (the page's
+    store, untrusted) keeps that exact value (a URL's 1200 stays 1200); a moved one takes its position's
+    value; a slider not sent keeps its current value (the start profile's if that is unusable)."""
+    current = model.clamp(current if isinstance(current, list) else [])
+    values = []
+    for i, feature in enumerate(model.features):
+        if i not in at or feature.position_of(current[i]) == at[i]:
+            values.append(current[i])
+        else:
+            values.append(feature.value_at(at[i]))
+    return tuple(values)
+
+
+def _output_indices(position: int) -> list[Any]:
+    """The `index` of each component a pattern-matching output (at `position`) targets."""
     try:
-        outputs = dash.ctx.outputs_list if position is None else dash.ctx.outputs_list[position]
-        return [o["id"].get("index") for o in outputs]
+        return [o["id"].get("index") for o in dash.ctx.outputs_list[position]]
     except (AttributeError, IndexError, KeyError, TypeError):
         return []
 
 
+def _index_ok(i: Any, count: int) -> bool:
+    """True for a feature index of the model (an int, not a bool, in range)."""
+    return isinstance(i, int) and not isinstance(i, bool) and 0 <= i < count
+
+
+def _filters(search: Any, run_id: int) -> Filters:
+    """The shared filters the page was opened with (its stored query, validated again against the run)."""
+    search = search if isinstance(search, str) and len(search) <= _MAX_SEARCH else ""
+    query: dict[str, Any] = {k: v[0] if len(v) == 1 else v for k, v in parse_qs(search).items()}
+    query["run"] = str(run_id)
+    return filter_bar.filters_from_url(query)[0]
+
+
 @callback(
     Output({"type": SLIDER, "index": ALL}, "value"),
-    Input("simulator-start", "value"),
-    State("simulator-run", "data"),
-    prevent_initial_call=True,
-)
-def apply_start(start: Any, run: Any) -> Any:
-    """Set every slider to a segment's median profile, or back to the population medians."""
-    targets = _output_indices(None)
-    try:
-        model = sim.load_model(queries.resolve_run(run))
-    except (NoData, QueryTimeout):
-        return [dash.no_update] * len(targets)
-    segment_id = start if isinstance(start, int) and not isinstance(start, bool) else None
-    values = model.medians.get(segment_id, model.defaults()) if segment_id is not None else model.defaults()
-    return [
-        model.features[i].position_of(values[i])
-        if isinstance(i, int) and not isinstance(i, bool) and 0 <= i < len(model.features)
-        else dash.no_update
-        for i in targets
-    ]
-
-
-@callback(
     Output("simulator-result", "children"),
     Output("simulator-scatter", "figure"),
     Output({"type": VALUE, "index": ALL}, "children"),
+    Output("simulator-values", "data"),
+    Output("simulator-url-state", "data"),
+    Input("simulator-start", "value"),
     Input({"type": SLIDER, "index": ALL}, "value"),
     State({"type": SLIDER, "index": ALL}, "id"),
+    State("simulator-values", "data"),
     State("simulator-run", "data"),
+    State("simulator-filters", "data"),
     prevent_initial_call=True,
 )
-def update_prediction(values: Any, ids: Any, run: Any) -> tuple[Any, Any, list[Any]]:
-    """Score the sliders' values (validated and clamped) and move the star on the PCA scatter."""
-    targets = _output_indices(2)
+def update(start: Any, values: Any, ids: Any, current: Any, run: Any, search: Any) -> tuple[Any, ...]:
+    """A new start profile (sliders set to its medians) or moved sliders: score the values (validated and
+    clamped), move the star, write the readouts and the URL's canonical query."""
+    sliders, readouts = _output_indices(0), _output_indices(3)
     try:
-        model = sim.load_model(queries.resolve_run(run))
+        run_id = queries.resolve_run(run)
+        model = sim.load_model(run_id)
+        f = _filters(search, run_id)
     except (NoData, QueryTimeout) as exc:
         message = dbc.Alert(str(exc), color="warning")
-        return message, dash.no_update, [dash.no_update] * len(targets)
-    features = model.values_at(positions(ids, values, len(model.features)))
-    prediction = sim.predict(model, features)
+        skip = dash.no_update
+        return [skip] * len(sliders), message, skip, [skip] * len(readouts), skip, skip
+    segment_id = view.start_from_query(model, start)
+    count = len(model.features)
+    if dash.ctx.triggered_id == "simulator-start":
+        chosen = model.profile(segment_id)
+        new_positions = [
+            model.features[i].position_of(chosen[i]) if _index_ok(i, count) else dash.no_update
+            for i in sliders
+        ]
+    else:
+        chosen = slider_values(model, positions(ids, values, count), current)
+        new_positions = [dash.no_update] * len(sliders)
+    prediction = sim.predict(model, chosen)
     patch = Patch()
     x, y = _point(prediction)
     patch["data"][figures.SIMULATOR_POINT_TRACE]["x"] = [x]
@@ -287,10 +298,22 @@ def update_prediction(values: Any, ids: Any, run: Any) -> tuple[Any, Any, list[A
     patch["data"][figures.SIMULATOR_POINT_TRACE]["marker"]["color"] = figures.segment_color(
         prediction.segment.name, [s.name for s in model.segments]
     )
-    readouts = [
-        fmt_value(model.features[i], prediction.values[i])
-        if isinstance(i, int) and not isinstance(i, bool) and 0 <= i < len(model.features)
-        else dash.no_update
-        for i in targets
+    texts = [
+        fmt_value(model.features[i], prediction.values[i]) if _index_ok(i, count) else dash.no_update
+        for i in readouts
     ]
-    return result_panel(prediction, [s.name for s in model.segments]), patch, readouts
+    return (
+        new_positions,
+        view.result_panel(model, prediction),
+        patch,
+        texts,
+        list(prediction.values),
+        url_state(model, f, segment_id, prediction.values),
+    )
+
+
+clientside_callback(  # writes the query into the address bar; the sink only gives it an output
+    ClientsideFunction(namespace="url_state", function_name="replace"),
+    Output("simulator-url-sink", "data"),
+    Input("simulator-url-state", "data"),
+)

@@ -21,7 +21,7 @@ import pandas as pd
 from dashboard import queries
 from dashboard.filters import Filters, as_filters
 from dashboard.queries.filtered import FILTERED_CTE
-from segmentation.scoring import ModelParams, Score, score
+from segmentation.scoring import ModelParams, Score, scaled, score
 
 POSITIONS = 1000  # slider positions per feature (0..POSITIONS)
 SAMPLE_MAX = 3000  # background points on the PCA scatter
@@ -41,7 +41,7 @@ FEATURE_LABELS: dict[str, str] = {
 }
 
 
-def _finite(value: Any) -> float | None:
+def finite(value: Any) -> float | None:
     """A finite float from an int, float or short numeric string; None for bools, dicts, NaN, text."""
     if isinstance(value, bool):
         return None
@@ -88,7 +88,7 @@ class FeatureRange:
 
     def clamp(self, value: Any) -> float:
         """An untrusted value as a finite number inside [low, high] (rounded if whole); default otherwise."""
-        number = _finite(value)
+        number = finite(value)
         if number is None:
             return self.default
         number = min(max(number, self.low), self.high)
@@ -97,16 +97,23 @@ class FeatureRange:
         return number
 
     def value_at(self, position: Any) -> float:
-        """The feature value at an untrusted slider position (the default for anything not a number)."""
-        pos = _finite(position)
+        """The feature value at an untrusted slider position (the default for anything not a number),
+        rounded to a short decimal (at most 1/40 of a slider step) so the URL can carry it exactly."""
+        pos = finite(position)
         if pos is None:
             return self.default
         t = min(max(pos, 0.0), float(POSITIONS)) / POSITIONS
         lo, hi = self.slider_low, self.high
+        if t <= 0.0 or t >= 1.0:  # the ends are the range's own values
+            return self.clamp(lo if t <= 0.0 else hi)
         if self.log:
             value = math.expm1(math.log1p(lo) + t * (math.log1p(hi) - math.log1p(lo)))
+            step = (1.0 + value) * (math.log1p(hi) - math.log1p(lo)) / POSITIONS
         else:
             value = lo + t * (hi - lo)
+            step = (hi - lo) / POSITIONS
+        if step > 0:
+            value = round(value, -math.floor(math.log10(step / 20)))
         return self.clamp(value)
 
     def position_of(self, value: float) -> int:
@@ -159,6 +166,10 @@ class SimModel:
         """The population medians, the sliders' starting values."""
         return tuple(f.default for f in self.features)
 
+    def profile(self, segment_id: int | None) -> tuple[float, ...]:
+        """A start profile: the segment's median customer, or the population medians (None, unknown id)."""
+        return self.medians.get(segment_id, self.defaults()) if segment_id is not None else self.defaults()
+
     def clamp(self, values: Any) -> tuple[float, ...]:
         """Untrusted values (a list in feature order; extra entries ignored) as valid feature values."""
         items = list(values[: len(self.features)]) if isinstance(values, (list, tuple)) else []
@@ -181,6 +192,10 @@ class Prediction:
     segment: Segment
     next_segment: Segment | None
     ratio: float | None  # own distance / runner-up distance: near 0 = deep inside, near 1 = on the border
+    # per feature: (distance to the runner-up)^2 - (distance to the own centre)^2 along that feature, in
+    # the model's scaled space; > 0 pulls toward the own segment, < 0 toward the runner-up; they sum to
+    # dist_next^2 - dist_own^2 (empty with one segment)
+    pulls: tuple[float, ...] = ()
 
     @property
     def borderline(self) -> bool:
@@ -190,7 +205,7 @@ class Prediction:
 
 def _profile_value(row: Mapping[str, Any], key: str, fallback: float) -> float:
     """A finite number from a profile row's column, else the fallback."""
-    value = _finite(row.get(key))
+    value = finite(row.get(key))
     return fallback if value is None else value
 
 
@@ -217,12 +232,12 @@ def load_model(run_id: int) -> SimModel:
     features = []
     for i, name in enumerate(params.features):
         pop = population.get(name, {})
-        low = _finite(_at(record["feature_min"], i))
-        high = _finite(_at(record["feature_max"], i))
+        low = finite(_at(record["feature_min"], i))
+        high = finite(_at(record["feature_max"], i))
         low = _profile_value(pop, "min", 0.0) if low is None else low
         high = _profile_value(pop, "max", low) if high is None else high
         low, high = min(low, high), max(low, high)
-        median = _finite(_at(record["feature_median"], i))
+        median = finite(_at(record["feature_median"], i))
         median = _profile_value(pop, "median", (low + high) / 2) if median is None else median
         integer = mode == "transactions" and name in INTEGER_FEATURES
         log = bool(params.log_transform[i]) if i < len(params.log_transform) else False
@@ -271,7 +286,13 @@ def predict(model: SimModel, values: Any) -> Prediction:
         if result.next_distance is not None and result.next_distance > 0
         else None
     )
-    return Prediction(clean, result, segment, model.segment(result.next_segment_id), ratio)
+    pulls: tuple[float, ...] = ()
+    if result.next_segment_id is not None:
+        z = scaled(model.params, clean)
+        own = model.params.centroids[result.segment_id]
+        runner_up = model.params.centroids[result.next_segment_id]
+        pulls = tuple(float(v) for v in (z - runner_up) ** 2 - (z - own) ** 2)
+    return Prediction(clean, result, segment, model.segment(result.next_segment_id), ratio, pulls)
 
 
 def pca_sample(run: int | Filters, n: int = SAMPLE_MAX) -> pd.DataFrame:

@@ -101,38 +101,59 @@ def slider_ids(n: int) -> list[dict[str, Any]]:
     return [{"type": "simulator-slider", "index": i} for i in range(n)]
 
 
+def simulator_body(
+    client: FlaskClient,
+    *,
+    values: list[Any],
+    ids: list[Any],
+    run: Any,
+    n: int,
+    start: Any = "population",
+    current: Any = None,
+    search: Any = "",
+    changed: str = "slider",
+) -> dict[str, Any]:
+    """The request the browser sends to the Simulator's callback (n sliders and readouts on the page):
+    `changed` is "slider" (a slider moved) or "start" (the start profile was picked)."""
+    dep = dependency(client, "simulator-result.children")
+    slider = json.dumps(slider_ids(1)[0], separators=(",", ":"), sort_keys=True) + ".value"
+    return {
+        "output": dep["output"],
+        "outputs": [
+            [{"id": i, "property": "value"} for i in slider_ids(n)],
+            {"id": "simulator-result", "property": "children"},
+            {"id": "simulator-scatter", "property": "figure"},
+            [{"id": {"type": "simulator-value", "index": i}, "property": "children"} for i in range(n)],
+            {"id": "simulator-values", "property": "data"},
+            {"id": "simulator-url-state", "property": "data"},
+        ],
+        "inputs": [
+            {"id": "simulator-start", "property": "value", "value": start},
+            [{"id": i, "property": "value", "value": v} for i, v in zip(ids, values, strict=False)],
+        ],
+        "changedPropIds": ["simulator-start.value" if changed == "start" else slider],
+        "state": [
+            [{"id": i, "property": "id", "value": i} for i in ids],
+            {"id": "simulator-values", "property": "data", "value": current},
+            {"id": "simulator-run", "property": "data", "value": run},
+            {"id": "simulator-filters", "property": "data", "value": search},
+        ],
+    }
+
+
 def prediction_body(
     client: FlaskClient, values: list[Any], ids: list[Any], run: Any, n: int
 ) -> dict[str, Any]:
     """The request the browser sends when a slider moves (n sliders and readouts on the page)."""
-    dep = dependency(client, "simulator-result.children")
-    return {
-        "output": dep["output"],
-        "outputs": [
-            {"id": "simulator-result", "property": "children"},
-            {"id": "simulator-scatter", "property": "figure"},
-            [{"id": {"type": "simulator-value", "index": i}, "property": "children"} for i in range(n)],
-        ],
-        "inputs": [
-            [{"id": i, "property": "value", "value": v} for i, v in zip(ids, values, strict=False)],
-        ],
-        "changedPropIds": [json.dumps(slider_ids(1)[0], separators=(",", ":"), sort_keys=True) + ".value"],
-        "state": [
-            [{"id": i, "property": "id", "value": i} for i in ids],
-            {"id": "simulator-run", "property": "data", "value": run},
-        ],
-    }
+    return simulator_body(client, values=values, ids=ids, run=run, n=n)
 
 
 def start_body(client: FlaskClient, start: Any, run: Any, n: int) -> dict[str, Any]:
-    dep = dependency(client, '"type":"simulator-slider"}.value')
-    return {
-        "output": dep["output"],
-        "outputs": [{"id": i, "property": "value"} for i in slider_ids(n)],
-        "inputs": [{"id": "simulator-start", "property": "value", "value": start}],
-        "changedPropIds": ["simulator-start.value"],
-        "state": [{"id": "simulator-run", "property": "data", "value": run}],
-    }
+    """The request the browser sends when a start profile is picked."""
+    positions = [0] * n
+    return simulator_body(
+        client, values=positions, ids=slider_ids(n), run=run, n=n, start=start, changed="start"
+    )
 
 
 def migration_body(client: FlaskClient, a: Any, b: Any, run: Any = 2) -> dict[str, Any]:
