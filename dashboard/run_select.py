@@ -33,8 +33,9 @@ from dashboard import components, queries
 from dashboard.filters import QUERY_KEYS
 from dashboard.queries import NoData, QueryTimeout, filtered
 
-# Query keys that hold ids of the page's run and are mapped (segment) or dropped (page) on a switch.
-_SEGMENT_KEYS = ("segment",)
+# Query keys that hold ids of the page's run and are mapped (segment, the Simulator's start) or dropped
+# (page) on a switch.
+_SEGMENT_KEYS = ("segment", "start")
 _DROPPED_KEYS = ("page", "run")
 _MAX_QUERY = 4000  # longest query string considered (browser values are untrusted)
 # The filter bar's URL keys, carried from page to page by the navbar links (table sort and paging are not).

@@ -19,6 +19,7 @@ from dash import html
 from dashboard import figures
 from dashboard.filters import QUERY_KEYS, Filters
 from dashboard.queries import simulator as sim
+from segmentation import currency as money
 
 START_KEY = "start"
 RESERVED_KEYS = frozenset((*QUERY_KEYS, START_KEY))
@@ -55,9 +56,12 @@ def _percent(share: float) -> str:
     return f"{share:.1%}" if 0 < abs(share) < 0.1 else f"{share:.0%}"
 
 
-def phrase(feature: sim.FeatureRange, value: float) -> str:
-    """One feature of the simulated customer as a noun phrase ('4 orders', '1,200 in net revenue')."""
+def phrase(feature: sim.FeatureRange, value: float, currency: str | None = None) -> str:
+    """One feature of the simulated customer as a noun phrase ('4 orders', '£1,200 in net revenue')."""
     text = fmt_value(feature, value)
+    if feature.name in ("monetary", "avg_basket_value"):
+        before, after = money.affixes(currency)
+        text = f"{before}{text}{after}"
     match feature.name:
         case "recency_days":
             return "a last purchase " + ("today" if text == "0" else _plural(text, "day", "days") + " ago")
@@ -86,7 +90,7 @@ def _join(parts: Sequence[str]) -> str:
 def customer_sentence(model: sim.SimModel, prediction: sim.Prediction) -> str:
     """What the simulated customer is and where they land: 'A customer with a last purchase 30 days ago,
     4 orders, ... would join Champions: nearer its centre than the centre of Loyal, by 1.08 ...'"""
-    parts = [phrase(f, v) for f, v in zip(model.features, prediction.values, strict=True)]
+    parts = [phrase(f, v, model.currency) for f, v in zip(model.features, prediction.values, strict=True)]
     who = "A customer with " + _join(parts) if parts else "This customer"
     joins = f"{who} would join {prediction.segment.name}"
     score = prediction.score

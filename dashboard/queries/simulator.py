@@ -152,6 +152,7 @@ class SimModel:
     segments: tuple[Segment, ...]
     # segment id -> its median profile, in features order
     medians: Mapping[int, tuple[float, ...]] = dataclasses.field(default_factory=dict)
+    currency: str | None = None  # the run's money unit, for the simulated customer's revenue and basket
 
     def segment(self, segment_id: int | None) -> Segment | None:
         """The segment with this id (a placeholder when the run stored no row for it)."""
@@ -258,7 +259,9 @@ def load_model(run_id: int) -> SimModel:
         medians[int(segment_id)] = tuple(
             f.clamp(_profile_value(found.get(f.name, {}), "median", f.default)) for f in features
         )
-    return SimModel(int(run_id), mode, params, tuple(features), segments, medians)
+    return SimModel(
+        int(run_id), mode, params, tuple(features), segments, medians, queries.run_currency(int(run_id))
+    )
 
 
 def _as_list(value: Any) -> Any:

@@ -37,6 +37,11 @@ def test_switch_keeps_filters_and_maps_segments_by_name(two_run_db: Path) -> Non
     assert not any(k == "page" for k, _ in query)  # the table starts at its first page
     by_name = {n: s for s, n in new.items()}
     assert [v for k, v in query if k == "segment"] == [str(by_name[old[s]]) for s in shared]
+    with queries.using(two_run_db):  # the Simulator's start profile is a segment id too
+        target = run_select.switch_url(
+            {"path": "/simulator", "search": f"?run=1&start={shared[0]}&monetary=120", "from": 1, "to": 2}
+        )
+    assert target == f"/simulator?run=2&start={by_name[old[shared[0]]]}&monetary=120"
 
 
 def test_switch_refuses_what_makes_no_sense(two_run_db: Path) -> None:

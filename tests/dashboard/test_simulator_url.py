@@ -232,3 +232,14 @@ def test_the_url_is_written_by_the_shared_clientside_callback(client2: FlaskClie
     assert len(sink) == 1
     assert sink[0]["clientside_function"] == {"namespace": "url_state", "function_name": "replace"}
     assert [i["id"] for i in sink[0]["inputs"]] == ["simulator-url-state"]
+
+
+def test_the_simulated_customers_money_carries_the_runs_currency() -> None:
+    """'£1,200 in net revenue', '1,200 CHF', or the bare number when the run named no currency."""
+    from dashboard.queries.simulator import FeatureRange
+    from dashboard.simulator_view import phrase
+
+    feature = FeatureRange("monetary", 0.0, 5000.0, 400.0)
+    assert phrase(feature, 1200, "GBP") == "£1,200 in net revenue"
+    assert phrase(feature, 1200, "CHF") == "1,200 CHF in net revenue"
+    assert phrase(feature, 1200) == "1,200 in net revenue"
