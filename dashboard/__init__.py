@@ -14,7 +14,7 @@ from typing import Any
 import dash
 from dash import dcc, html
 
-from dashboard import components, export, run_select
+from dashboard import components, export, nav_menu, run_select
 
 HERE = Path(__file__).resolve().parent
 PAGES_FOLDER = HERE / "pages"
@@ -43,6 +43,7 @@ def create_app(db_path: str | Path) -> dash.Dash:
     export.register(server, app.config.routes_pathname_prefix)
     app.layout = shell
     run_select.register(app)
+    nav_menu.register(app)
     return app
 
 

@@ -276,7 +276,11 @@ def run_options(runs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 def navbar(
     pages: Iterable[Mapping[str, Any]], options: list[dict[str, Any]], value: int | None
 ) -> dbc.Navbar:
-    """The app's navbar: brand, one link per page (ids for the run-sync callback) and the run selector."""
+    """The app's navbar: brand, one link per page (ids for the run-sync callback) and the run selector.
+
+    Below the xl breakpoint the links and the selector fold behind a toggler (nav_menu opens and closes
+    it): a phone keeps a one-row navbar, and 992-1199 px screens, too narrow for brand, seven links and
+    the selector in one row (about 1,110 px), do not scroll sideways."""
     links = [
         dbc.NavItem(
             dbc.NavLink(
@@ -294,25 +298,34 @@ def navbar(
                 dbc.NavbarBrand(
                     "Customer segments", href=dash.get_relative_path("/"), className="fw-semibold"
                 ),
-                dbc.Nav(links, navbar=True, className="me-auto"),
-                html.Div(
-                    dcc.Dropdown(
-                        id="run-select",
-                        options=options,
-                        value=value,
-                        clearable=False,
-                        searchable=False,
-                        placeholder="No run yet",
-                        disabled=not options,
-                        className="run-select",
-                    ),
-                    className="ms-lg-3",
+                dbc.NavbarToggler(id="navbar-toggler", n_clicks=0),
+                dbc.Collapse(
+                    [
+                        dbc.Nav(links, navbar=True, className="me-auto"),
+                        html.Div(
+                            dcc.Dropdown(
+                                id="run-select",
+                                options=options,
+                                value=value,
+                                clearable=False,
+                                searchable=False,
+                                placeholder="No run yet",
+                                disabled=not options,
+                                className="run-select",
+                            ),
+                            className="navbar-run ms-xl-3",
+                        ),
+                    ],
+                    id="navbar-collapse",
+                    is_open=False,
+                    navbar=True,
                 ),
             ],
             fluid=True,
         ),
         color="dark",
         dark=True,
+        expand="xl",
         className="mb-3",
     )
 

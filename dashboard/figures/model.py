@@ -76,13 +76,13 @@ def profile_radar(scores: pd.DataFrame, names: dict[int, str], features: list[st
     span = float(np.ceil(biggest * 2) / 2)
     if any(f in LOWER_IS_BETTER for f in features):
         fig.add_annotation(
-            text="Outward = better than everyone (on inverted axes, lower is better)",
-            x=0,
+            text="Outward = better than everyone<br>(on inverted axes, lower is better)",
+            x=0.5,  # centred over the radar, in two lines: it fits a phone's or a half-width card
             y=1,
             yshift=30,  # above the top axis label
             xref="paper",
             yref="paper",
-            xanchor="left",
+            xanchor="center",
             yanchor="bottom",
             showarrow=False,
             font={"size": 11, "color": "#6c757d"},
@@ -99,7 +99,7 @@ def profile_radar(scores: pd.DataFrame, names: dict[int, str], features: list[st
             "bgcolor": "rgba(0,0,0,0)",
         },
         legend={"orientation": "h", "yanchor": "top", "y": -0.08, "xanchor": "center", "x": 0.5},
-        margin={"l": 80, "r": 80, "t": 60, "b": 40},
+        margin={"l": 120, "r": 120, "t": 80, "b": 40},  # room for the longest axis labels (Frequency)
     )
     return styled(fig, height=460)
 
