@@ -35,7 +35,7 @@ def scope_line(f: Filters) -> html.Div:
     """Which customers the page compares, and that the filters apply to every figure on it."""
     if f.is_default():
         return html.Div(
-            "All customers of the run. The filters on the left apply to every table and chart here.",
+            "All customers of the run. The filters apply to every table and chart here.",
             className="text-muted small",
         )
     return html.Div(

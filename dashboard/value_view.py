@@ -94,13 +94,17 @@ def value_card(run_id: int) -> dbc.Card:
         body = [html.P(f"{STATUS_TEXT[m['status']]}: {m['reason']}.", id="model-value-status")]
     else:
         status = STATUS_TEXT[m["status"]] + (f": {m['reason']}." if m.get("reason") else ".")
+        backtest = value_q.backtest(run_id)
         body = [
             html.P(status, id="model-value-status", className="mb-2"),
             html.Ul(_facts(m), className="small mb-2"),
-            dcc.Graph(
-                id="model-backtest",
-                figure=backtest_figure(value_q.backtest(run_id)),
-                config=components.graph_config(),
+            dcc.Graph(id="model-backtest", figure=backtest_figure(backtest), config=components.graph_config())
+            if not backtest.empty
+            else html.P(  # a sentence, not a chart-sized empty box
+                "No backtest: run with --holdout-days N to fit before the last N days and compare the "
+                "predicted purchases with what happened.",
+                className="small text-muted mb-0",
+                id="model-backtest-none",
             ),
         ]
     return dbc.Card(

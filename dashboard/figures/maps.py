@@ -112,6 +112,7 @@ def country_bars(
         type="log" if _skewed(top["value"]) else "linear",
         title_text=(f"Revenue ({_unit(currency)})" if money_metric else "Customers")
         + (" (log)" if _skewed(top["value"]) else ""),
+        title_font={"size": 11},
         showgrid=True,
     )
     longest = max((len(label) for label in labels), default=8)

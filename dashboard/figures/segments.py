@@ -20,9 +20,10 @@ from dashboard.figures.common import (
     segment_label,
     styled,
 )
+from segmentation import currency as money
 
 
-def segment_shares(df: pd.DataFrame) -> go.Figure:
+def segment_shares(df: pd.DataFrame, currency: str | None = None) -> go.Figure:
     """Horizontal bars per segment: share of customers (solid) and of revenue (hatched), in segment colours,
     each labelled with its value just past its end (dark text, so any segment colour reads).
 
@@ -34,6 +35,7 @@ def segment_shares(df: pd.DataFrame) -> go.Figure:
     palette = segment_colors(df["name"])  # every segment of the run is a row (zeros included)
     colors = [palette[str(n)] for n in df["name"]]
     labels = [f"{name}" for name in df["name"]]
+    before, after = money.affixes(currency)
     fig = go.Figure()
     # Horizontal groups stack their first trace at the bottom: revenue first puts customers on top.
     fig.add_bar(
@@ -43,7 +45,7 @@ def segment_shares(df: pd.DataFrame) -> go.Figure:
         orientation="h",
         marker={"color": colors, "pattern": {"shape": "/", "fgcolor": "white", "solidity": 0.35}},
         customdata=_id_and(df["segment_id"], df["revenue"]),
-        hovertemplate="%{y}: revenue %{customdata[1]:,.0f} (%{x:.1f}%)<extra></extra>",
+        hovertemplate=f"%{{y}}: revenue {before}%{{customdata[1]:,.0f}}{after} (%{{x:.1f}}%)<extra></extra>",
         texttemplate="%{x:.1f}%",
         **VALUE_LABELS,
     )
@@ -70,7 +72,7 @@ def segment_shares(df: pd.DataFrame) -> go.Figure:
             "ticksuffix": "%",
             "range": [low - room if low < 0 else 0.0, high + room],
         },
-        margin={"t": 10},
+        margin={"t": 10, "r": 48},  # r: the last label past the longest bar stays inside the figure
     )
     return styled(fig, height=max(420, 60 * len(df) + 80))
 

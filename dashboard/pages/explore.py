@@ -178,7 +178,7 @@ def render(f: Filters, allowed: Allowed, metric: Any) -> dict[str, Any]:
         ]
     return {
         "kpis": kpi_row,
-        "segments": figures.segment_shares(filtered.segment_summary(f)),
+        "segments": figures.segment_shares(filtered.segment_summary(f), allowed.currency),
         **_country_figures(filtered.country_summary(f, metric), metric, allowed.currency),
         "histograms": figures.explore_histograms(customer.histograms(f), names),
         "summary": _summary(f),

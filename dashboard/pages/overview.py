@@ -72,7 +72,7 @@ def layout(**query: Any) -> html.Div:
                                 dbc.CardBody(
                                     dcc.Graph(
                                         id="overview-segments",
-                                        figure=figures.segment_shares(segments),
+                                        figure=figures.segment_shares(segments, info.currency),
                                         config=components.graph_config(),
                                     )
                                 ),
