@@ -32,7 +32,7 @@ class Column:
     """One grid column: row field, header, how its numbers read, sort key (None: the server cannot sort)."""
 
     field: str
-    header: str
+    header: str  # measures (dashboard.measures) take their one name and unit from there, see header()
     kind: str  # "text", "int", "money" or "percent" (a 0..1 share shown as %)
     sort: str | None
     width: int  # px at first show; the grid scrolls sideways when they add up past its card
@@ -44,16 +44,16 @@ COLUMNS: tuple[Column, ...] = (
     Column("segment_name", "Segment", "text", "segment", 180),
     Column("rfm_group", "RFM group", "text", "rfm_group", 150),
     Column("rfm", "R F M", "text", None, 90),
-    Column("recency_days", "Recency (d)", "int", "recency", 120),
-    Column("frequency", "Orders", "int", "frequency", 100),
-    Column("monetary", "Revenue", "money", "monetary", 120),
-    Column("tenure_days", "Tenure (d)", "int", "tenure", 115),
-    Column("avg_basket_value", "Basket", "money", "avg_basket_value", 110),
-    Column("return_rate", "Returns", "percent", "return_rate", 105),
+    Column("recency_days", measures.name("recency_days"), "int", "recency", 120),
+    Column("frequency", measures.name("frequency"), "int", "frequency", 125),
+    Column("monetary", measures.name("monetary"), "money", "monetary", 125),
+    Column("tenure_days", measures.name("tenure_days"), "int", "tenure", 115),
+    Column("avg_basket_value", measures.name("avg_basket_value"), "money", "avg_basket_value", 135),
+    Column("return_rate", measures.name("return_rate"), "percent", "return_rate", 120),
     Column("is_outlier", "Outlier", "text", None, 95),
-    Column("p_alive", "Active %", "percent", "p_alive", 110),
-    Column("predicted_value", "Value 12m", "money", "predicted_value", 120),
-    Column("value_at_risk", "At risk", "money", "value_at_risk", 110),
+    Column("p_alive", measures.name("p_alive"), "percent", "p_alive", 135),
+    Column("predicted_value", measures.name("predicted_value"), "money", "predicted_value", 150),
+    Column("value_at_risk", measures.name("value_at_risk"), "money", "value_at_risk", 130),
     Column("list_reason", "Why listed", "text", None, 220),
     Column("action", "Action", "text", None, 260),
 )
