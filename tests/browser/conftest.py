@@ -238,10 +238,13 @@ def click_widest_bar(page: Page, graph_id: str) -> None:
 
 
 def click_country(page: Page, graph_id: str, country: str) -> None:
-    """Click a country's shape on a choropleth map, once plotly has drawn it."""
+    """Click a country's shape on a choropleth map, once plotly has drawn it (shapes carry ISO-3 codes)."""
+    from dashboard.figures.map_view import country_code
+
+    code = country_code(country) or country
     find = (
         f"() => [...document.querySelectorAll('#{graph_id} path.choroplethlocation')]"
-        f".find(p => p.__data__ && p.__data__.loc === {country!r})"
+        f".find(p => p.__data__ && p.__data__.loc === {code!r})"
     )
     page.wait_for_function(f"() => !!({find})()")
     x, y = page.evaluate(
