@@ -22,9 +22,11 @@ from tests.browser.conftest import Server, Watch, guarded_page, shot, start_guni
 
 AT_RISK = ["at risk", "can't lose", "can\u2019t lose", "cant lose"]
 DEFAULT_HEADERS = [
-    "Customer", "Country", "Segment", "RFM group", "R F M", "Recency (d)", "Orders", "Revenue", "Tenure (d)",
-    "Basket", "Returns", "Outlier", "Active %", "Value 12m", "At risk", "Why listed", "Action",
-]  # fmt: skip
+    "Customer", "Country", "Segment", "RFM group", "R F M", "Recency (days)", "Frequency (orders)",
+    "Revenue (GBP)", "Tenure (days)", "Basket value (GBP)", "Return rate (%)", "Outlier",
+    "Chance still active (%)", "Predicted value, 12 months (GBP)", "Value at risk (GBP)", "Why listed",
+    "Action",
+]  # fmt: skip  (the one name per measure, dashboard.measures; money in the sample's pounds)
 
 
 def rows(db: Path, sql: str, params: list[Any] | dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
