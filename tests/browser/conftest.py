@@ -252,3 +252,12 @@ def click_country(page: Page, graph_id: str, country: str) -> None:
         "return [r.x + r.width / 2, r.y + r.height / 2]; }"
     )
     page.mouse.click(x, y)
+
+
+def choose_option(page: Page, dropdown: str, option: str) -> None:
+    """Pick one option of a Dash dropdown by its exact label, then close it. Clicking the option (not
+    Enter) matters: Enter right after typing can pick the first option before the list has filtered."""
+    page.locator(f"#{dropdown}").click()
+    page.keyboard.type(option)
+    page.get_by_role("option", name=option, exact=True).click()
+    page.keyboard.press("Escape")

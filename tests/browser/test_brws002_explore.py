@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Server, click_country, click_widest_bar, shot, wait_idle
+from tests.browser.conftest import Server, choose_option, click_country, click_widest_bar, shot, wait_idle
 
 
 def count(db: Path, sql: str, params: list[Any]) -> int:
@@ -41,14 +41,6 @@ def search(page: Page) -> str:
     return str(page.evaluate("location.search"))
 
 
-def choose(page: Page, dropdown: str, option: str) -> None:
-    """Pick one option of a Dash multi dropdown by its label, then close it."""
-    page.locator(f"#{dropdown}").click()
-    page.keyboard.type(option)
-    page.get_by_role("option", name=option, exact=True).click()
-    page.keyboard.press("Escape")
-
-
 def test_brws002_explore_country_filter_sets_the_kpis_and_the_url(
     app_page: Page, live_server: Server
 ) -> None:
@@ -58,7 +50,7 @@ def test_brws002_explore_country_filter_sets_the_kpis_and_the_url(
     expect(kpi(page)).to_have_text(f"{count(live_server.db, ALL_SQL, []):,}")
     expect(page.locator("#explore-histograms .js-plotly-plot")).to_be_visible()
 
-    choose(page, "explore-country", "France")
+    choose_option(page, "explore-country", "France")
     france = count(live_server.db, COUNTRY_SQL, ["France"])
     expect(kpi(page)).to_have_text(f"{france:,}")
     page.wait_for_function("() => location.search.includes('country=France')")

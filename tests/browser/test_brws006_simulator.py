@@ -86,7 +86,7 @@ def test_brws006_simulator_state_survives_a_reload(app_page: Page, live_server: 
         expect(readouts.nth(index)).to_have_text(value)
     customer = app_page.locator("#simulator-customer")
     expect(customer).to_contain_text(
-        "A customer with a last purchase 30 days ago, 4 orders, 1,200 in net revenue"
+        "A customer with a last purchase 30 days ago, 4 orders, £1,200 in net revenue"
     )
     expect(app_page.locator("#simulator-scope")).to_contain_text("Germany")
     # the page wrote its canonical query: run first, the filter and the values kept

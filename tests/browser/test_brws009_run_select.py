@@ -11,7 +11,7 @@ import duckdb
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Server, guarded_page, shot, wait_idle
+from tests.browser.conftest import Server, choose_option, guarded_page, shot, wait_idle
 
 
 def _names(db: Path, run: int) -> dict[str, int]:
@@ -92,9 +92,7 @@ def test_brws009_navbar_carries_the_filters_to_the_filter_pages(
     with guarded_page(browser, two_runs_server, watch) as page:
         page.goto(two_runs_server.url + "/explore")
         wait_idle(page)
-        page.locator("#explore-country").click()
-        page.keyboard.type("Germany")
-        page.keyboard.press("Enter")
+        choose_option(page, "explore-country", "Germany")
         page.wait_for_url("**country=Germany**")
         wait_idle(page)
         nav = page.locator(".navbar")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Server, shot, wait_idle
+from tests.browser.conftest import Server, choose_option, shot, wait_idle
 
 SLOW_CALLBACKS = """() => {
     const fetch0 = window.fetch;
@@ -30,9 +30,7 @@ def test_brws013_outputs_dim_and_charts_spin_while_a_slow_answer_comes(
     page.goto(live_server.url + path)
     wait_idle(page)
     page.evaluate(SLOW_CALLBACKS)
-    page.locator("#explore-country").click()
-    page.keyboard.type("Germany")
-    page.keyboard.press("Enter")
+    choose_option(page, "explore-country", "Germany")
     page.wait_for_timeout(1000)  # past the 0.2 s delay and the 0.15 s fade, well before the 2.5 s answer
     state = {s["id"]: s for s in page.evaluate(STATE)}
     for output in outputs:

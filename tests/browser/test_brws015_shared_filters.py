@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, urlsplit
 import duckdb
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Server, guarded_page, shot, wait_idle
+from tests.browser.conftest import Server, choose_option, guarded_page, shot, wait_idle
 
 
 def _segments(db: Path, run: int) -> dict[str, int]:
@@ -37,9 +37,7 @@ def test_brws015_compare_two_segments_in_germany(
         page.goto(f"{two_runs_server.url}/compare?run=2&segment={ids[a]}&segment={ids[b]}")
         wait_idle(page)
         expect(page.locator("#compare-scope")).to_contain_text("All customers of the run")
-        page.locator("#compare-filter-country").click()
-        page.keyboard.type("Germany")
-        page.keyboard.press("Enter")
+        choose_option(page, "compare-filter-country", "Germany")
         page.wait_for_url("**country=Germany**")
         wait_idle(page)
         query = parse_qsl(urlsplit(page.url).query)
