@@ -32,6 +32,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from dashboard import measures
+from segmentation.config import TRANSACTION_FEATURES
 
 # Tableau 10: the template's colourway for series that are not segments (k sweep lines, chosen-k marks).
 PALETTE: tuple[str, ...] = (
@@ -95,19 +96,9 @@ TEMPLATE = go.layout.Template(
 
 POPULATION_COLOR = "#343a40"
 ABSENT_COLOR = "#adb5bd"  # "not in this run" nodes of the migration Sankey
-FEATURE_LABELS: dict[str, str] = {
-    column: measures.label(column)
-    for column in (
-        "recency_days",
-        "frequency",
-        "monetary",
-        "quantity",
-        "avg_basket_value",
-        "tenure_days",
-        "distinct_products",
-        "return_rate",
-    )
-}  # the one name per measure (dashboard.measures); money without its currency, rates in %
+# The sales features' axis titles: the one name per measure (dashboard.measures); money without its
+# currency, rates in %.
+FEATURE_LABELS: dict[str, str] = {column: measures.label(column) for column in TRANSACTION_FEATURES}
 # Value labels on bars (with a texttemplate): the value just past the bar's end in the page's dark grey, so
 # it reads on any segment colour and never overlaps (each bar has its own slot), not clipped by the axes.
 VALUE_LABELS: dict[str, Any] = {
