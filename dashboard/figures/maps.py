@@ -7,12 +7,14 @@ The view is fitted to where the customers are (map_view.fit), not the whole worl
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard.figures import map_view
-from dashboard.figures.common import corner_note, empty_figure, styled, tint
+from dashboard.figures.common import corner_note, empty_figure, plain, styled, tint
 from segmentation import currency as money
 
 
@@ -47,7 +49,7 @@ def country_map(
             locations=list(df["code"]),
             locationmode="ISO-3",
             z=z,
-            customdata=df[["country", "customers", "revenue"]].to_numpy(),
+            customdata=_custom(df),
             colorscale=[[0, tint(color, 0.12)], [1, color]],
             zmin=zmin,
             zmax=zmax,
@@ -91,7 +93,7 @@ def country_bars(
         return empty_figure("No customers match these filters.")
     color = color or "#0d6efd"
     top = df.head(BAR_COUNTRIES).iloc[::-1]
-    labels = [c if isinstance(c, str) else "Unknown" for c in top["country"]]
+    labels = [plain(c) if isinstance(c, str) else "Unknown" for c in top["country"]]
     money_metric = metric == "revenue"
     before, after = money.affixes(currency) if money_metric else ("", "")
     text = [f"{before}{v:,.0f}{after}" for v in top["value"].astype(float)]
@@ -104,7 +106,7 @@ def country_bars(
             text=text,
             textposition="outside",
             cliponaxis=False,
-            customdata=top[["country", "customers", "revenue"]].to_numpy(),
+            customdata=_custom(top),
             hovertemplate=_hover(currency),
         )
     )
@@ -128,11 +130,19 @@ def country_bars(
     return styled(fig, height=max(220, 22 * len(top) + 70))
 
 
+def _custom(df: pd.DataFrame) -> list[list[Any]]:
+    """[country as stored (click-through), customers, revenue, country as inert text for the hover label]."""
+    return [
+        [c, int(n), float(r), plain(c if isinstance(c, str) else "Unknown")]
+        for c, n, r in zip(df["country"], df["customers"], df["revenue"], strict=True)
+    ]
+
+
 def _hover(currency: str | None) -> str:
     """Country hover text: customers and revenue with the run's currency."""
     before, after = money.affixes(currency)
     return (
-        "%{customdata[0]}<br>%{customdata[1]:,} customers<br>"
+        "%{customdata[3]}<br>%{customdata[1]:,} customers<br>"
         f"revenue {before}%{{customdata[2]:,.0f}}{after}<extra></extra>"
     )
 

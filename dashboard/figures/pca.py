@@ -83,7 +83,7 @@ def pca_scatter(
             "mode": "markers",
             "name": name,
             "legendgroup": str(segment_id),
-            "customdata": part[["customer_id"]].to_numpy(),
+            "customdata": [[plain(c)] for c in part["customer_id"]],  # ids from data: inert in hover labels
             "hovertemplate": name + ": customer %{customdata[0]}<extra></extra>",
         }
         color = palette[str(part["segment_name"].iloc[0])]
@@ -109,7 +109,9 @@ def pca_scatter(
         common = {
             "mode": "markers",
             "name": f"Outliers ({len(out):,})",
-            "customdata": out[["customer_id", "segment_name"]].to_numpy(),
+            "customdata": [
+                [plain(c), plain(n)] for c, n in zip(out["customer_id"], out["segment_name"], strict=True)
+            ],
             "hovertemplate": "outlier %{customdata[0]} (%{customdata[1]})<extra></extra>",
         }
         if three:

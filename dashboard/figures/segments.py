@@ -34,7 +34,7 @@ def segment_shares(df: pd.DataFrame, currency: str | None = None) -> go.Figure:
     df = df.iloc[::-1]  # first segment on top
     palette = segment_colors(df["name"])  # every segment of the run is a row (zeros included)
     colors = [palette[str(n)] for n in df["name"]]
-    labels = [f"{name}" for name in df["name"]]
+    labels = [plain(name) for name in df["name"]]  # names from data: inert in tick and hover labels
     before, after = money.affixes(currency)
     fig = go.Figure()
     # Horizontal groups stack their first trace at the bottom: revenue first puts customers on top.

@@ -260,7 +260,7 @@ def _clicked_segment(click: Any, allowed: Allowed) -> Any:
         label = click["points"][0]["y"]
     except (KeyError, IndexError, TypeError):
         return None
-    by_name = {name: sid for sid, name in allowed.segments.items()}
+    by_name = {figures.plain(name): sid for sid, name in allowed.segments.items()}  # bar labels are inert
     return by_name.get(label) if isinstance(label, str) else None
 
 

@@ -69,7 +69,7 @@ def test_pg001_explore_update_follows_the_filters(
     assert sorted(zip(bars.y, [c[1] for c in bars.customdata], strict=True)) == sorted(
         (name, n) for name, n in expected.groupby("segment_name").size().items()
     )
-    assert sorted(out["map"].data[0].customdata[:, 0]) == ["France", "Spain"]
+    assert sorted(row[0] for row in out["map"].data[0].customdata) == ["France", "Spain"]
     hist = out["histograms"]
     assert sum(sum(t.y) for t in hist.data if t.xaxis == "x") == expected["tenure_days"].notna().sum()
 
