@@ -46,18 +46,7 @@ def fmt_money(value: float | None, currency: str | None = None) -> str:
     missing; no unit when the currency is unknown)."""
     if value is None or value != value:
         return "–"
-    if abs(value) >= 1e6:
-        text = f"{abs(value) / 1e6:,.2f}M"
-        sign = "-" if value < 0 else ""
-        if currency in money.SYMBOLS:
-            return f"{sign}{money.SYMBOLS[currency]}{text}"
-        return f"{sign}{text} {currency}" if currency else f"{sign}{text}"
-    return money.money(value, currency)
-
-
-def money_unit(currency: str | None) -> str:
-    """The unit for a money column or axis title: 'GBP', or 'currency unknown'."""
-    return currency or "currency unknown"
+    return money.money(value, currency, millions=abs(value) >= 1e6)
 
 
 def served_db() -> Path | None:
@@ -141,13 +130,16 @@ def run_badge(info: RunInfo) -> html.Span:
     return html.Span(" · ".join(parts), className="badge rounded-pill text-bg-light border run-badge")
 
 
+def filter_badges(f: Filters) -> list[html.Span]:
+    """One badge per active filter, in words (Filters.describe)."""
+    return [html.Span(line, className="badge text-bg-secondary me-1 fw-normal") for line in f.describe()]
+
+
 def filter_summary(f: Filters, clear_href: str | None = None) -> html.Div:
     """The active filters as badges (from Filters.describe), with a 'clear' link when any is set."""
     if f.is_default():
         return html.Div()
-    badges: list[Any] = [
-        html.Span(line, className="badge text-bg-secondary me-1 fw-normal") for line in f.describe()
-    ]
+    badges: list[Any] = filter_badges(f)
     if clear_href:
         badges.append(dcc.Link("clear filters", href=clear_href, className="small ms-1"))
     return html.Div(badges, className="filter-summary")
@@ -174,10 +166,7 @@ def filter_scope(f: Filters, applies: str, not_applies: str, page: str) -> html.
             html.Div(
                 [
                     html.Span("Filtered customers: ", className="me-1"),
-                    *(
-                        html.Span(line, className="badge text-bg-secondary me-1 fw-normal")
-                        for line in f.describe()
-                    ),
+                    *filter_badges(f),
                 ]
             ),
             html.Div(

@@ -2,7 +2,7 @@
 
 Filters, table headers, chart axes and the export's About sheet all take their words from here, so
 "Recency (days)" is never "Recency (d)" on another page. Rates are shown as percentages everywhere (stored
-as fractions, or as 0-1 chances); money carries the run's currency (components.money_unit).
+as fractions, or as 0-1 chances); money carries the run's currency (segmentation.currency).
 """
 
 from __future__ import annotations

@@ -67,12 +67,16 @@ def affixes(currency: str | None) -> tuple[str, str]:
     return "", f" {currency}" if currency else ""
 
 
-def money(value: float | None, currency: str | None, digits: int = 0) -> str:
-    """An amount with its currency: '£1,234', '1,234 CHF', or just '1,234' when the currency is unknown."""
+def money(value: float | None, currency: str | None, digits: int = 0, millions: bool = False) -> str:
+    """An amount with its currency: '£1,234', '1,234 CHF', or just '1,234' when the currency is unknown;
+    millions writes '£1.76M' (cards)."""
     if value is None:
         return "–"
-    text = f"{abs(value):,.{digits}f}"
-    sign = "-" if value < 0 else ""
-    if currency in SYMBOLS:
-        return f"{sign}{SYMBOLS[currency]}{text}"
-    return f"{sign}{text} {currency}" if currency else f"{sign}{text}"
+    text = f"{abs(value) / 1e6:,.2f}M" if millions else f"{abs(value):,.{digits}f}"
+    before, after = affixes(currency)
+    return f"{'-' if value < 0 else ''}{before}{text}{after}"
+
+
+def unit(currency: str | None) -> str:
+    """The unit in a money column's header or axis title: 'GBP', or 'currency unknown'."""
+    return currency or "currency unknown"

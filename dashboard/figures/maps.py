@@ -112,7 +112,7 @@ def country_bars(
     )
     fig.update_xaxes(
         type="log" if _skewed(top["value"]) else "linear",
-        title_text=(f"Revenue ({_unit(currency)})" if money_metric else "Customers")
+        title_text=(f"Revenue ({money.unit(currency)})" if money_metric else "Customers")
         + (" (log)" if _skewed(top["value"]) else ""),
         title_font={"size": 11},
         showgrid=True,
@@ -145,11 +145,6 @@ def _hover(currency: str | None) -> str:
         "%{customdata[3]}<br>%{customdata[1]:,} customers<br>"
         f"revenue {before}%{{customdata[2]:,.0f}}{after}<extra></extra>"
     )
-
-
-def _unit(currency: str | None) -> str:
-    """The money unit in an axis title: 'GBP' or 'currency unknown'."""
-    return currency or "currency unknown"
 
 
 def _skewed(values: pd.Series) -> bool:

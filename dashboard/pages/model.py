@@ -19,6 +19,7 @@ from dashboard import components, figures, filter_bar, queries, value_view
 from dashboard.filters import Filters
 from dashboard.queries import NoData, QueryTimeout, filtered, profiles
 from dashboard.queries import model as model_q
+from segmentation import currency as money
 
 dash.register_page(__name__, path="/model", name="Model", order=4, title="Model · Customer segments")
 
@@ -306,7 +307,7 @@ def cleaning_table(df: pd.DataFrame, currency: str | None = None) -> dbc.Table |
             html.Th(
                 "Lost", className="text-end", title="customers with lines before the rule and none after"
             ),
-            html.Th(f"Money removed ({components.money_unit(currency)})", className="text-end"),
+            html.Th(f"Money removed ({money.unit(currency)})", className="text-end"),
         ]
     )
     rows = [
