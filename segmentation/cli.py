@@ -18,6 +18,8 @@ from segmentation import currency
 from segmentation.config import DEFAULT_DB, NON_PRODUCT_CODES, RunConfig
 from segmentation.errors import InputError
 from segmentation.serve_cli import cmd_demo, cmd_serve
+from segmentation.users import add_parser as add_users_parser
+from segmentation.users import cmd_users
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -243,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
         p.add_argument("--port", type=int, default=8050, help="port (default 8050)")
         p.add_argument("--debug", action="store_true", help="Dash dev tools (never on a shared host)")
+        p.add_argument("--users", help="users file: login required (default: $SEGMENTATION_USERS)")
+    add_users_parser(sub)
     return parser
 
 
@@ -373,6 +377,7 @@ COMMANDS = {
     "export": cmd_export,
     "serve": cmd_serve,
     "demo": cmd_demo,
+    "users": cmd_users,
 }
 
 
