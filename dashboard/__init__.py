@@ -14,7 +14,7 @@ from typing import Any
 import dash
 from dash import dcc, html
 
-from dashboard import components, export, nav_menu, run_select
+from dashboard import auth, components, export, http_headers, nav_menu, run_select
 
 HERE = Path(__file__).resolve().parent
 PAGES_FOLDER = HERE / "pages"
@@ -23,8 +23,10 @@ TITLE = "Customer segments"
 MAX_CONTENT_LENGTH = 1024 * 1024  # callback bodies are small; uploads never go through callbacks
 
 
-def create_app(db_path: str | Path) -> dash.Dash:
-    """Build the dashboard over the DuckDB file at db_path (missing or empty: pages say how to make a run)."""
+def create_app(db_path: str | Path, users: str | Path | None = None) -> dash.Dash:
+    """Build the dashboard over the DuckDB file at db_path (missing or empty: pages say how to make a run).
+
+    With a users file (users, else $SEGMENTATION_USERS) every route needs a login (dashboard/auth.py)."""
     app = dash.Dash(
         __name__,
         use_pages=True,
@@ -41,6 +43,8 @@ def create_app(db_path: str | Path) -> dash.Dash:
     if os.environ.get("SECRET_KEY"):  # one key shared by every worker (RELIABILITY.md §2)
         server.config["SECRET_KEY"] = os.environ["SECRET_KEY"]
     export.register(server, app.config.routes_pathname_prefix)
+    auth.register(server, app.config.routes_pathname_prefix, users)
+    http_headers.register(app)
     app.layout = shell
     run_select.register(app)
     nav_menu.register(app)
@@ -66,7 +70,7 @@ def shell() -> html.Div:
             dcc.Store(id="run-switch-request"),
             dcc.Store(id="run-switch-target"),
             dcc.Store(id="run-switch-sink"),
-            components.navbar(_nav_pages(), options, latest),
+            components.navbar(_nav_pages(), options, latest, auth.account_menu()),
             html.Main(
                 [html.Div(id="run-notice"), dash.page_container], className="container-fluid px-4 pb-4"
             ),

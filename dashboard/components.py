@@ -263,7 +263,10 @@ def run_options(runs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def navbar(
-    pages: Iterable[Mapping[str, Any]], options: list[dict[str, Any]], value: int | None
+    pages: Iterable[Mapping[str, Any]],
+    options: list[dict[str, Any]],
+    value: int | None,
+    account: Any = None,
 ) -> dbc.Navbar:
     """The app's navbar: brand, one link per page (ids for the run-sync callback) and the run selector.
 
@@ -304,6 +307,7 @@ def navbar(
                             ),
                             className="navbar-run ms-xl-3",
                         ),
+                        *([account] if account is not None else []),  # user name and log out (auth.py)
                     ],
                     id="navbar-collapse",
                     is_open=False,

@@ -2,19 +2,22 @@
 
 The port is tested with a real bind before anything else happens, so a busy port is one sentence and a
 non-zero exit, with no "serving" line printed and (demo) no DB file written for a server that cannot
-start. `dashboard` is imported inside the functions: serving is the one place this side touches it.
+start. The same holds for login: a bad users file or SECRET_KEY, or a non-loopback host without login.
+`dashboard` is imported inside the functions: serving is the one place this side touches it.
 """
 
 from __future__ import annotations
 
 import argparse
 import errno
+import ipaddress
 import socket
 import sys
 from pathlib import Path
 
 from segmentation.config import RunConfig
 from segmentation.errors import InputError
+from segmentation.users import USERS_ENV
 
 DEMO_DATA = Path(__file__).resolve().parent.parent / "data" / "online_retail_sample.csv"
 
@@ -47,20 +50,47 @@ def check_port(host: str, port: int) -> None:
             raise InputError(f"Cannot listen on {host} port {port}: {exc.strerror or exc}.") from None
 
 
+def is_loopback(host: str) -> bool:
+    """True when every address host resolves to is a loopback address (127.0.0.0/8, ::1)."""
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        return False
+    return bool(infos) and all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos)
+
+
+def check_login(a: argparse.Namespace) -> None:
+    """Raise InputError (one sentence) when the users file or SECRET_KEY is wrong, or when the server
+    would listen beyond this machine without login or with the debugger on."""
+    from dashboard.auth import check_settings
+
+    users_file = check_settings(getattr(a, "users", None))
+    if is_loopback(a.host):
+        return
+    if users_file is None:
+        raise InputError(
+            f"--host {a.host}: serving customer data beyond this machine needs login; pass --users FILE "
+            f"(or set {USERS_ENV}) and SECRET_KEY, or serve on 127.0.0.1."
+        )
+    if a.debug:
+        raise InputError(f"--host {a.host}: --debug exposes the debugger; use it on 127.0.0.1 only.")
+
+
 def serve(a: argparse.Namespace) -> int:
     """Serve the dashboard with Flask's development server (production: gunicorn wsgi:server); the port
-    was checked by the caller."""
+    and the login settings were checked by the caller."""
     from dashboard import create_app
 
-    app = create_app(a.db)
+    app = create_app(a.db, users=getattr(a, "users", None))
     print(f"Dashboard on http://{a.host}:{a.port}/ (Ctrl+C stops it)", file=sys.stderr, flush=True)
     app.run(host=a.host, port=a.port, debug=a.debug, use_reloader=False)
     return 0
 
 
 def cmd_serve(a: argparse.Namespace) -> int:
-    """Check the port, then serve the dashboard over the DB."""
+    """Check the port and the login settings, then serve the dashboard over the DB."""
     check_port(a.host, a.port)
+    check_login(a)
     return serve(a)
 
 
@@ -69,6 +99,7 @@ def cmd_demo(a: argparse.Namespace) -> int:
     from segmentation import pipeline, report, store
 
     check_port(a.host, a.port)
+    check_login(a)
     has_run = False
     if a.db.exists():
         try:

@@ -71,8 +71,11 @@ class Server:
     process: subprocess.Popen = field(repr=False)
 
 
-def start_gunicorn(db: Path, workers: int = 2) -> Server:
-    """Start `gunicorn wsgi:server` (the Procfile's entry point) and wait until it answers."""
+def start_gunicorn(
+    db: Path, workers: int = 2, users: Path | None = None, secret: str | None = None
+) -> Server:
+    """Start `gunicorn wsgi:server` (the Procfile's entry point) and wait until it answers. With users (a
+    users file) login is on, signed with secret; without, SEGMENTATION_ALLOW_ANONYMOUS=1 opens the app."""
     port = free_port()
     env = {
         **os.environ,
@@ -81,6 +84,12 @@ def start_gunicorn(db: Path, workers: int = 2) -> Server:
         "WEB_CONCURRENCY": str(workers),
         "SEGMENTATION_DB_THREADS": "1",
     }
+    for name in ("SEGMENTATION_USERS", "SEGMENTATION_ALLOW_ANONYMOUS", "SECRET_KEY"):
+        env.pop(name, None)
+    if users is None:
+        env["SEGMENTATION_ALLOW_ANONYMOUS"] = "1"
+    else:
+        env.update(SEGMENTATION_USERS=str(users), SECRET_KEY=secret or "browser-tests-" + "k" * 32)
     process = subprocess.Popen(
         [
             sys.executable,
