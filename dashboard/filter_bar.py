@@ -17,7 +17,7 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, dcc, html
 from dash.exceptions import MissingCallbackContextException
 
-from dashboard import queries
+from dashboard import callback_errors
 from dashboard.filter_values import (  # noqa: F401 - re-exported: pages use them as filter_bar.*
     NO_PRESET,
     STEPS,
@@ -194,14 +194,12 @@ def register_band_buttons(prefix: str, run_store: str) -> None:
         State(run_store, "data"),
         prevent_initial_call=True,
     )
+    @callback_errors.answers()  # the slider stays where it is
     def pick_band(clicks: Any, run: Any) -> Any:
         trigger = dash.ctx.triggered_id
         if not isinstance(trigger, Mapping) or not any(isinstance(c, int) and c > 0 for c in clicks or []):
             return dash.no_update
-        try:
-            value = band_value(trigger.get("index"), run)
-        except (queries.NoData, queries.QueryTimeout):
-            return dash.no_update
+        value = band_value(trigger.get("index"), run)
         return dash.no_update if value is None else value
 
 

@@ -29,7 +29,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, ClientsideFunction, Input, Output, State, ctx, html
 
-from dashboard import components, queries
+from dashboard import callback_errors, components, queries
 from dashboard.filters import QUERY_KEYS
 from dashboard.queries import NoData, QueryTimeout, filtered
 
@@ -53,7 +53,16 @@ def nav_config() -> dict[str, Any]:
 
 
 def run_options() -> list[dict[str, Any]]:
-    """The run selector's options, empty when the file is missing or holds no run."""
+    """The run selector's options, empty when the file is missing, holds no run or the query timed out
+    (the shell still renders; sync_run then says why)."""
+    try:
+        return _load_options()
+    except (NoData, QueryTimeout):
+        return []
+
+
+def _load_options() -> list[dict[str, Any]]:
+    """The run selector's options, empty when the file is missing or holds no run; QueryTimeout raised."""
     try:
         return components.run_options(queries.runs().to_dict("records"))
     except NoData:
@@ -74,7 +83,7 @@ def sync_run(search: Any) -> tuple[Any, Any, Any, str, Any]:
     A URL without a run shows the latest run; one naming a run that does not exist also shows the latest,
     and the notice says so (a shared link to a deleted run must not pass for the run it named)."""
     search = search[:_MAX_QUERY] if isinstance(search, str) else ""  # browser values are untrusted JSON
-    options = run_options()
+    options = _load_options()
     if not options:
         return [], None, None, "", None
     valid = {o["value"] for o in options}
@@ -88,6 +97,12 @@ def sync_run(search: Any) -> tuple[Any, Any, Any, str, Any]:
     if requested is not None and run != (int(requested) if requested.isdigit() else None):
         notice = unknown_run_notice(requested, run)
     return options, run, run, search.lstrip("?"), notice
+
+
+def _sync_failed(message: str) -> tuple[Any, Any, Any, Any, Any]:
+    """sync_run when the runs query timed out: the selector stays as it is, the notice says why."""
+    skip = dash.no_update
+    return skip, skip, skip, skip, dbc.Alert(message, color="warning", className="mb-3", id="run-failed")
 
 
 def unknown_run_notice(requested: str, shown: int) -> Any:
@@ -158,7 +173,7 @@ def register(app: dash.Dash) -> None:
         Output("shared-query", "data"),
         Output("run-notice", "children"),
         Input("url", "search"),
-    )(sync_run)
+    )(callback_errors.answers(_sync_failed)(sync_run))
     app.clientside_callback(
         ClientsideFunction(namespace="nav", function_name="hrefs"),
         Output({"type": "nav-link", "index": ALL}, "href"),
@@ -178,7 +193,7 @@ def register(app: dash.Dash) -> None:
         Output("run-switch-target", "data"),
         Input("run-switch-request", "data"),
         prevent_initial_call=True,
-    )(_switch_target)
+    )(callback_errors.answers()(_switch_target))
     app.clientside_callback(
         ClientsideFunction(namespace="run_select", function_name="go"),
         Output("run-switch-sink", "data"),

@@ -19,9 +19,9 @@ import pandas as pd
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard import compare_view, components, figures, filter_bar, queries
+from dashboard import callback_errors, compare_view, components, figures, filter_bar, queries
 from dashboard.filters import Filters
-from dashboard.queries import NoData, QueryTimeout, filtered, profiles
+from dashboard.queries import filtered, profiles
 from dashboard.queries import value as value_q
 
 dash.register_page(__name__, path="/compare", name="Compare", order=2, title="Compare · Customer segments")
@@ -282,6 +282,22 @@ def render(sel: Selection, segs: pd.DataFrame) -> dict[str, Any]:
 # Callback
 
 
+def _failed(message: str) -> dict[str, Any]:
+    """What the page shows when the data is gone or a query ran too long."""
+    empty = figures.empty_figure(message)
+    return {
+        "value": dash.no_update,
+        "options": dash.no_update,
+        "scope": html.P(message),
+        "table": html.P(message),
+        "radar": empty,
+        "boxes": empty,
+        "cards": [],
+        "heatmap": empty,
+        "url_state": dash.no_update,
+    }
+
+
 @callback(
     output={
         "value": Output("compare-segments", "value"),
@@ -302,30 +318,16 @@ def render(sel: Selection, segs: pd.DataFrame) -> dict[str, Any]:
     state={"run": State("compare-run", "data")},
     prevent_initial_call=True,
 )
+@callback_errors.answers(_failed)
 def update(segments: Any, vs: Any, controls: dict[str, Any], run: Any) -> dict[str, Any]:
     """Redraw for a new selection or filter; every input is untrusted (validated against the run, capped
     at 4 segments)."""
-    try:
-        f, _ = filter_bar.filters_from_controls(controls, run)
-        segs = profiles.segments(f.run_id)
-        allowed = [int(s) for s in segs["segment_id"]]
-        chosen = pick_segments(segments if segments is not None else [], allowed)
-        sel = Selection(f.run_id, chosen, vs is True, f)
-        view = render(sel, segs)
-    except (NoData, QueryTimeout) as exc:
-        message = "No segmentation run yet." if isinstance(exc, NoData) else f"{exc} Try fewer filters."
-        empty = figures.empty_figure(message)
-        return {
-            "value": dash.no_update,
-            "options": dash.no_update,
-            "scope": html.P(message),
-            "table": html.P(message),
-            "radar": empty,
-            "boxes": empty,
-            "cards": [],
-            "heatmap": empty,
-            "url_state": dash.no_update,
-        }
+    f, _ = filter_bar.filters_from_controls(controls, run)
+    segs = profiles.segments(f.run_id)
+    allowed = [int(s) for s in segs["segment_id"]]
+    chosen = pick_segments(segments if segments is not None else [], allowed)
+    sel = Selection(f.run_id, chosen, vs is True, f)
+    view = render(sel, segs)
     return {
         "value": list(sel.segments) if segments != list(sel.segments) else dash.no_update,
         "options": compare_view.segment_options(segs, sel.segments),
@@ -340,14 +342,12 @@ def update(segments: Any, vs: Any, controls: dict[str, Any], run: Any) -> dict[s
     state={"run": State("compare-run", "data")},
     prevent_initial_call=True,
 )
+@callback_errors.answers()
 def clear_filters(clear: Any, run: Any) -> dict[str, Any]:
     """Reset the filter bar (the compared segments stay)."""
     if not clear:
         raise PreventUpdate
-    try:
-        f, allowed = filter_bar.filters_from_controls({}, run)
-    except (NoData, QueryTimeout):
-        raise PreventUpdate from None
+    f, allowed = filter_bar.filters_from_controls({}, run)
     values = filter_bar.cleared(f, allowed)
     return {key: value for key, value in values.items() if key not in WITHOUT}
 

@@ -19,7 +19,7 @@ import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard import components, empty_result, export, filter_bar, queries, why_view
+from dashboard import callback_errors, components, empty_result, export, filter_bar, queries, why_view
 from dashboard import customers_grid as grid
 from dashboard.filters import Filters, TableView
 from dashboard.queries import NoData, QueryTimeout, customer, filtered
@@ -206,14 +206,10 @@ def _failed(message: str) -> dict[str, Any]:
     state={"controls": filter_bar.states(PREFIX), "run": State("customers-run", "data")},
     prevent_initial_call=True,
 )
+@callback_errors.answers(_failed)
 def fetch_rows(request: Any, controls: dict[str, Any], run: Any) -> dict[str, Any]:
     """Answer the grid's request for a block of rows; every request gets an answer, or the grid waits."""
-    try:
-        return rows_response(request, controls, run)
-    except NoData:
-        return _failed("No segmentation run yet.")
-    except QueryTimeout as exc:
-        return _failed(f"{exc} Narrow the filters, or try again in a moment.")
+    return rows_response(request, controls, run)
 
 
 @callback(
@@ -223,6 +219,7 @@ def fetch_rows(request: Any, controls: dict[str, Any], run: Any) -> dict[str, An
     State("customers-run", "data"),
     prevent_initial_call=True,
 )
+@callback_errors.answers()
 def choose_columns(value: Any, run: Any = None) -> tuple[list[dict[str, Any]], str]:
     """Show the checked columns (known ids only; the customer id always) and keep the choice for the URL."""
     cols = grid.columns_from_chooser(value)
@@ -240,12 +237,10 @@ def choose_columns(value: Any, run: Any = None) -> tuple[list[dict[str, Any]], s
     State("customers-run", "data"),
     prevent_initial_call=True,
 )
+@callback_errors.answers()
 def show_threshold(preset: Any, alive: Any, run: Any) -> Any:
     """Picking the at-risk list moves the "Chance still active" slider to the list's threshold."""
-    try:
-        value = filter_bar.threshold_for_preset(preset, alive, run)
-    except (NoData, QueryTimeout):
-        raise PreventUpdate from None
+    value = filter_bar.threshold_for_preset(preset, alive, run)
     if value is None:
         raise PreventUpdate
     return value
@@ -257,12 +252,10 @@ def show_threshold(preset: Any, alive: Any, run: Any) -> Any:
     state={"run": State("customers-run", "data")},
     prevent_initial_call=True,
 )
+@callback_errors.answers()
 def clear(clear: Any, run: Any) -> dict[str, Any]:
     """Reset every filter control (the browser then drops the grid's blocks: it scrolls back to the top)."""
-    try:
-        f, allowed = filter_bar.filters_from_controls({}, run)
-    except (NoData, QueryTimeout):
-        raise PreventUpdate from None
+    f, allowed = filter_bar.filters_from_controls({}, run)
     return filter_bar.cleared(f, allowed)
 
 
@@ -273,15 +266,14 @@ def clear(clear: Any, run: Any) -> dict[str, Any]:
     State("customers-run", "data"),
     prevent_initial_call=True,
 )
+@callback_errors.answers(lambda message: (True, dbc.Alert(message, color="warning", className="mb-0")))
 def show_why(clicked: Any, run: Any) -> tuple[Any, Any]:
-    """Open 'why this segment' for the clicked row's customer (the id is checked to exist in the run)."""
+    """Open 'why this segment' for the clicked row's customer (the id is checked to exist in the run); the
+    panel says so when the data is gone or the query ran too long."""
     if not isinstance(clicked, dict) or clicked.get("rowId") is None:
         raise PreventUpdate  # a click on a row still loading, or junk
-    try:
-        run_id = queries.resolve_run(run)
-        w = customer.why(run_id, clicked.get("rowId"))
-    except (NoData, QueryTimeout):
-        raise PreventUpdate from None
+    run_id = queries.resolve_run(run)
+    w = customer.why(run_id, clicked.get("rowId"))
     return True, why_view.why_panel(w)
 
 

@@ -16,9 +16,9 @@ import plotly.graph_objects as go
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard import components, empty_result, figures, filter_bar, queries
+from dashboard import callback_errors, components, empty_result, figures, filter_bar, queries
 from dashboard.filters import Allowed, Filters, url
-from dashboard.queries import NoData, QueryTimeout, customer, filtered
+from dashboard.queries import customer, filtered
 
 dash.register_page(__name__, path="/explore", name="Explore", order=1, title="Explore · Customer segments")
 
@@ -232,15 +232,11 @@ def _failed(message: str) -> dict[str, Any]:
     state={"run": State("explore-run", "data")},
     prevent_initial_call=True,
 )
+@callback_errors.answers(_failed)
 def update(controls: dict[str, Any], metric: Any, run: Any) -> dict[str, Any]:
     """Redraw every KPI and chart for the controls' values (untrusted: validated by Filters.from_query)."""
-    try:
-        f, allowed = filter_bar.filters_from_controls(controls, run)
-        return render(f, allowed, metric)
-    except NoData:
-        return _failed("No segmentation run yet.")
-    except QueryTimeout as exc:
-        return _failed(f"{exc} Narrow the filters, or try again in a moment.")
+    f, allowed = filter_bar.filters_from_controls(controls, run)
+    return render(f, allowed, metric)
 
 
 def _clicked(click: Any) -> Any:
@@ -299,16 +295,12 @@ def cross_filter_values(
     state={"controls": filter_bar.states(PREFIX), "run": State("explore-run", "data")},
     prevent_initial_call=True,
 )
+@callback_errors.answers()  # the controls stay as they are
 def cross_filter(
     bar_click: Any, map_click: Any, country_click: Any, clear: Any, controls: dict[str, Any], run: Any
 ) -> Any:
     """Add the clicked segment or country to the filter controls (or clear them all)."""
-    try:
-        values = cross_filter_values(
-            filter_bar.triggered(), bar_click, map_click, controls, run, country_click
-        )
-    except (NoData, QueryTimeout):
-        raise PreventUpdate from None
+    values = cross_filter_values(filter_bar.triggered(), bar_click, map_click, controls, run, country_click)
     if values is None:
         raise PreventUpdate
     return values

@@ -17,8 +17,8 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html
 
-from dashboard import components, figures, queries
-from dashboard.queries import NoData, QueryTimeout, history
+from dashboard import callback_errors, components, figures, queries
+from dashboard.queries import history
 
 dash.register_page(__name__, path="/history", name="History", order=6, title="History · Customer segments")
 
@@ -297,19 +297,19 @@ def _swatch(segment_id: int, name: str, palette: dict[str, str]) -> list[Any]:
     State("history-run", "data"),
     prevent_initial_call=True,
 )
+@callback_errors.answers(
+    lambda message: (figures.empty_figure(message), dash.no_update, dash.no_update, dash.no_update)
+)
 def update_migration(run_a: Any, run_b: Any, run: Any) -> tuple[Any, Any, Any, Any]:
     """Redraw the migration for the chosen runs (untrusted values: unknown ids fall back to the defaults)."""
-    try:
-        run_id = queries.resolve_run(run)
-        runs = history.runs_table()
-        ids = [int(i) for i in runs["id"]]
-        pair = history.choose_runs(run_a, run_b, ids)
-        if pair is None:
-            return dash.no_update, dash.no_update, dash.no_update, dash.no_update
-        labels = {int(r["id"]): run_label(r) for r in runs.to_dict("records")}
-        figure, table, summary = migration_view(*pair, labels)
-    except (NoData, QueryTimeout) as exc:
-        return figures.empty_figure(str(exc)), dash.no_update, dash.no_update, dash.no_update
+    run_id = queries.resolve_run(run)
+    runs = history.runs_table()
+    ids = [int(i) for i in runs["id"]]
+    pair = history.choose_runs(run_a, run_b, ids)
+    if pair is None:
+        return dash.no_update, dash.no_update, dash.no_update, dash.no_update
+    labels = {int(r["id"]): run_label(r) for r in runs.to_dict("records")}
+    figure, table, summary = migration_view(*pair, labels)
     return figure, table, summary, url_state(run_id, pair)
 
 

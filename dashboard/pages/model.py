@@ -15,9 +15,9 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard import components, figures, filter_bar, queries, value_view
+from dashboard import callback_errors, components, figures, filter_bar, queries, value_view
 from dashboard.filters import Filters
-from dashboard.queries import NoData, QueryTimeout, filtered, profiles
+from dashboard.queries import filtered, profiles
 from dashboard.queries import model as model_q
 from segmentation import currency as money
 
@@ -356,18 +356,14 @@ def histogram_figure(f: Filters, feature: str | None, names: dict[int, str]) -> 
     State("model-filters", "data"),
     prevent_initial_call=True,
 )
+@callback_errors.answers(lambda message: (figures.empty_figure(message), ""))
 def update_histogram(feature: Any, search: Any) -> tuple[go.Figure, str]:
     """Redraw the histogram for the chosen feature (untrusted: unknown names give an empty chart) over the
     page's filtered customers (the stored query, validated again)."""
-    try:
-        f, _ = filter_bar.filters_from_search(search)
-        segs = profiles.segments(f.run_id)
-        names = {int(s): str(n) for s, n in zip(segs["segment_id"], segs["name"], strict=True)}
-        return histogram_figure(f, feature if isinstance(feature, str) else None, names)
-    except NoData:
-        return figures.empty_figure("No segmentation run yet."), ""
-    except QueryTimeout as exc:
-        return figures.empty_figure(f"{exc} Try again in a moment."), ""
+    f, _ = filter_bar.filters_from_search(search)
+    segs = profiles.segments(f.run_id)
+    names = {int(s): str(n) for s, n in zip(segs["segment_id"], segs["name"], strict=True)}
+    return histogram_figure(f, feature if isinstance(feature, str) else None, names)
 
 
 @callback(
@@ -376,20 +372,20 @@ def update_histogram(feature: Any, search: Any) -> tuple[go.Figure, str]:
     State("model-filters", "data"),
     prevent_initial_call=True,
 )
+@callback_errors.answers(lambda message: _pca3d_graph(figures.empty_figure(message)))
 def show_pca3d(clicks: Any, search: Any) -> Any:
     """Draw the 3-D scatter when the button is pressed, over the page's filtered customers (the stored
     query, validated again); a message in its place when there is nothing to draw."""
     if not isinstance(clicks, int) or isinstance(clicks, bool) or clicks < 1:
         raise PreventUpdate
-    try:
-        f, _ = filter_bar.filters_from_search(search)
-        segs = profiles.segments(f.run_id)
-        names = {int(s): str(n) for s, n in zip(segs["segment_id"], segs["name"], strict=True)}
-        pca = model_q.pca_axes(f.run_id)
-        titles = figures.pca_axis_titles(pca.features, pca.loadings, pca.explained) if pca else None
-        figure = figures.pca_scatter(model_q.pca_sample(f), dims=3, names=names, axis_titles=titles)
-    except NoData:
-        figure = figures.empty_figure("No segmentation run yet.")
-    except QueryTimeout as exc:
-        figure = figures.empty_figure(f"{exc} Try again in a moment.")
+    f, _ = filter_bar.filters_from_search(search)
+    segs = profiles.segments(f.run_id)
+    names = {int(s): str(n) for s, n in zip(segs["segment_id"], segs["name"], strict=True)}
+    pca = model_q.pca_axes(f.run_id)
+    titles = figures.pca_axis_titles(pca.features, pca.loadings, pca.explained) if pca else None
+    return _pca3d_graph(figures.pca_scatter(model_q.pca_sample(f), dims=3, names=names, axis_titles=titles))
+
+
+def _pca3d_graph(figure: go.Figure) -> dcc.Graph:
+    """The 3-D view's graph (or a message drawn in its place)."""
     return dcc.Graph(id="model-pca3d", figure=figure, config=components.graph_config(), className="w-100")

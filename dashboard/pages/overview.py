@@ -16,9 +16,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html
 
-from dashboard import components, figures, queries, value_view
+from dashboard import callback_errors, components, figures, queries, value_view
 from dashboard.filters import Filters, url
-from dashboard.queries import NoData, filtered
+from dashboard.queries import filtered
 
 dash.register_page(__name__, path="/", name="Overview", order=0, title="Overview · Customer segments")
 
@@ -240,16 +240,13 @@ def _query(search: Any) -> dict[str, Any]:
     State("overview-query", "data"),
     prevent_initial_call=True,
 )
+@callback_errors.answers(lambda message: (figures.empty_figure(message), figures.empty_figure(message)))
 def update_map(metric: Any, segment: Any, search: Any) -> tuple[go.Figure, go.Figure]:
     """Redraw the map and country bar for the chosen metric and segment (untrusted: checked before use)."""
     metric = metric if metric in ("customers", "revenue") else "customers"
     segment_id = segment if isinstance(segment, int) and not isinstance(segment, bool) else None
-    try:
-        f = filtered.filters_from_query(_query(search))
-        return map_figures(f, metric, segment_id)
-    except NoData:
-        empty = figures.empty_figure("No segmentation run yet.")
-        return empty, empty
+    f = filtered.filters_from_query(_query(search))
+    return map_figures(f, metric, segment_id)
 
 
 def _clicked(click: Any) -> Any:
@@ -269,6 +266,7 @@ def _clicked(click: Any) -> Any:
     State("overview-map-segment", "value"),
     prevent_initial_call=True,
 )
+@callback_errors.answers()  # nowhere to say it: the click does nothing
 def drill_down(bar_click: Any, map_click: Any, country_click: Any, search: Any, map_segment: Any) -> Any:
     """Open the Customers page filtered to the clicked segment or country (validated like any URL)."""
     # Also fires (clicks None) when the page's graphs are inserted: the output (the shell's url) already
@@ -285,8 +283,5 @@ def drill_down(bar_click: Any, map_click: Any, country_click: Any, search: Any, 
             query["segment"] = str(map_segment)
     else:
         return dash.no_update
-    try:
-        target = filtered.filters_from_query(query)
-    except NoData:
-        return dash.no_update
+    target = filtered.filters_from_query(query)
     return url(dash.get_relative_path("/customers"), target)

@@ -28,10 +28,9 @@ from dash import (
     html,
 )
 
-from dashboard import components, figures, filter_bar, queries
+from dashboard import callback_errors, components, figures, filter_bar, queries
 from dashboard import simulator_view as view
 from dashboard.filters import Filters
-from dashboard.queries import NoData, QueryTimeout
 from dashboard.queries import model as model_q
 from dashboard.queries import simulator as sim
 
@@ -239,6 +238,14 @@ def _output_indices(position: int) -> list[Any]:
         return []
 
 
+def _failed(message: str) -> tuple[Any, ...]:
+    """The callback's answer when the data is gone or a query ran too long: the message, nothing moved."""
+    skip = dash.no_update
+    sliders, readouts = _output_indices(0), _output_indices(3)
+    alert = dbc.Alert(message, color="warning")
+    return [skip] * len(sliders), alert, skip, [skip] * len(readouts), skip, skip
+
+
 def _index_ok(i: Any, count: int) -> bool:
     """True for a feature index of the model (an int, not a bool, in range)."""
     return isinstance(i, int) and not isinstance(i, bool) and 0 <= i < count
@@ -267,18 +274,14 @@ def _filters(search: Any, run_id: int) -> Filters:
     State("simulator-filters", "data"),
     prevent_initial_call=True,
 )
+@callback_errors.answers(_failed)
 def update(start: Any, values: Any, ids: Any, current: Any, run: Any, search: Any) -> tuple[Any, ...]:
     """A new start profile (sliders set to its medians) or moved sliders: score the values (validated and
     clamped), move the star, write the readouts and the URL's canonical query."""
     sliders, readouts = _output_indices(0), _output_indices(3)
-    try:
-        run_id = queries.resolve_run(run)
-        model = sim.load_model(run_id)
-        f = _filters(search, run_id)
-    except (NoData, QueryTimeout) as exc:
-        message = dbc.Alert(str(exc), color="warning")
-        skip = dash.no_update
-        return [skip] * len(sliders), message, skip, [skip] * len(readouts), skip, skip
+    run_id = queries.resolve_run(run)
+    model = sim.load_model(run_id)
+    f = _filters(search, run_id)
     segment_id = view.start_from_query(model, start)
     count = len(model.features)
     if dash.ctx.triggered_id == "simulator-start":

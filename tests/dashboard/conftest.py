@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
@@ -255,3 +256,61 @@ def post_dash_callback(client: FlaskClient, output_prefix: str, values: dict[str
         "parsedChangedPropsIds": [next(iter(values))],
     }
     return client.post("/_dash-update-component", json=body).status_code
+
+
+def _concrete_id(raw: str) -> Any:
+    """A dependency's id as the renderer sends it: a pattern id's wildcards (ALL, MATCH...) become index 0."""
+    if not raw.startswith("{"):
+        return raw
+    parsed = json.loads(raw)
+    return {k: 0 if isinstance(v, list) else v for k, v in parsed.items()}
+
+
+def _is_pattern(raw: str) -> bool:
+    return raw.startswith("{") and any(isinstance(v, list) for v in json.loads(raw).values())
+
+
+def _split_outputs(output: str) -> list[tuple[str, str]]:
+    """The (id, property) pairs of a dependency's `output` string ('a.b', or '..a.b...c.d..' for several;
+    pattern ids are JSON; an '@hash' suffix marks allow_duplicate)."""
+    parts = output[2:-2].split("...") if output.startswith("..") else [output]
+    pairs = []
+    for part in parts:
+        cut = part.rindex("}") + 1 if part.startswith("{") else part.rindex(".")
+        pairs.append((part[:cut], part[cut:].lstrip(".").split("@")[0]))
+    return pairs
+
+
+def callback_body(dep: dict[str, Any], values: Callable[[str, str], Any], changed: int = 0) -> dict[str, Any]:
+    """The JSON the renderer POSTs for one entry of /_dash-dependencies: values(id, prop) gives each input
+    and state value; a pattern-matching (ALL) dependency gets one component, index 0; `changed` picks the
+    input that fired."""
+
+    def one(raw: str, prop: str, with_value: bool) -> dict[str, Any]:
+        item: dict[str, Any] = {"id": _concrete_id(raw), "property": prop}
+        if with_value:
+            item["value"] = values(raw, prop)
+        return item
+
+    def entry(raw: str, prop: str, with_value: bool = True) -> Any:
+        return [one(raw, prop, with_value)] if _is_pattern(raw) else one(raw, prop, with_value)
+
+    outs = [entry(i, p, False) for i, p in _split_outputs(dep["output"])]
+    fired = dep["inputs"][changed]
+    fired_id = _concrete_id(fired["id"])
+    if isinstance(fired_id, dict):
+        fired_id = json.dumps(fired_id, separators=(",", ":"), sort_keys=True)
+    return {
+        "output": dep["output"],
+        "outputs": outs if dep["output"].startswith("..") else outs[0],
+        "inputs": [entry(i["id"], i["property"]) for i in dep["inputs"]],
+        "state": [entry(i["id"], i["property"]) for i in dep["state"]],
+        "changedPropIds": [f"{fired_id}.{fired['property']}"],
+    }
+
+
+def server_callbacks(client: FlaskClient) -> list[dict[str, Any]]:
+    """Every server-side callback the app registers (all pages and the shell), from /_dash-dependencies."""
+    client.get("/")  # the first request registers the pages' callbacks
+    deps = client.get("/_dash-dependencies").get_json()
+    return [d for d in deps if not d.get("clientside_function")]
