@@ -25,6 +25,8 @@ _REASONS = {
     "missing": "The database file {name} does not exist yet.",
     "empty": "The database file {name} holds no segmentation run yet.",
     "unreadable": "The file {name} could not be opened as a segmentation database.",
+    "stray_wal": "{name}.wal beside {name} does not belong to it (left by a crash or another program), so "
+    "the file cannot be read; make a new run (it removes the stray .wal) or remove {name}.wal.",
 }
 
 
@@ -76,7 +78,12 @@ def empty_state(reason: NoData | None = None) -> html.Div:
         dbc.Card(
             dbc.CardBody(
                 [
-                    html.H2("No segmentation run yet", className="h4 card-title"),
+                    html.H2(
+                        "The segmentation database cannot be read"
+                        if reason is not None and reason.reason == "stray_wal"
+                        else "No segmentation run yet",
+                        className="h4 card-title",
+                    ),
                     html.P(sentence, className="text-body-secondary"),
                     html.P("Make one from the bundled sample, then reload this page:", className="mb-2"),
                     html.Pre(html.Code(commands[0]), className="bg-body-tertiary p-2 rounded"),

@@ -8,7 +8,6 @@ served path. Readers holding the old file keep reading it; a failed or killed ru
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 import uuid
@@ -17,7 +16,9 @@ from pathlib import Path
 
 import duckdb
 
+from segmentation import served_file
 from segmentation.errors import InputError
+from segmentation.served_file import run_lock  # noqa: F401  (callers use store.run_lock)
 
 SCHEMA_VERSION = 5  # 2: exact money (DECIMAL), cleaning customers/money, run warnings; 3: customer value;
 # 4: the PCA's explained variance; 5: the run's currency
@@ -265,27 +266,6 @@ def _quote(identifier: str) -> str:
 
 
 @contextlib.contextmanager
-def run_lock(db_path: Path) -> Iterator[None]:
-    """Serialize writers of one DB file across processes (an flock on a sibling .lock file)."""
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = db_path.with_name(db_path.name + ".lock")
-    with open(lock_path, "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            _remove_leftovers(db_path)
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _remove_leftovers(db_path: Path) -> None:
-    """Delete temp files of killed runs; safe only while holding the run lock."""
-    for leftover in db_path.parent.glob(db_path.name + ".tmp-*"):
-        with contextlib.suppress(FileNotFoundError):
-            leftover.unlink()
-
-
-@contextlib.contextmanager
 def staged_copy(con: duckdb.DuckDBPyConnection, db_path: Path) -> Iterator[None]:
     """Attach a fresh copy of db_path to `con` as catalog `out`; on success swap it in atomically.
 
@@ -293,11 +273,15 @@ def staged_copy(con: duckdb.DuckDBPyConnection, db_path: Path) -> Iterator[None]
     detaches and deletes the copy and leaves db_path byte-for-byte unchanged. Callers hold run_lock.
     """
     tmp = db_path.with_name(f"{db_path.name}.tmp-{uuid.uuid4().hex}")
-    wal = tmp.with_name(tmp.name + ".wal")
+    tmp_wal = tmp.with_name(tmp.name + ".wal")
+    served_wal = db_path.with_name(db_path.name + ".wal")
     attached = False
     try:
+        wal_state = served_file.settle_wal(db_path)
         if db_path.exists():
             shutil.copyfile(db_path, tmp)
+        if wal_state == "own":  # ATTACH replays it into the copy, so its writes survive the swap
+            shutil.copyfile(served_wal, tmp_wal)
         con.execute("ATTACH ? AS out", [str(tmp)])
         attached = True
         create_schema(con, "out")
@@ -312,28 +296,31 @@ def staged_copy(con: duckdb.DuckDBPyConnection, db_path: Path) -> Iterator[None]
         con.execute("CHECKPOINT out")
         con.execute("DETACH out")
         attached = False
-        if wal.exists():  # a clean detach leaves none; a WAL beside a swapped-in file breaks readers
+        if tmp_wal.exists():  # a clean detach leaves none; a WAL beside a swapped-in file breaks readers
             raise RuntimeError(f"{tmp}: a write-ahead log was left after closing; not swapping it in.")
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        if served_wal.exists() and wal_state != "own":
+            raise InputError(
+                f"{served_wal} appeared during the run: another program opened {db_path} for writing in "
+                "place; "
+                "close it and run again; nothing was changed."
+            )
         os.replace(tmp, db_path)
-        _fsync_dir(db_path.parent)
+        if wal_state == "own":
+            served_file.warn(
+                f"{served_wal.name} held writes made to {db_path.name} in place by another program; they "
+                "are kept in the new file and the .wal was removed."
+            )
+            served_wal.unlink()
+        served_file.fsync_dir(db_path.parent)
     finally:
         if attached:
             with contextlib.suppress(duckdb.Error):
                 con.execute("DETACH out")
-        for path in (tmp, wal):
+        for path in (tmp, tmp_wal):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename durable."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def next_run_id(con: duckdb.DuckDBPyConnection) -> int:
@@ -395,7 +382,12 @@ def list_runs(db_path: Path) -> list[tuple]:
     """Every stored run, newest first: id, time, mode, sources, customers, k, silhouette, stability."""
     if not db_path.exists():
         raise InputError(f"{db_path}: file not found; expected a database made by `segments run`.")
-    con = open_read_only(db_path)
+    try:
+        con = open_read_only(db_path)
+    except duckdb.Error as exc:
+        if served_file.is_stray_wal_error(db_path, exc):
+            raise InputError(served_file.stray_wal_sentence(db_path)) from exc
+        raise
     try:
         return con.execute(
             "SELECT id, created_at, mode, array_to_string(sources, ', '), customers, k, silhouette, "

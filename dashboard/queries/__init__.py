@@ -26,6 +26,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from segmentation.served_file import is_stray_wal_error
+
 QUERY_TIMEOUT_S = 20.0  # a query running longer is interrupted (embedded DuckDB has no statement timeout)
 _MAX_CACHED_PATHS = 4  # per thread; tests and the CLI may touch several files
 
@@ -35,7 +37,7 @@ class NoData(Exception):
 
     def __init__(self, reason: str, path: Path) -> None:
         super().__init__(f"{path.name}: {reason}")
-        self.reason = reason  # 'missing' | 'unreadable' | 'empty'
+        self.reason = reason  # 'missing' | 'unreadable' | 'empty' | 'stray_wal' (a <db>.wal not its own)
         self.path = path
 
 
@@ -143,8 +145,8 @@ def connection(db_path: str | Path | None = None) -> duckdb.DuckDBPyConnection:
         _drop(next(iter(cache)))
     try:
         con = _open(path)
-    except duckdb.Error:
-        raise NoData("unreadable", path) from None
+    except duckdb.Error as exc:
+        raise NoData("stray_wal" if is_stray_wal_error(path, exc) else "unreadable", path) from None
     cache[key] = (ident, con)
     return con
 
