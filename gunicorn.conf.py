@@ -1,17 +1,44 @@
 """gunicorn settings for the dashboard (read by `gunicorn wsgi:server --config gunicorn.conf.py`).
 
-Sync workers, each with its own read-only DuckDB connection opened on first use (never at import: DuckDB is
-not fork-safe, so no preload). Put a buffering proxy (nginx) in front of sync workers.
+Listens on loopback only: 127.0.0.1:$PORT (default 8050). To serve behind a proxy on another address set
+GUNICORN_BIND (or BIND): a host (GUNICORN_BIND=0.0.0.0 listens on every interface at $PORT, what a platform
+that sets PORT needs), host:port, or unix:/run/segments.sock. A `--bind` on the command line wins.
+
+Worker model (chosen by measurement, bench/README.md "Load test"): gthread workers, WEB_CONCURRENCY
+processes (default: the number of cores) x GUNICORN_THREADS threads (default 4). Threads keep a long
+export from being killed by `timeout` (the arbiter's heartbeat comes from the worker's main thread, not
+the request) and let DuckDB queries, which release the GIL, overlap while another thread builds a figure.
+Each thread opens its own read-only DuckDB connection on first use (never at import: DuckDB is not
+fork-safe, so no preload) and reopens it when a re-run swaps the file (dashboard/queries). DuckDB's own
+threads per connection default to cores / (workers x threads), at least 1, so the workers do not
+oversubscribe the machine (SEGMENTATION_DB_THREADS overrides; SEGMENTATION_DB_MEMORY caps each
+connection's memory, default: a share of RAM). GUNICORN_WORKER_CLASS=sync gives one request per worker.
+Put a buffering proxy (nginx) in front for slow clients.
 """
 
 import os
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '8050')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "sync"
+cores = os.cpu_count() or 1
+_port = os.environ.get("PORT", "8050")
+_bind = (os.environ.get("GUNICORN_BIND") or os.environ.get("BIND") or "127.0.0.1").strip()
+# A bare host (GUNICORN_BIND=0.0.0.0, e.g. on a platform that sets PORT) listens on $PORT.
+bind = _bind if ":" in _bind or _bind.startswith("unix:") else f"{_bind}:{_port}"
+workers = int(os.environ.get("WEB_CONCURRENCY", str(cores)))
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("GUNICORN_THREADS", "4")) if worker_class == "gthread" else 1
 timeout = 60
 graceful_timeout = 30
+keepalive = 5
 max_requests = 1000
 max_requests_jitter = 100
 preload_app = False
 accesslog = "-"
+
+# DuckDB per connection: every thread of every worker has one, so share the cores and the memory out.
+_slots = max(1, workers * threads)
+os.environ.setdefault("SEGMENTATION_DB_THREADS", str(max(1, cores // _slots)))
+try:
+    _ram_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+except (ValueError, OSError, AttributeError):
+    _ram_mb = 4096
+os.environ.setdefault("SEGMENTATION_DB_MEMORY", f"{max(256, _ram_mb // 2 // _slots)}MB")
