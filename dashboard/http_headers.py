@@ -1,11 +1,21 @@
-"""Security headers on every response: a CSP the app's own assets satisfy, no framing, no sniffing.
+"""Security headers on every response (a CSP the app's own assets satisfy, no framing, no sniffing), and
+MAX_CONTENT_LENGTH enforced on chunked request bodies.
 
 Dash's inline scripts (the renderer start-up and clientside callbacks) are allowed by their hashes from
 app.csp_hashes(), computed when a page is served (the Pages router adds its clientside callback on the
 first request). Responses other than static code are `Cache-Control: no-store`: they carry customer data.
+
+Chunked bodies: gunicorn sets wsgi.input_terminated, so Werkzeug wraps the input in
+LimitedStream(max_content_length, is_max=True), whose readall() stops at the limit without the extra read
+that would raise 413 (pallets/werkzeug#2620): a 2 MiB chunked callback body reached Dash cut to 1 MiB.
+BodyLimit reads such a body itself, up to the limit plus one byte, and answers 413 when it is longer.
 """
 
 from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import dash
 from flask import Response, request
@@ -38,8 +48,36 @@ def content_security_policy(app: dash.Dash) -> str:
     return "; ".join([CSP_BASE[0], scripts, *CSP_BASE[1:]])
 
 
+class BodyLimit:
+    """WSGI middleware: a body without Content-Length (chunked) over limit() bytes gets 413, never cut."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], limit: Callable[[], int | None]) -> None:
+        self.app = app
+        self.limit = limit
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        limit = self.limit()
+        if limit is None or environ.get("CONTENT_LENGTH") or not environ.get("wsgi.input_terminated"):
+            return self.app(environ, start_response)
+        stream, body, size = environ["wsgi.input"], io.BytesIO(), 0
+        while size <= limit:
+            chunk = stream.read(min(64 * 1024, limit + 1 - size))
+            if not chunk:
+                break
+            body.write(chunk)
+            size += len(chunk)
+        if size > limit:
+            text = f"The request body is larger than the {limit:,} bytes this server accepts.\n".encode()
+            headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(text)))]
+            start_response("413 Content Too Large", headers + list(FIXED.items()))
+            return [text]
+        environ["wsgi.input"] = io.BytesIO(body.getvalue())
+        environ["CONTENT_LENGTH"] = str(size)
+        return self.app(environ, start_response)
+
+
 def register(app: dash.Dash) -> None:
-    """Add the headers to every response of app's server."""
+    """Add the headers to every response of app's server, and the chunked-body limit."""
     prefix = app.config.routes_pathname_prefix
     static = tuple(prefix + s for s in STATIC)
     cache: dict[int, str] = {}
@@ -57,3 +95,6 @@ def register(app: dash.Dash) -> None:
         return response
 
     app.server.after_request(headers)
+    server = app.server
+    limit = BodyLimit(server.wsgi_app, lambda: server.config.get("MAX_CONTENT_LENGTH"))
+    server.wsgi_app = limit  # type: ignore[method-assign]
