@@ -385,7 +385,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `segments` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        try:
+            if args.command == "export":  # the dashboard's query layer would call a stray .wal "no run"
+                from segmentation.served_file import check_readable
+
+                check_readable(args.db)
+            return COMMANDS[args.command](args)
+        except Exception as exc:  # a full disk or read-only directory (OSError or DuckDB's): one sentence
+            from segmentation import faults
+
+            sentence = faults.describe(exc, getattr(args, "db", None))
+            if sentence is None:
+                raise
+            raise InputError(sentence) from exc
     except InputError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 2

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import python_calamine
 
+from segmentation import scratch
 from segmentation.config import RunConfig
 from segmentation.errors import InputError
 
@@ -243,9 +244,10 @@ class _Inputs:
         self._stack.close()
 
     def tmp_dir(self) -> Path:
-        """A private temp directory, deleted when the context ends."""
+        """A private temp directory, deleted when the context ends; inside the run's scratch directory
+        when there is one (scratch.py: a killed run's files are removed by the next run)."""
         if self._tmp is None:
-            tmp = tempfile.TemporaryDirectory(prefix="segments-ingest-")
+            tmp = tempfile.TemporaryDirectory(prefix="segments-ingest-", dir=scratch.current())
             self._tmp = Path(self._stack.enter_context(tmp))
         return self._tmp
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from segmentation import currency, ingest, naming, persist, run_warnings, store
+from segmentation import currency, faults, ingest, naming, persist, run_warnings, scratch, store
 from segmentation import features as feat
 from segmentation.clean import CleaningStep, clean_customer_rows, clean_sales
 from segmentation.config import ALGORITHMS, SCALERS, TRANSACTION_FEATURES, RunConfig
@@ -109,108 +108,125 @@ def validate(cfg: RunConfig) -> None:
 
 
 def run(cfg: RunConfig, progress: Progress | None = None) -> RunSummary:
-    """Segment cfg.inputs and store the run in cfg.db_path; on any error the stored file is unchanged."""
-    say = progress or (_stderr if cfg.progress else (lambda message: None))
+    """Segment cfg.inputs and store the run in cfg.db_path; on any error the stored file is unchanged.
+
+    The run works in its own scratch directory (spill and ingest's temp files; removed by the next run if
+    this one is killed). A full disk, a read-only or forbidden directory or a full spill is one sentence
+    (InputError); other errors keep their traceback.
+    """
     validate(cfg)
+    try:
+        with scratch.run_scratch() as work:
+            return _run(cfg, progress, work)
+    except (OSError, duckdb.Error) as exc:
+        sentence = faults.describe(exc, cfg.db_path)
+        if sentence is None:
+            raise
+        raise InputError(sentence) from exc
+
+
+def _run(cfg: RunConfig, progress: Progress | None, work: Path) -> RunSummary:
+    """The run itself, inside its scratch directory `work`."""
+    say = progress or (_stderr if cfg.progress else (lambda message: None))
     started = time.perf_counter()
     timings: dict[str, float] = {}
     source = ", ".join(str(p) for p in cfg.inputs)
-    with tempfile.TemporaryDirectory(prefix="segments-") as spill:
-        con = duckdb.connect(config=_duckdb_config(cfg, spill))
-        # DuckDB's bar on long queries, only on a terminal (a redirected log would fill with bar redraws)
-        con.execute("SET enable_progress_bar = ?", [cfg.progress and sys.stderr.isatty()])
-        try:
-            clock = time.perf_counter()
-            say(f"reading {source} ...")
-            if cfg.mode == "customers":
-                loaded = ingest.load_customer_table(con, cfg)
-                steps = clean_customer_rows(con, source, cfg.id_column or "id")
-                money_in = None
-                frame = feat.customer_table_features(con, loaded.feature_names)
-                model_features = tuple(loaded.feature_names)
-                profile_features = model_features
-                snapshot = None
-                value = None
-            else:
-                loaded = ingest.load_sales(con, cfg)
-                say(f"read {loaded.rows_in:,} lines in {time.perf_counter() - clock:.1f}s; cleaning ...")
-                cleaning = clean_sales(
-                    con, source, cfg.snapshot_date, cfg.line_outlier_factor, cfg.non_product_codes
-                )
-                steps, money_in = cleaning.steps, cleaning.money_in
-                con.execute("DROP TABLE lines")  # cleaning read them into dedup; free their memory
-                result = feat.sales_features(con, cfg.snapshot_date, source)
-                frame, snapshot = result.frame, result.snapshot
-                model_features = cfg.model_features
-                profile_features = TRANSACTION_FEATURES
-                _check_holdout(cfg, result, source)
-                say("fitting customer value (BG/NBD, Gamma-Gamma) ...")
-                value = value_run.fit(con, snapshot, cfg.horizon_days, cfg.discount_rate, cfg.holdout_days)
-                timings["value"] = value.seconds
-                if value.predictions is not None:
-                    frame = frame.merge(value.predictions, on="customer_id", how="left", validate="1:1")
-            timings["ingest_clean_features"] = time.perf_counter() - clock
-            say(
-                f"{len(frame):,} customers as of {snapshot or 'the table'} "
-                f"({timings['ingest_clean_features']:.1f}s); modelling ..."
+    spill = work / "spill"
+    con = duckdb.connect(config=_duckdb_config(cfg, str(spill)))
+    # DuckDB's bar on long queries, only on a terminal (a redirected log would fill with bar redraws)
+    con.execute("SET enable_progress_bar = ?", [cfg.progress and sys.stderr.isatty()])
+    try:
+        clock = time.perf_counter()
+        say(f"reading {source} ...")
+        if cfg.mode == "customers":
+            loaded = ingest.load_customer_table(con, cfg)
+            steps = clean_customer_rows(con, source, cfg.id_column or "id")
+            money_in = None
+            frame = feat.customer_table_features(con, loaded.feature_names)
+            model_features = tuple(loaded.feature_names)
+            profile_features = model_features
+            snapshot = None
+            value = None
+        else:
+            loaded = ingest.load_sales(con, cfg)
+            say(f"read {loaded.rows_in:,} lines in {time.perf_counter() - clock:.1f}s; cleaning ...")
+            cleaning = clean_sales(
+                con, source, cfg.snapshot_date, cfg.line_outlier_factor, cfg.non_product_codes
             )
-            k_range = _k_range(cfg, len(frame), source)
-            rfm_cuts = _rfm(frame, cfg) if cfg.mode == "transactions" else {}
-            clock = time.perf_counter()
-            x = frame[list(model_features)].to_numpy(dtype=float)
-            with threadpool_limits(limits=_model_threads(cfg, len(frame))):
-                model = fit_model(
-                    x,
-                    model_features,
-                    scaler=cfg.scaler,
-                    algorithm=cfg.algorithm,
-                    k=cfg.k,
-                    k_range=k_range,
-                    n_init=cfg.n_init,
-                    seed=cfg.seed,
-                    silhouette_sample=cfg.silhouette_sample,
-                    sample_size=cfg.sample_size,
-                    min_samples=cfg.min_samples,
-                    noise_quantile=cfg.noise_quantile,
-                    stability_rounds=cfg.stability_rounds,
-                    progress=lambda m: say("  " + m),
-                )
-            timings["model"] = time.perf_counter() - clock
-            timings.update({"model." + k: v for k, v in model.timings.items()})
-            say(f"k = {model.k}; naming segments and storing ...")
-            clock = time.perf_counter()
-            names = naming.name_segments(
-                _levels(frame, model.labels, profile_features),
-                {int(s): int(c) for s, c in zip(*np.unique(model.labels, return_counts=True), strict=True)},
+            steps, money_in = cleaning.steps, cleaning.money_in
+            con.execute("DROP TABLE lines")  # cleaning read them into dedup; free their memory
+            result = feat.sales_features(con, cfg.snapshot_date, source)
+            frame, snapshot = result.frame, result.snapshot
+            model_features = cfg.model_features
+            profile_features = TRANSACTION_FEATURES
+            _check_holdout(cfg, result, source)
+            say("fitting customer value (BG/NBD, Gamma-Gamma) ...")
+            value = value_run.fit(con, snapshot, cfg.horizon_days, cfg.discount_rate, cfg.holdout_days)
+            timings["value"] = value.seconds
+            if value.predictions is not None:
+                frame = frame.merge(value.predictions, on="customer_id", how="left", validate="1:1")
+        timings["ingest_clean_features"] = time.perf_counter() - clock
+        say(
+            f"{len(frame):,} customers as of {snapshot or 'the table'} "
+            f"({timings['ingest_clean_features']:.1f}s); modelling ..."
+        )
+        k_range = _k_range(cfg, len(frame), source)
+        rfm_cuts = _rfm(frame, cfg) if cfg.mode == "transactions" else {}
+        clock = time.perf_counter()
+        x = frame[list(model_features)].to_numpy(dtype=float)
+        with threadpool_limits(limits=_model_threads(cfg, len(frame))):
+            model = fit_model(
+                x,
+                model_features,
+                scaler=cfg.scaler,
+                algorithm=cfg.algorithm,
+                k=cfg.k,
+                k_range=k_range,
+                n_init=cfg.n_init,
+                seed=cfg.seed,
+                silhouette_sample=cfg.silhouette_sample,
+                sample_size=cfg.sample_size,
+                min_samples=cfg.min_samples,
+                noise_quantile=cfg.noise_quantile,
+                stability_rounds=cfg.stability_rounds,
+                progress=lambda m: say("  " + m),
             )
-            customers = persist.customer_table(frame, model, model_features, cfg.mode)
-            con.register("new_customers", customers)
-            warnings = run_warnings.collect(cfg, frame, steps, model, value)
-            money_unit, money_unit_reason = currency.resolve(cfg.currency, loaded.headers)
-            with store.run_lock(cfg.db_path), store.staged_copy(con, cfg.db_path):
-                run_id = store.next_run_id(con)
-                persist.store_run(
-                    con,
-                    run_id,
-                    cfg,
-                    loaded,
-                    steps,
-                    frame,
-                    snapshot,
-                    model,
-                    names,
-                    rfm_cuts,
-                    profile_features,
-                    time.perf_counter() - started,
-                    money_in,
-                    warnings,
-                    value,
-                    money_unit,
-                )
-                segments = persist.segment_report(con, run_id, profile_features[:3])
-            timings["store"] = time.perf_counter() - clock
-        finally:
-            con.close()
+        timings["model"] = time.perf_counter() - clock
+        timings.update({"model." + k: v for k, v in model.timings.items()})
+        say(f"k = {model.k}; naming segments and storing ...")
+        clock = time.perf_counter()
+        names = naming.name_segments(
+            _levels(frame, model.labels, profile_features),
+            {int(s): int(c) for s, c in zip(*np.unique(model.labels, return_counts=True), strict=True)},
+        )
+        customers = persist.customer_table(frame, model, model_features, cfg.mode)
+        con.register("new_customers", customers)
+        warnings = run_warnings.collect(cfg, frame, steps, model, value)
+        money_unit, money_unit_reason = currency.resolve(cfg.currency, loaded.headers)
+        with store.run_lock(cfg.db_path), store.staged_copy(con, cfg.db_path):
+            run_id = store.next_run_id(con)
+            persist.store_run(
+                con,
+                run_id,
+                cfg,
+                loaded,
+                steps,
+                frame,
+                snapshot,
+                model,
+                names,
+                rfm_cuts,
+                profile_features,
+                time.perf_counter() - started,
+                money_in,
+                warnings,
+                value,
+                money_unit,
+            )
+            segments = persist.segment_report(con, run_id, profile_features[:3])
+        timings["store"] = time.perf_counter() - clock
+    finally:
+        con.close()
     chosen = next(s for s in model.scores if s.chosen)
     return RunSummary(
         run_id=run_id,
@@ -254,7 +270,8 @@ def _check_holdout(cfg: RunConfig, result: feat.FeatureResult, source: str) -> N
 
 
 def _duckdb_config(cfg: RunConfig, spill: str) -> dict[str, str | int | bool]:
-    """The work connection: spills to a temp folder, never loads or installs extensions."""
+    """The work connection: spills to the run's scratch folder, never loads or installs extensions; memory
+    from --memory-limit, else scratch.default_memory_limit() (a share of the machine's or cgroup's)."""
     config: dict[str, str | int | bool] = {
         "temp_directory": spill,
         "autoinstall_known_extensions": False,
@@ -262,8 +279,9 @@ def _duckdb_config(cfg: RunConfig, spill: str) -> dict[str, str | int | bool]:
     }
     if cfg.threads:
         config["threads"] = cfg.threads
-    if cfg.memory_limit:
-        config["memory_limit"] = cfg.memory_limit
+    memory_limit = cfg.memory_limit or scratch.default_memory_limit()
+    if memory_limit:
+        config["memory_limit"] = memory_limit
     return config
 
 
