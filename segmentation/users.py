@@ -68,7 +68,7 @@ def check_name(name: str, path: Path) -> str:
 def check_role(role: str, path: Path, name: str = "") -> str:
     """Return role if it is viewer, exporter or admin."""
     if role not in ROLES:
-        who = f"user {name!r} has " if name else ""
+        who = f"user {name!r}: " if name else ""
         raise InputError(f"{path}: {who}role {role!r} is unknown; expected viewer, exporter or admin.")
     return role
 
