@@ -40,11 +40,13 @@ def describe(exc: BaseException, db_path: Path | None) -> str | None:
         return None
     what = f"{_WHAT[code]} ({os.strerror(code)})"
     if _is_scratch(path) or (path is None and _SPILL_FULL in str(exc)):
-        return (
-            f"Cannot write temporary files in {tempfile.gettempdir()}: {what}; free space there, set TMPDIR "
-            "to a larger disk or raise --memory-limit; nothing was changed."
+        fix = (
+            "free space there, set TMPDIR to a larger disk or raise --memory-limit"
+            if code in (errno.ENOSPC, errno.EDQUOT)
+            else "set TMPDIR to a writable directory"
         )
-    if db_path is not None and (path is None or path.parent == Path(db_path).parent):
+        return f"Cannot write temporary files in {tempfile.gettempdir()}: {what}; {fix}; nothing was changed."
+    if db_path is not None and (path is None or _beside(path, Path(db_path))):
         target = Path(db_path)
         fix = {
             errno.ENOSPC: "free space or pass --db on another disk",
@@ -72,6 +74,11 @@ def _classify(exc: BaseException) -> tuple[int | None, Path | None]:
     if _SPILL_FULL in text:
         return errno.ENOSPC, None
     return None, None
+
+
+def _beside(path: Path, db_path: Path) -> bool:
+    """True for the DB file or the files a run makes beside it (.lock, .tmp-<hex>, .wal)."""
+    return path.parent == db_path.parent and path.name.startswith(db_path.name)
 
 
 def _is_scratch(path: Path | None) -> bool:

@@ -165,6 +165,15 @@ def test_other_errors_keep_their_traceback() -> None:
         "Cannot write /srv/seg/segments.duckdb: permission is denied (Permission denied); make /srv/seg "
         "writable for this user or pass --db elsewhere; nothing was changed."
     )
+    out = OSError(errno.ENOSPC, "No space left on device", "/srv/seg/list.csv")  # not the DB: no claim
+    assert faults.describe(out, Path("/srv/seg/segments.duckdb")) == (
+        "Cannot write /srv/seg/list.csv: the disk is full (No space left on device)."
+    )
+    tmp = OSError(errno.EROFS, "Read-only file system", f"/ro/.{scratch.PREFIX}1-0123456789abcdef")
+    assert faults.describe(tmp, Path("/srv/seg/segments.duckdb")) == (
+        f"Cannot write temporary files in {tempfile.gettempdir()}: the file system is read-only (Read-only "
+        "file system); set TMPDIR to a writable directory; nothing was changed."
+    )
 
 
 # --- Scratch directories in $TMPDIR -------------------------------------------------------------------
