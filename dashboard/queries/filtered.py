@@ -9,6 +9,9 @@ columns, metrics) are ever placed into SQL text.
 
 from __future__ import annotations
 
+import os
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -149,8 +152,47 @@ _EXPORT_SELECT = ", ".join(f'"{c}"' for c in EXPORT_COLUMNS)
 # Allowed values and the filter set
 
 
+# allowed() per (file identity, run), per process: every callback validates its filters against it, and a
+# stored run's values only change with the file (a re-run or a rename swaps a new one in: new identity).
+_ALLOWED_MAX = 32
+_allowed_cache: OrderedDict[tuple[Any, ...], Allowed] = OrderedDict()
+_allowed_lock = threading.Lock()
+
+
+def _file_identity() -> tuple[Any, ...] | None:
+    """The served file's path, inode, mtime and size (None if it cannot be read: no caching then)."""
+    path = queries.current_db()
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (str(path), st.st_ino, st.st_mtime_ns, st.st_size)
+
+
 def allowed(run_id: int) -> Allowed:
-    """The run's valid filter values: countries, segment id -> name, and min/max of each range column."""
+    """The run's valid filter values: countries, segment id -> name, and min/max of each range column.
+
+    Cached per (file identity, run): three scans saved on every callback; a swapped file is a new key.
+    """
+    before = _file_identity()
+    key = None if before is None else (*before, int(run_id))
+    if key is not None:
+        with _allowed_lock:
+            hit = _allowed_cache.get(key)
+            if hit is not None:
+                _allowed_cache.move_to_end(key)
+                return hit
+    value = _allowed_uncached(run_id)
+    if key is not None and _file_identity() == before:  # the values came from the file the key names
+        with _allowed_lock:
+            _allowed_cache[key] = value
+            while len(_allowed_cache) > _ALLOWED_MAX:
+                _allowed_cache.popitem(last=False)
+    return value
+
+
+def _allowed_uncached(run_id: int) -> Allowed:
+    """allowed() read from the file."""
     countries = queries.fetch_all(
         "SELECT DISTINCT country FROM seg.customers WHERE run_id = ? AND country IS NOT NULL "
         "ORDER BY country",
