@@ -14,7 +14,7 @@ from typing import Any
 import dash
 from dash import dcc, html
 
-from dashboard import auth, callback_guard, components, export, http_headers, nav_menu, run_select
+from dashboard import auth, callback_guard, components, export, http_headers, nav_menu, not_found, run_select
 
 HERE = Path(__file__).resolve().parent
 PAGES_FOLDER = HERE / "pages"
@@ -46,6 +46,7 @@ def create_app(db_path: str | Path, users: str | Path | None = None) -> dash.Das
     auth.register(server, app.config.routes_pathname_prefix, users)
     http_headers.register(app)
     callback_guard.register(app)  # malformed callback bodies: 4xx before Dash reads them
+    not_found.register(app)  # unknown page paths: the shell with HTTP 404
     app.layout = shell
     run_select.register(app)
     nav_menu.register(app)
