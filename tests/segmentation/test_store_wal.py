@@ -6,15 +6,17 @@ is killed with SIGKILL (no checkpoint), as a crashed program would leave it.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import dash
 import pytest
 
-from dashboard import components, queries
+from dashboard import components, create_app, queries
 from segmentation import pipeline, store
 from segmentation.cli import main
 from segmentation.config import RunConfig
@@ -90,6 +92,18 @@ def test_readers_name_a_stray_wal_and_its_fix(
         "segments.duckdb.wal." in page
     )
     assert {p.name: p.read_bytes() for p in db_copy.parent.iterdir()} == before  # readers change nothing
+
+
+def test_every_dashboard_page_says_the_stray_wal_sentence(db_copy: Path, small_csv: Path) -> None:
+    _stray_wal(db_copy, small_csv)
+    app = create_app(db_copy)
+    for module, page in dash.page_registry.items():
+        if module.endswith("not_found_404"):
+            continue
+        with app.server.test_request_context("/"):
+            tree = json.dumps(page["layout"](run="2"), default=lambda o: o.to_plotly_json())
+        assert "does not belong to it (left by a crash or another program)" in tree, module
+        assert "No segmentation run yet" not in tree, module
 
 
 def test_the_next_run_removes_a_stray_wal_with_a_warning(
