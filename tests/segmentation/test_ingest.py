@@ -316,7 +316,7 @@ def test_glob_characters_in_file_name(con: duckdb.DuckDBPyConnection) -> None:
 def test_runs_inside_an_open_transaction(con: duckdb.DuckDBPyConnection) -> None:
     path = write("t.csv", UCI_HEADER + "\n1,A,x,1,12/1/2010 8:26,1,7,France\n")
     con.execute("BEGIN TRANSACTION")
-    load_sales(con, sales(path))
+    load_sales(con, sales(path, dayfirst=False))  # one ambiguous date: the order must be given
     con.execute("COMMIT")
     assert rows(con, "SELECT invoice_ts FROM lines") == [(dt.datetime(2010, 12, 1, 8, 26),)]
     bad = write("bad.csv", UCI_HEADER + "\n1,A,x,lots,12/1/2010 8:26,1,7,France\n")
@@ -340,9 +340,20 @@ def first_ts(con: duckdb.DuckDBPyConnection) -> list[dt.datetime]:
     return [r[0] for r in rows(con, "SELECT invoice_ts FROM lines ORDER BY rowid")]
 
 
-def test_ambiguous_slash_dates_default_month_first(con: duckdb.DuckDBPyConnection) -> None:
+def test_ambiguous_slash_dates_stop_without_a_flag(con: duckdb.DuckDBPyConnection) -> None:
+    # issue 11, item 6: these were read month first without a word
+    path = dates_file("d.csv", ["01/02/2011 10:00", "03/04/2011 11:30", "01/02/2011 12:00"])
+    assert raises(load_sales, con, sales(path)) == (
+        "d.csv: column 'InvoiceDate': every date reads both day first and month first "
+        "('01/02/2011 10:00' is 1 February 2011 or 2 January 2011; "
+        "'03/04/2011 11:30' is 3 April 2011 or 4 March 2011), and no date in the input has a day over 12 "
+        "to tell; pass --dayfirst or --monthfirst."
+    )
+
+
+def test_ambiguous_dates_follow_monthfirst(con: duckdb.DuckDBPyConnection) -> None:
     path = dates_file("d.csv", ["01/02/2011 10:00", "03/04/2011 11:30"])
-    assert load_sales(con, sales(path)).date_format == "%m/%d/%Y %H:%M"
+    assert load_sales(con, sales(path, dayfirst=False)).date_format == "%m/%d/%Y %H:%M"
     assert first_ts(con) == [dt.datetime(2011, 1, 2, 10), dt.datetime(2011, 3, 4, 11, 30)]
 
 
@@ -352,9 +363,10 @@ def test_ambiguous_dates_follow_dayfirst(con: duckdb.DuckDBPyConnection) -> None
     assert first_ts(con) == [dt.datetime(2011, 2, 1, 10), dt.datetime(2011, 4, 3, 11, 30)]
 
 
-def test_ambiguous_dash_dates_default_day_first(con: duckdb.DuckDBPyConnection) -> None:
+def test_ambiguous_dash_dates_need_a_flag_too(con: duckdb.DuckDBPyConnection) -> None:
     path = dates_file("d.csv", ["01-12-2010 08:26", "02-12-2010 09:00"])
-    assert load_sales(con, sales(path)).date_format == "%d-%m-%Y %H:%M"
+    assert raises(load_sales, con, sales(path)).endswith("pass --dayfirst or --monthfirst.")
+    assert load_sales(con, sales(path, dayfirst=True)).date_format == "%d-%m-%Y %H:%M"
     assert first_ts(con) == [dt.datetime(2010, 12, 1, 8, 26), dt.datetime(2010, 12, 2, 9)]
 
 
