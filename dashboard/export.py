@@ -1,46 +1,59 @@
 """Filtered customer lists as CSV or XLSX: the Flask routes behind the pages' export links and the function
 `segments export` calls. Both parse the same query with Filters.from_query and run the same SQL.
 
-Cells are neutralised against formula injection (RELIABILITY.md §3, OWASP ASVS 1.2.10): a text cell that
-starts with = + - @ TAB CR or NUL gets a leading apostrophe, in CSV and XLSX alike; numbers stay numbers.
-XLSX is written by xlsxwriter with strings_to_formulas off and every text cell typed as a string.
+Both formats stream: DuckDB formats each row (dashboard/export_sql.py) in bounded memory
+(dashboard/export_stream.py) and the bytes leave as they are made, so a 1M-row export starts at once and
+never holds the list: CSV lines straight through, XLSX as a zip written on the fly (dashboard/xlsx_stream.py,
+not xlsxwriter, which writes its zip only at close). Cells are neutralised against formula injection
+(RELIABILITY.md §3, OWASP ASVS 1.2.10): a text cell that starts with = + - @ TAB CR or NUL gets a leading
+apostrophe, in CSV and XLSX alike; XLSX text cells are strings, never formulas; numbers stay numbers.
 
 A CSV is its column header and rows, nothing else, so pandas, Excel and CRM importers read it as is; the
 context (run, snapshot, filters, UTC export time) is in the file name, the XLSX `About` sheet and, for
-`segments export --sidecar`, FILE.about.json (export_context.py). No export ever names a server path.
+`segments export --sidecar`, FILE.about.json (export_context.py). No export ever names a server path, and
+nothing sent before the rows claims how many there are: a response has no Content-Length (it goes out
+chunked, so a cut transfer lacks the final chunk) and the XLSX's About sheet, which counts the rows, is
+written after them; a cut XLSX also lacks the zip's central directory, which every reader needs.
+
+Every export appends one line to the audit log (segmentation/audit.py): who, when, DB, run, filters,
+format, rows and bytes written, complete or aborted. A log that cannot be written stops the export first.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
+import functools
 import hashlib
-import io
 import json
+import logging
 import os
-import tempfile
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+from urllib.parse import urlencode
 
 import dash
-import xlsxwriter
-from flask import Flask, Response, request, send_file, stream_with_context
+from flask import Flask, Response, g, request
 
-from dashboard import queries
+from dashboard import export_sql, queries, xlsx_stream
 from dashboard.components import make_run_commands, served_db
 from dashboard.export_context import ExportContext, content_disposition
+from dashboard.export_stream import ExportStream, export_stream
 from dashboard.filters import Filters, TableView, query_from_args, url
 from dashboard.queries import NoData, QueryTimeout, filtered
+from segmentation import audit
 
 SIDECAR_SUFFIX = ".about.json"
 _DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r", "\0")
 XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit minus the header row
-CSV_MIMETYPE = "text/csv; charset=utf-8"
+CSV_CONTENT_TYPE = (
+    "text/csv; charset=utf-8"  # a full Content-Type (passing it as a mimetype doubled the charset)
+)
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+log = logging.getLogger(__name__)
 
 
 def neutralise(text: str) -> str:
@@ -49,7 +62,8 @@ def neutralise(text: str) -> str:
 
 
 def csv_value(value: Any) -> Any:
-    """One cell for csv.writer: text neutralised, numbers as numbers, dates ISO, missing as empty."""
+    """One cell as csv.writer would get it (the reference export_sql's SQL is tested against): text
+    neutralised, numbers as numbers, dates ISO, missing as empty."""
     if value is None:
         return ""
     if isinstance(value, str):
@@ -69,72 +83,107 @@ def csv_value(value: Any) -> Any:
     return neutralise(str(value))
 
 
-def csv_chunks(stream: queries.RowStream) -> Iterator[str]:
-    """The CSV text in chunks: line one is the column header, then one chunk per row batch; nothing else."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(stream.columns)
-    yield buffer.getvalue()
-    for batch in stream.batches:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerows([csv_value(v) for v in row] for row in batch)
-        yield buffer.getvalue()
+class Tally:
+    """What an export has handed on so far: rows and bytes (the audit line's counts)."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.bytes = 0
 
 
-def write_xlsx(target: str | Path | IO[bytes], ctx: ExportContext, stream: queries.RowStream) -> int:
-    """Write the rows to sheet 'Customers' (header first) and ctx to sheet 'About'; returns rows written."""
-    options = {
-        "strings_to_formulas": False,
-        "strings_to_urls": False,
-        "strings_to_numbers": False,
-        "constant_memory": True,
+def start_rows(f: Filters, view: TableView | None, fmt: str, top: int | None = None) -> ExportStream:
+    """Start the filtered rows as CSV lines (fmt 'csv') or XLSX `<row>`s ('xlsx', at most Excel's limit)."""
+    render = functools.partial(export_sql.render, fmt=fmt)
+    return export_stream(f, view, render, top=top, limit=XLSX_MAX_ROWS if fmt == "xlsx" else None)
+
+
+def csv_bytes(stream: ExportStream, tally: Tally) -> Iterator[bytes]:
+    """The CSV file in pieces: line one is the column header, then the rows; nothing else."""
+    yield export_sql.csv_header(stream.columns)
+    for piece, rows in stream.pieces:
+        tally.rows += rows
+        yield piece
+
+
+def xlsx_bytes(ctx: ExportContext, stream: ExportStream, tally: Tally) -> Iterator[bytes]:
+    """The XLSX file in pieces: sheet Customers (bold header, frozen), then sheet About, which is written
+    after the rows so it can say how many there are and how many Excel's row limit cut."""
+
+    def customers() -> Iterator[bytes]:
+        yield xlsx_stream.text_row(stream.columns, xlsx_stream.BOLD).encode()
+        for piece, rows in stream.pieces:
+            tally.rows += rows
+            yield piece
+
+    def about() -> Iterator[bytes]:
+        for label, value in ctx.about_rows(tally.rows, stream.total):
+            yield (
+                "<row>"
+                + xlsx_stream.text_cell(label, xlsx_stream.BOLD)
+                + xlsx_stream.text_cell(neutralise(value))
+                + "</row>"
+            ).encode()
+
+    yield from xlsx_stream.stream_workbook(
+        [
+            xlsx_stream.Sheet("Customers", customers(), frozen_header=True),
+            xlsx_stream.Sheet("About", about(), widths=(20, 80)),
+        ]
+    )
+
+
+def _file_bytes(ext: str, ctx: ExportContext, stream: ExportStream, tally: Tally) -> Iterator[bytes]:
+    return csv_bytes(stream, tally) if ext == "csv" else xlsx_bytes(ctx, stream, tally)
+
+
+def audit_entry(ctx: ExportContext, db_path: str | Path, user: str, fmt: str) -> dict[str, Any]:
+    """The audit line's fixed part (the counts and outcome are added when the export ends)."""
+    entry: dict[str, Any] = {
+        "at": audit.utc_stamp(ctx.exported_at),
+        "user": user,
+        "db": Path(db_path).name,
+        "run": ctx.run_id,
+        "filters": urlencode(ctx.query),
+        "format": fmt,
     }
-    book = xlsxwriter.Workbook(target, options)
+    if ctx.top is not None:
+        entry["top"] = ctx.top
+    return entry
+
+
+def audited(
+    pieces: Iterator[bytes], tally: Tally, log_file: Path, entry: Mapping[str, Any]
+) -> Iterator[bytes]:
+    """Pass pieces on, counting bytes, and append the audit line when they end: `complete` (written just
+    before the last piece, so a log that fails then still stops the file short of its end) or `aborted`
+    (the client went away, or making the file failed). The rows are counted by whoever fills tally."""
+    done = False
+
+    def finish(outcome: str) -> None:
+        audit.append(log_file, {**entry, "rows": tally.rows, "bytes": tally.bytes, "outcome": outcome})
+
     try:
-        sheet = book.add_worksheet("Customers")
-        bold = book.add_format({"bold": True})
-        stamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-        day = book.add_format({"num_format": "yyyy-mm-dd"})
-        for col, name in enumerate(stream.columns):
-            sheet.write_string(0, col, name, bold)
-        written = 0
-        for batch in stream.batches:
-            for values in batch:
-                if written >= XLSX_MAX_ROWS:
-                    break
-                written += 1
-                for col, value in enumerate(values):
-                    _write_cell(sheet, written, col, value, stamp, day)
-        sheet.freeze_panes(1, 0)
-        about = book.add_worksheet("About")
-        for row, (label, value) in enumerate(ctx.about_rows(written, stream.total)):
-            about.write_string(row, 0, label, bold)
-            about.write_string(row, 1, neutralise(value))
-        about.set_column(0, 0, 20)
-        about.set_column(1, 1, 80)
+        held: bytes | None = None
+        for piece in pieces:
+            if held is not None:
+                tally.bytes += len(held)
+                yield held
+            held = piece
+        if held is not None:
+            tally.bytes += len(held)
+        done = True
+        finish("complete")
+        if held is not None:
+            yield held
     finally:
-        book.close()
-    return written
-
-
-def _write_cell(sheet: Any, row: int, col: int, value: Any, stamp: Any, day: Any) -> None:
-    """One typed cell: strings as strings (neutralised), numbers as numbers, dates as dates, None blank."""
-    if value is None:
-        return
-    if isinstance(value, str):
-        sheet.write_string(row, col, neutralise(value))
-    elif isinstance(value, bool):
-        sheet.write_boolean(row, col, value)
-    elif isinstance(value, (int, float, Decimal)):
-        if value == value and abs(value) != float("inf"):
-            sheet.write_number(row, col, float(value))  # XLSX numbers are doubles; cents survive
-    elif isinstance(value, datetime):
-        sheet.write_datetime(row, col, value, stamp)
-    elif isinstance(value, date):
-        sheet.write_datetime(row, col, datetime(value.year, value.month, value.day), day)
-    else:
-        sheet.write_string(row, col, neutralise(str(value)))
+        if not done:
+            try:
+                finish("aborted")
+            except audit.AuditError as exc:  # nothing left to stop: say it in the server's log
+                log.error("%s", exc)
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()
 
 
 def _resolve(filters: Filters | Mapping[str, Any]) -> Filters:
@@ -156,13 +205,16 @@ def write_export(
     top: int | None = None,
     sidecar: bool = False,
     exported_at: datetime | None = None,
+    user: str | None = None,
 ) -> int:
-    """Write the filtered customers of db_path to out_path (.csv or .xlsx, atomically); returns the row count.
+    """Write the filtered customers of db_path to out_path (.csv or .xlsx, atomically); returns the rows
+    written, and appends the audit line (user: `cli:<OS user>` unless given).
 
     filters is a Filters or a URL-style query mapping (validated exactly as the web route does). With
     sidecar, the context (run, snapshot, filters, UTC time, the file's sha256) also goes to
-    sidecar_path(out_path) as JSON; both files appear only once both are written. Raises ValueError for
-    another suffix and queries.NoData when the file holds no run.
+    sidecar_path(out_path) as JSON; the files appear only once both are written and the export is audited.
+    Raises ValueError for another suffix, queries.NoData when the file holds no run and audit.AuditError
+    when the audit log cannot be written (then no file appears).
     """
     out = Path(out_path)
     ext = out.suffix.lower()
@@ -172,23 +224,30 @@ def write_export(
     tmp = out.with_name(f".{out.name}.tmp-{token}")
     about = sidecar_path(out)
     about_tmp = about.with_name(f".{about.name}.tmp-{token}")
+    log_file = audit.log_path(db_path)
     try:
         with queries.using(db_path):
             f = _resolve(filters)
             if view is None and isinstance(filters, Mapping):
                 view = TableView.from_query(filters)
             ctx = ExportContext.build(queries.run_info(f.run_id), f, top, exported_at)
-            stream = filtered.export_rows(f, view, top=top)
-            if ext == ".csv":
-                with open(tmp, "w", encoding="utf-8", newline="") as fh:
-                    for chunk in csv_chunks(stream):
-                        fh.write(chunk)
-                rows = stream.total or 0
-            else:
-                rows = write_xlsx(tmp, ctx, stream)
-        if sidecar:
-            context = ctx.sidecar(out.name, rows, stream.columns, _sha256(tmp))
-            about_tmp.write_text(json.dumps(context, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            audit.check(log_file)
+            stream = start_rows(f, view, ext[1:], top=top)
+            tally = Tally()
+            entry = audit_entry(ctx, db_path, user or audit.cli_user(), ext[1:])
+            pieces = audited(_file_bytes(ext[1:], ctx, stream, tally), tally, log_file, entry)
+            try:
+                with open(tmp, "wb") as fh:
+                    for piece in pieces:
+                        fh.write(piece)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                    if sidecar:
+                        context = ctx.sidecar(out.name, tally.rows, stream.columns, _sha256(tmp))
+                        text = json.dumps(context, indent=2, ensure_ascii=False) + "\n"
+                        about_tmp.write_text(text, encoding="utf-8")
+            finally:
+                pieces.close()
         os.replace(tmp, out)
         if sidecar:
             os.replace(about_tmp, about)
@@ -196,7 +255,7 @@ def write_export(
         for path in (tmp, about_tmp):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
-    return rows
+    return tally.rows
 
 
 def _sha256(path: Path) -> str:
@@ -222,40 +281,42 @@ def _no_data() -> Response:
     )
 
 
+def _who() -> str:
+    """The signed-in user's name (set by the login), else `anonymous` (no login configured)."""
+    return str(g.get("user_name") or "anonymous")
+
+
 def _export_response(ext: str) -> Response:
     """Validate the request's query against the current DB's run, start the filtered rows' stream and send
-    them as ext ('csv' or 'xlsx') under a name holding the context; no run is a 404 that says how to make
-    one, a timeout a 503."""
+    them as ext ('csv' or 'xlsx') under a name holding the context, audited. No run is a 404 that says how
+    to make one, a timeout a 503, an audit log that cannot be written a 500 (before any row is read)."""
     query = query_from_args(request.args)
     try:
         f = filtered.filters_from_query(query)
         ctx = ExportContext.build(queries.run_info(f.run_id), f)
-        stream = filtered.export_rows(f, TableView.from_query(query))
+        db_path = queries.current_db()
+        log_file = audit.log_path(db_path)
+        audit.check(log_file)
+        stream = start_rows(f, TableView.from_query(query), ext)
     except NoData:
         return _no_data()
     except QueryTimeout as exc:
         return Response(str(exc) + "\n", status=503, mimetype="text/plain")
-    response = _csv_response(ctx, stream) if ext == "csv" else _xlsx_response(ctx, stream)
+    except audit.AuditError as exc:
+        log.error("%s", exc)
+        return Response(f"Export refused: {exc}\n", status=500, mimetype="text/plain")
+    tally = Tally()
+    entry = audit_entry(ctx, db_path, _who(), ext)
+    body = audited(_file_bytes(ext, ctx, stream, tally), tally, log_file, entry)
+    # a generator body and no Content-Length: the response streams, chunked, from the first rows on
+    if ext == "csv":
+        response = Response(body, content_type=CSV_CONTENT_TYPE)
+    else:
+        response = Response(body, mimetype=XLSX_MIMETYPE)
     response.headers["Content-Disposition"] = content_disposition(ctx.filename(ext))
     response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _csv_response(ctx: ExportContext, stream: queries.RowStream) -> Response:
-    """Stream the rows as plain CSV (header line first; the context is in the file name only)."""
-    response = Response(stream_with_context(csv_chunks(stream)), mimetype=CSV_MIMETYPE)
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
-
-
-def _xlsx_response(ctx: ExportContext, stream: queries.RowStream) -> Response:
-    """Send the rows as an XLSX workbook (sheets Customers and About)."""
-    spool = tempfile.TemporaryFile()  # closed (and so deleted) by the response
-    write_xlsx(spool, ctx, stream)
-    spool.seek(0)
-    return send_file(
-        spool, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=ctx.filename("xlsx"), max_age=0
-    )
 
 
 def customers_csv() -> Response:
