@@ -15,6 +15,8 @@ from datetime import date
 from pathlib import Path
 
 from segmentation import currency
+from segmentation.audit import add_parser as add_audit_parser
+from segmentation.audit import cmd_audit
 from segmentation.config import DEFAULT_DB, NON_PRODUCT_CODES, RunConfig
 from segmentation.errors import InputError
 from segmentation.serve_cli import cmd_demo, cmd_serve
@@ -235,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--sidecar", action="store_true", help="also write OUT.about.json: run, snapshot, filters, UTC time"
     )
+    add_audit_parser(sub)
 
     for name, text in (
         ("serve", "serve the dashboard over an existing DB"),
@@ -378,6 +381,7 @@ COMMANDS = {
     "serve": cmd_serve,
     "demo": cmd_demo,
     "users": cmd_users,
+    "audit": cmd_audit,
 }
 
 
