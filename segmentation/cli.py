@@ -118,10 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
         dest="dayfirst",
         action="store_true",
         default=None,
-        help="read ambiguous dates like 01/02/2011 as day first",
+        help="read dates like 01/02/2011 as day first; needed when no date has a day over 12",
     )
     order.add_argument(
-        "--monthfirst", dest="dayfirst", action="store_false", help="read ambiguous dates as month first"
+        "--monthfirst",
+        dest="dayfirst",
+        action="store_false",
+        help="read dates like 01/02/2011 as month first; needed when no date has a day over 12",
     )
     run.add_argument(
         "--snapshot-date",
