@@ -13,6 +13,7 @@ fork-safe, so no preload) and reopens it when a re-run swaps the file (dashboard
 threads per connection default to cores / (workers x threads), at least 1, so the workers do not
 oversubscribe the machine (SEGMENTATION_DB_THREADS overrides; SEGMENTATION_DB_MEMORY caps each
 connection's memory, default: a share of RAM). GUNICORN_WORKER_CLASS=sync gives one request per worker.
+SEGMENTATION_RESULT_CACHE=1 (default here) keeps small aggregate results per file identity in each worker.
 Put a buffering proxy (nginx) in front for slow clients.
 """
 
@@ -42,3 +43,5 @@ try:
 except (ValueError, OSError, AttributeError):
     _ram_mb = 4096
 os.environ.setdefault("SEGMENTATION_DB_MEMORY", f"{max(256, _ram_mb // 2 // _slots)}MB")
+# Keep small aggregate results per (file identity, query) in each worker (dashboard/queries/result_cache.py).
+os.environ.setdefault("SEGMENTATION_RESULT_CACHE", "1")

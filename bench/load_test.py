@@ -67,8 +67,17 @@ def setup_login(work: Path, env: dict[str, str]) -> dict[str, str]:
         env["SEGMENTATION_ALLOW_ANONYMOUS"] = "1"
         return {}
     users, password = work / "users.json", secrets.token_urlsafe(12)
-    added = segments("users", "add", "loadtest", "--role", "exporter", "--password-stdin", "--users",
-                     str(users), stdin=password + "\n")
+    added = segments(
+        "users",
+        "add",
+        "loadtest",
+        "--role",
+        "exporter",
+        "--password-stdin",
+        "--users",
+        str(users),
+        stdin=password + "\n",
+    )
     if added.returncode != 0:
         sys.exit(f"segments users add failed: {added.stderr.strip()}")
     env.update(SEGMENTATION_USERS=str(users), SECRET_KEY=secrets.token_hex(32))
@@ -80,9 +89,22 @@ def start_gunicorn(db: Path, env: dict[str, str], log: Path) -> tuple[subprocess
     port = free_port()
     env = {**env, "SEGMENTATION_DB": str(db), "PORT": str(port), "GUNICORN_BIND": f"127.0.0.1:{port}"}
     proc = subprocess.Popen(
-        [str(BIN / "python"), "-m", "gunicorn", "wsgi:server", "--config", "gunicorn.conf.py",
-         "--access-logfile", "/dev/null", "--error-logfile", str(log)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        [
+            str(BIN / "python"),
+            "-m",
+            "gunicorn",
+            "wsgi:server",
+            "--config",
+            "gunicorn.conf.py",
+            "--access-logfile",
+            "/dev/null",
+            "--error-logfile",
+            str(log),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -128,8 +150,11 @@ def main() -> int:
     parser.add_argument("--duration", help="locust run time, e.g. 20s, 5m (small 20s, full 5m)")
     parser.add_argument("--db", type=Path, help="serve a copy of this DB instead of building one")
     parser.add_argument("--no-swap", action="store_true", help="full mode without the re-run loop")
-    parser.add_argument("--swap-args", default="--k 5 --n-init 1 --threads 1",
-                        help="extra `segments run` flags of the swap loop (default: %(default)s)")
+    parser.add_argument(
+        "--swap-args",
+        default="--k 5 --n-init 1 --threads 1",
+        help="extra `segments run` flags of the swap loop (default: %(default)s)",
+    )
     parser.add_argument("--no-login", action="store_true", help="anonymous access even if login exists")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, CSV stats)")
     args = parser.parse_args()
@@ -161,16 +186,43 @@ def main() -> int:
     swap = None
     if args.full and not args.no_swap and second is not None and second.exists():
         swap = SwapLoop(second, db, args.swap_args.split())
-    print(f"load test: {users} users for {duration} against {url} ({db}); "
-          f"login {'on' if user_env else 'off'}; swap loop {'on' if swap else 'off'}", flush=True)
+    print(
+        f"load test: {users} users for {duration} against {url} ({db}); "
+        f"login {'on' if user_env else 'off'}; swap loop {'on' if swap else 'off'}",
+        flush=True,
+    )
     try:
         if swap:
             swap.start()
         locust = subprocess.run(
-            [str(BIN / "python"), "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
-             "-u", str(users), "-r", str(max(1, users // 10)), "-t", duration, "--host", url,
-             "--stop-timeout", "10", "--loglevel", "WARNING", "--csv", str(work / "stats")],
-            cwd=ROOT, env={**env, **user_env}, check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            [
+                str(BIN / "python"),
+                "-m",
+                "locust",
+                "-f",
+                str(LOCUSTFILE),
+                "--headless",
+                "--only-summary",
+                "-u",
+                str(users),
+                "-r",
+                str(max(1, users // 10)),
+                "-t",
+                duration,
+                "--host",
+                url,
+                "--stop-timeout",
+                "10",
+                "--loglevel",
+                "WARNING",
+                "--csv",
+                str(work / "stats"),
+            ],
+            cwd=ROOT,
+            env={**env, **user_env},
+            check=False,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
         )
     finally:
@@ -195,8 +247,11 @@ def main() -> int:
             problems.append(f"gunicorn log has {server_log.count(marker)} x '{marker}'")
     if swap:
         swap.join(timeout=600)  # the last re-run finishes so its file is not left half-written
-        print(f"swap loop: {swaps_during} re-runs swapped in while serving "
-              f"(each took {', '.join(f'{s:.0f} s' for s in swap.seconds)})", flush=True)
+        print(
+            f"swap loop: {swaps_during} re-runs swapped in while serving "
+            f"(each took {', '.join(f'{s:.0f} s' for s in swap.seconds)})",
+            flush=True,
+        )
         if swap.errors:
             problems.append("a re-run failed: " + swap.errors[0])
         if args.full and swaps_during < 2:

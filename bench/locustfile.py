@@ -145,7 +145,11 @@ class Page:
     def triggered_by(self, changed: str) -> list[Dep]:
         """Server callbacks with the changed 'id.prop' among their inputs."""
         k, prop = changed.rsplit(".", 1)
-        return [d for d in self.deps if d.usable and any(pr == prop and k in self.matches(p) for p, pr in d.inputs)]
+        return [
+            d
+            for d in self.deps
+            if d.usable and any(pr == prop and k in self.matches(p) for p, pr in d.inputs)
+        ]
 
     def apply(self, response: dict[str, Any]) -> tuple[dict[Dep, list[str]], list[str]]:
         """Store a callback's answer; the callbacks it fires (insertions and changed inputs)."""
@@ -197,8 +201,9 @@ class MarketingUser(HttpUser):
             if "name" in attrs:
                 fields[attrs["name"]] = attrs.get("value", "")
         fields.update(username=os.environ["LOADTEST_USER"], password=os.environ.get("LOADTEST_PASSWORD", ""))
-        with self.client.post("/login", data=fields, name="login: POST /login", catch_response=True,
-                              allow_redirects=False) as r:
+        with self.client.post(
+            "/login", data=fields, name="login: POST /login", catch_response=True, allow_redirects=False
+        ) as r:
             if r.status_code not in (200, 302, 303):
                 r.failure(f"login answered {r.status_code}")
             elif r.status_code == 200 and 'name="password"' in r.text:
@@ -231,14 +236,14 @@ class MarketingUser(HttpUser):
         for _ in range(6):
             if not fired:
                 return
-            answers: list[dict[str, Any] | None] = []
             pool = gevent.pool.Pool(PARALLEL)
+            jobs = []
             for dep, changed in fired.items():
                 label = f"{kind} cb: {dep.name} ({self.path})" if kind == "load" else f"{kind} cb: {dep.name}"
-                pool.spawn(lambda d=dep, c=changed, n=label: answers.append(self.callback(d, c, n)))
+                jobs.append(pool.spawn(self.callback, dep, changed, label))
             pool.join()
             fired = {}
-            for answer in answers:
+            for answer in (job.value for job in jobs):
                 if answer:
                     more, _ = self.page.apply(answer)
                     for dep, ids in more.items():
@@ -254,8 +259,12 @@ class MarketingUser(HttpUser):
         self.deps = [Dep(d) for d in raw if not d.get("clientside_function")]
         self.page = Page(self.deps)
         fired = self.page.insert(layout, set())
-        for k, prop, value in (("url", "pathname", path), ("url", "search", search),
-                               ("_pages_location", "pathname", path), ("_pages_location", "search", search)):
+        for k, prop, value in (
+            ("url", "pathname", path),
+            ("url", "search", search),
+            ("_pages_location", "pathname", path),
+            ("_pages_location", "search", search),
+        ):
             if k in self.page.comps:
                 self.page.comps[k][2][prop] = value
         self.next_row, self.count, self.export_href = 100, None, None
@@ -289,7 +298,9 @@ class MarketingUser(HttpUser):
             if lo is None or hi is None or props.get("disabled"):
                 return None
             a = self.rng.uniform(lo, hi)
-            props["value"] = None if self.rng.random() < 0.2 else sorted([round(a), round(self.rng.uniform(a, hi))])
+            props["value"] = (
+                None if self.rng.random() < 0.2 else sorted([round(a), round(self.rng.uniform(a, hi))])
+            )
         else:
             values = [o["value"] if isinstance(o, dict) else o for o in props.get("options") or []]
             if not values:
@@ -306,12 +317,16 @@ class MarketingUser(HttpUser):
         if self.path == "/":
             comp = self.page.comps.get("overview-map-segment")
             if comp is None or self.rng.random() < 0.4:  # Overview's filters come from its link
-                search = self.rng.choice(["?country=United+Kingdom", "?country=Germany", "?segment=0",
-                                          "?tenure_min=365", ""])
+                search = self.rng.choice(
+                    ["?country=United+Kingdom", "?country=Germany", "?segment=0", "?tenure_min=365", ""]
+                )
                 return self.load("/", search)
             options = [o["value"] for o in comp[2].get("options") or [] if isinstance(o, dict)]
             comp[2]["value"] = self.rng.choice(options) if options else None
-            fired = {d: ["overview-map-segment.value"] for d in self.page.triggered_by("overview-map-segment.value")}
+            fired = {
+                d: ["overview-map-segment.value"]
+                for d in self.page.triggered_by("overview-map-segment.value")
+            }
             return self.run_waves(fired, "filter")
         prefix = self.prefix()
         if prefix is None:
@@ -322,9 +337,17 @@ class MarketingUser(HttpUser):
         fired = {d: [changed] for d in self.page.triggered_by(changed)}
         if prefix == "customers":  # the clientside sink purges the grid, which asks for its first block
             self.page.comps["customers-grid"][2]["getRowsRequest"] = {
-                "startRow": 0, "endRow": 100, "sortModel": [], "filterModel": {}}
-            fired.update({d: ["customers-grid.getRowsRequest"]
-                          for d in self.page.triggered_by("customers-grid.getRowsRequest")})
+                "startRow": 0,
+                "endRow": 100,
+                "sortModel": [],
+                "filterModel": {},
+            }
+            fired.update(
+                {
+                    d: ["customers-grid.getRowsRequest"]
+                    for d in self.page.triggered_by("customers-grid.getRowsRequest")
+                }
+            )
             self.next_row = 100
         self.run_waves(fired, "filter")
 
@@ -340,18 +363,31 @@ class MarketingUser(HttpUser):
             return self.load("/customers")
         start = self.next_row
         self.page.comps["customers-grid"][2]["getRowsRequest"] = {
-            "startRow": start, "endRow": start + 100, "sortModel": [], "filterModel": {}}
+            "startRow": start,
+            "endRow": start + 100,
+            "sortModel": [],
+            "filterModel": {},
+        }
         self.next_row += 100
-        fired = {d: ["customers-grid.getRowsRequest"] for d in self.page.triggered_by("customers-grid.getRowsRequest")}
+        fired = {
+            d: ["customers-grid.getRowsRequest"]
+            for d in self.page.triggered_by("customers-grid.getRowsRequest")
+        }
         self.run_waves(fired, "scroll")
 
     @task(1)
     def export_small(self) -> None:
         """Download the Customers page's CSV when its filters select few customers."""
-        if self.path != "/customers" or not self.export_href or self.count is None or self.count > SMALL_EXPORT_ROWS:
+        if (
+            self.path != "/customers"
+            or not self.export_href
+            or self.count is None
+            or self.count > SMALL_EXPORT_ROWS
+        ):
             return
-        with self.client.get(self.export_href, name="export: customers.csv (small)", catch_response=True,
-                             stream=False) as r:
+        with self.client.get(
+            self.export_href, name="export: customers.csv (small)", catch_response=True, stream=False
+        ) as r:
             if r.status_code != 200 or not r.text.startswith(("customer_id", "\ufeff", "#", '"')):
                 r.failure(f"export answered {r.status_code}: {r.text[:80]!r}")
 
@@ -361,8 +397,10 @@ def _row(name: str, e: Any) -> str:
     if not e.num_requests:
         return f"{name[:58]:<58} {0:>7} {e.num_failures:>6}"
     pct = e.get_response_time_percentile
-    return (f"{name[:58]:<58} {e.num_requests:>7} {e.num_failures:>6} {pct(0.5):>7.0f} {pct(0.95):>7.0f} "
-            f"{pct(0.99):>7.0f} {e.max_response_time:>7.0f}")
+    return (
+        f"{name[:58]:<58} {e.num_requests:>7} {e.num_failures:>6} {pct(0.5):>7.0f} {pct(0.95):>7.0f} "
+        f"{pct(0.99):>7.0f} {e.max_response_time:>7.0f}"
+    )
 
 
 @events.quitting.add_listener
@@ -380,7 +418,7 @@ def _verdict(environment: Any, **_: Any) -> None:
     lines += [_row(e.name, e) for _, e in sorted(stats.entries.items())]
     lines += [_row(merged.name, merged), _row("all requests", stats.total)]
     print("LOAD TEST SUMMARY (milliseconds)\n" + "\n".join(lines), flush=True)
-    for (method, name), err in sorted(stats.errors.items(), key=lambda kv: -kv[1].occurrences)[:10]:
+    for (_method, _name), err in sorted(stats.errors.items(), key=lambda kv: -kv[1].occurrences)[:10]:
         print(f"error x{err.occurrences}: {err.method} {err.name}: {err.error}"[:300], flush=True)
     bad = []
     if stats.total.num_failures:

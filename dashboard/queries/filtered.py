@@ -9,9 +9,6 @@ columns, metrics) are ever placed into SQL text.
 
 from __future__ import annotations
 
-import os
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +17,7 @@ import pandas as pd
 
 from dashboard import queries
 from dashboard.filters import RANGE_COLUMNS, SORT_KEYS, Allowed, Filters, TableView
+from dashboard.queries import result_cache
 
 PAGE_SIZE_MAX = 100
 SAMPLE_MAX = 5000
@@ -152,43 +150,12 @@ _EXPORT_SELECT = ", ".join(f'"{c}"' for c in EXPORT_COLUMNS)
 # Allowed values and the filter set
 
 
-# allowed() per (file identity, run), per process: every callback validates its filters against it, and a
-# stored run's values only change with the file (a re-run or a rename swaps a new one in: new identity).
-_ALLOWED_MAX = 32
-_allowed_cache: OrderedDict[tuple[Any, ...], Allowed] = OrderedDict()
-_allowed_lock = threading.Lock()
-
-
-def _file_identity() -> tuple[Any, ...] | None:
-    """The served file's path, inode, mtime and size (None if it cannot be read: no caching then)."""
-    path = queries.current_db()
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (str(path), st.st_ino, st.st_mtime_ns, st.st_size)
-
-
 def allowed(run_id: int) -> Allowed:
     """The run's valid filter values: countries, segment id -> name, and min/max of each range column.
 
-    Cached per (file identity, run): three scans saved on every callback; a swapped file is a new key.
+    Kept per (file identity, run): every callback validates against it (three scans saved each time).
     """
-    before = _file_identity()
-    key = None if before is None else (*before, int(run_id))
-    if key is not None:
-        with _allowed_lock:
-            hit = _allowed_cache.get(key)
-            if hit is not None:
-                _allowed_cache.move_to_end(key)
-                return hit
-    value = _allowed_uncached(run_id)
-    if key is not None and _file_identity() == before:  # the values came from the file the key names
-        with _allowed_lock:
-            _allowed_cache[key] = value
-            while len(_allowed_cache) > _ALLOWED_MAX:
-                _allowed_cache.popitem(last=False)
-    return value
+    return result_cache.memo("allowed", {"run": int(run_id)}, lambda: _allowed_uncached(run_id), always=True)
 
 
 def _allowed_uncached(run_id: int) -> Allowed:
@@ -252,6 +219,10 @@ class Kpis:
 
 def kpis(f: Filters) -> Kpis:
     """Customers, revenue, segments present and outliers among the filtered customers."""
+    return result_cache.memo("kpis", f.params(), lambda: _kpis(f))
+
+
+def _kpis(f: Filters) -> Kpis:
     row = queries.fetch_one(
         queries.sql(
             FILTERED_CTE,
@@ -268,8 +239,12 @@ def kpis(f: Filters) -> Kpis:
 
 def count(f: Filters) -> int:
     """How many customers the filters select."""
-    row = queries.fetch_one(queries.sql(FILTERED_CTE, "SELECT count(*) FROM filtered"), f.params())
-    return int(row[0]) if row else 0
+
+    def compute() -> int:
+        row = queries.fetch_one(queries.sql(FILTERED_CTE, "SELECT count(*) FROM filtered"), f.params())
+        return int(row[0]) if row else 0
+
+    return result_cache.memo("count", f.params(), compute)
 
 
 def segment_summary(f: Filters) -> pd.DataFrame:
@@ -280,6 +255,10 @@ def segment_summary(f: Filters) -> pd.DataFrame:
     mean_value_at_risk (predicted 12-month value and value at risk, NaN without a value model). Shares are
     of the filtered total.
     """
+    return result_cache.memo("segment_summary", f.params(), lambda: _segment_summary(f))
+
+
+def _segment_summary(f: Filters) -> pd.DataFrame:
     return queries.fetch_df(
         queries.sql(
             FILTERED_CTE,
@@ -315,6 +294,11 @@ def country_summary(f: Filters, metric: str = "customers") -> pd.DataFrame:
     metric is 'customers' or 'revenue'; anything else counts customers (it may come from a browser).
     """
     column = METRICS.get(metric, "customers") if isinstance(metric, str) else "customers"
+    params = {**f.params(), "metric": column}
+    return result_cache.memo("country_summary", params, lambda: _country_summary(f, column))
+
+
+def _country_summary(f: Filters, column: str) -> pd.DataFrame:
     return queries.fetch_df(
         queries.sql(
             FILTERED_CTE,

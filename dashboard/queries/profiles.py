@@ -16,6 +16,7 @@ import pandas as pd
 
 from dashboard import queries
 from dashboard.filters import Filters, as_filters
+from dashboard.queries import result_cache
 from dashboard.queries.filtered import FILTERED_CTE
 from segmentation.config import TRANSACTION_FEATURES
 from segmentation.rfm_groups import RFM_GROUPS
@@ -85,7 +86,8 @@ def profiles(run: int | Filters, segment_ids: Iterable[int], population: bool = 
     """
     f = as_filters(run)
     if not f.is_default():
-        return _live_profiles(f, segment_ids, population)
+        ids, key = _ids(segment_ids), {**f.params(), "population": bool(population)}
+        return result_cache.memo("profiles", {**key, "ids": ids}, lambda: _live_profiles(f, ids, population))
     run_id = f.run_id
     ids = _ids(segment_ids) + ([POPULATION] if population else [])
     return queries.fetch_df(
@@ -141,6 +143,12 @@ def box_stats(run: int | Filters, segment_ids: Iterable[int], population: bool =
     and 95th percentiles, so a few huge customers do not flatten the boxes). NULL values are skipped.
     """
     f = as_filters(run)
+    ids = _ids(segment_ids)
+    key = {**f.params(), "ids": ids, "population": bool(population)}
+    return result_cache.memo("box_stats", key, lambda: _box_stats(f, ids, population))
+
+
+def _box_stats(f: Filters, ids: list[int], population: bool) -> pd.DataFrame:
     return queries.fetch_df(
         queries.sql(
             FILTERED_CTE,
@@ -157,12 +165,7 @@ def box_stats(run: int | Filters, segment_ids: Iterable[int], population: bool =
                q[5] AS p95
         FROM stats ORDER BY segment_id, feature""",
         ),
-        {
-            **f.params(),
-            "columns": list(FEATURE_COLUMNS),
-            "ids": _ids(segment_ids),
-            "population": bool(population),
-        },
+        {**f.params(), "columns": list(FEATURE_COLUMNS), "ids": ids, "population": bool(population)},
     )
 
 
@@ -174,6 +177,12 @@ def top_countries(run: int | Filters, segment_ids: Iterable[int], n: int = 5) ->
     """
     limit = min(max(int(n), 1), TOP_COUNTRIES_MAX)
     f = as_filters(run)
+    ids = _ids(segment_ids)
+    key = {**f.params(), "ids": ids, "limit": limit}
+    return result_cache.memo("top_countries", key, lambda: _top_countries(f, ids, limit))
+
+
+def _top_countries(f: Filters, ids: list[int], limit: int) -> pd.DataFrame:
     return queries.fetch_df(
         queries.sql(
             FILTERED_CTE,
@@ -192,7 +201,7 @@ def top_countries(run: int | Filters, segment_ids: Iterable[int], n: int = 5) ->
            SELECT segment_id, rank, country, customers, share FROM ranked
            WHERE rank <= $limit ORDER BY segment_id, rank""",
         ),
-        {**f.params(), "ids": _ids(segment_ids), "limit": limit},
+        {**f.params(), "ids": ids, "limit": limit},
     )
 
 
@@ -203,6 +212,10 @@ def rfm_crosstab(run: int | Filters) -> pd.DataFrame:
     Columns: segment_id, segment_name, rfm_group (None where the run has none), customers, share.
     """
     f = as_filters(run)
+    return result_cache.memo("rfm_crosstab", f.params(), lambda: _rfm_crosstab(f))
+
+
+def _rfm_crosstab(f: Filters) -> pd.DataFrame:
     return queries.fetch_df(
         queries.sql(
             FILTERED_CTE,

@@ -13,8 +13,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def conf(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict:
-    for name in ("PORT", "GUNICORN_BIND", "BIND", "WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_WORKER_CLASS",
-                 "SEGMENTATION_DB_THREADS", "SEGMENTATION_DB_MEMORY"):
+    for name in (
+        "PORT",
+        "GUNICORN_BIND",
+        "BIND",
+        "WEB_CONCURRENCY",
+        "GUNICORN_THREADS",
+        "GUNICORN_WORKER_CLASS",
+        "SEGMENTATION_DB_THREADS",
+        "SEGMENTATION_DB_MEMORY",
+    ):
         monkeypatch.setenv(name, "")  # recorded, so the config's setdefault() is undone after the test
         monkeypatch.delenv(name)
     for name, value in env.items():

@@ -28,6 +28,9 @@ def test_load_small_passes_and_prints_the_summary() -> None:
     header = next(line for line in out.splitlines() if line.startswith("request "))
     assert header.split() == ["request", "count", "fails", "median", "p95", "p99", "max"]
     # a page load is every callback the browser sends by itself, not just the page's HTML
-    for name in ("load cb: _pages_content.children (/customers)", "load cb: run-select.options",
-                 "load cb: customers-grid.getRowsResponse (/customers)"):
+    for name in (
+        "load cb: _pages_content.children (/customers)",
+        "load cb: run-select.options",
+        "load cb: customers-grid.getRowsResponse (/customers)",
+    ):
         assert name in out, name
