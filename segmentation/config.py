@@ -56,7 +56,7 @@ class RunConfig:
     tenure_column: str | None = None
     # transactions mode
     date_format: str | None = None  # strptime format; detected when None
-    dayfirst: bool | None = None  # resolves d/m vs m/d when every date fits both
+    dayfirst: bool | None = None  # --dayfirst/--monthfirst: d/m vs m/d when no date tells; None: stop
     snapshot_date: date | None = None  # default: day after the last sale
     line_outlier_factor: float = 20.0  # a line is an extreme outlier above factor x the 99th percentile
     non_product_codes: tuple[str, ...] = NON_PRODUCT_CODES  # lines with these stock codes are not products
