@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import xlsxwriter
 
 from segmentation import cli
 from segmentation.config import RunConfig
@@ -139,3 +140,15 @@ def test_cli_dayfirst_and_monthfirst_exclude_each_other(capsys: pytest.CaptureFi
         cli.main(["run", str(path), "--dayfirst", "--monthfirst"])
     assert info.value.code == 2
     assert "argument --monthfirst: not allowed with argument --dayfirst" in capsys.readouterr().err
+
+
+def test_xlsx_text_dates_name_the_sheet() -> None:
+    book = xlsxwriter.Workbook("book.xlsx")
+    sheet = book.add_worksheet("Sales 2011")
+    sheet.write_row(0, 0, HEADER.split(","))
+    sheet.write_row(1, 0, ["1", "A", "x", 1, "01/02/2011 10:00", 1, 7, "France"])
+    book.close()
+    assert message(Path("book.xlsx")).startswith(
+        "book.xlsx: column 'InvoiceDate' in sheet 'Sales 2011': every date reads both day first and month "
+        "first ('01/02/2011 10:00' is 1 February 2011 or 2 January 2011), and no date"
+    )
