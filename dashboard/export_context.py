@@ -178,7 +178,13 @@ class ExportContext:
             if c in measures.MEASURES
         ]
         if total is not None and total > rows:
-            out.append(("Truncated", f"Excel holds {rows:,} rows; export CSV for all {total:,}."))
+            out.append(
+                (
+                    "Truncated",
+                    f"Excel holds {rows:,} rows: the last {total - rows:,} of the list's {total:,} customers "
+                    "are cut from this sheet; export CSV for all of them.",
+                )
+            )
         return out
 
     def sidecar(self, file_name: str, rows: int, columns: list[str], sha256: str) -> dict[str, Any]:

@@ -67,28 +67,17 @@ def _neutralised(v: str) -> str:
     return f"CASE WHEN regexp_matches({v}, {_FORMULA_START}) THEN '''' || {v} ELSE {v} END"
 
 
-def _excel_escapes(v: str) -> str:
-    """SQL: a literal _xHHHH_ escaped as _x005F_xHHHH_ (else Excel would decode it)."""
-    escaped = f"regexp_replace({v}, '(_x[0-9a-fA-F]{{4}}_)', '_x005F\\1', 'g')"
-    return f"CASE WHEN contains({v}, '_x') THEN {escaped} ELSE {v} END"
-
-
-def _control_escapes(v: str) -> str:
-    """SQL: control characters (but TAB and LF) and U+FFFE/U+FFFF as Excel's _xHHHH_ escapes."""
-    chain = v
+def _xml_escaped(v: str) -> str:
+    """SQL: xlsx_stream.escape_text in one step: only text that needs it (rare) goes through the chain of
+    a literal _xHHHH_ escaped as _x005F_xHHHH_ (else Excel would decode it), control characters (but TAB
+    and LF) and U+FFFE/U+FFFF as Excel's _xHHHH_ escapes, then & < > as entities."""
+    chain = f"regexp_replace({v}, '(_x[0-9a-fA-F]{{4}}_)', '_x005F\\1', 'g')"
     for code in _CONTROL_CHARS:
         chain = f"replace({chain}, chr({code}), '_x{code:04X}_')"
     chain = f"replace(replace({chain}, chr(65534), '_xFFFE_'), chr(65535), '_xFFFF_')"
-    pattern = "'[\\x00-\\x08\\x0b-\\x1f\\x{FFFE}\\x{FFFF}]'"
+    chain = f"replace(replace(replace({chain}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')"
+    pattern = "'[&<>\\x00-\\x08\\x0b-\\x1f\\x{FFFE}\\x{FFFF}]|_x[0-9a-fA-F]{4}_'"
     return f"CASE WHEN regexp_matches({v}, {pattern}) THEN {chain} ELSE {v} END"
-
-
-def _entities(v: str) -> str:
-    """SQL: & < > as XML entities."""
-    return (
-        f"CASE WHEN regexp_matches({v}, '[&<>]') "
-        f"THEN replace(replace(replace({v}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;') ELSE {v} END"
-    )
 
 
 def _csv_quoted(v: str) -> str:
@@ -153,7 +142,7 @@ def _text_layers(fmt: str) -> list[Callable[[str], str]]:
     """The steps a text cell goes through, one query layer each (so no step repeats the one before)."""
     if fmt == "csv":
         return [_neutralised]
-    return [_neutralised, _excel_escapes, _control_escapes, _entities]
+    return [_neutralised, _xml_escaped]
 
 
 def render(inner: str, columns: Sequence[tuple[str, str]], fmt: str) -> str:

@@ -22,6 +22,7 @@ from typing import IO
 
 # Style indexes of styles.xml's cellXfs.
 BOLD, DATETIME, DATE = 1, 2, 3
+FLUSH_BYTES = 1 << 20  # hand the zip's bytes on about every MiB while rows stream
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
 _ESCAPED = re.compile(r"(_x[0-9a-fA-F]{4}_)")
 
@@ -187,13 +188,14 @@ def _sheets(sheets: Sequence[Sheet]) -> Iterator[Sheet]:
         yield sheet
 
 
-def stream_workbook(sheets: Sequence[Sheet], flush_bytes: int = 1 << 20) -> Iterator[bytes]:
-    """The .xlsx file's bytes in chunks (about flush_bytes each while rows stream), sheets in order.
+def stream_workbook(sheets: Sequence[Sheet], flush_bytes: int | None = None) -> Iterator[bytes]:
+    """The .xlsx file's bytes in pieces (about flush_bytes, default FLUSH_BYTES, each), sheets in order.
 
     A sheet's rows are pulled only while its part is being written, so a later sheet (the About sheet)
     may describe what the earlier sheets held. A client cut short of the end lacks the zip's central
     directory, which every XLSX reader needs: a truncated file is refused, never half read.
     """
+    flush_bytes = FLUSH_BYTES if flush_bytes is None else flush_bytes
     sink = _Sink()
     # the sink has tell() but no seek(): zipfile then writes each member's sizes and CRC after its data
     with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as book:  # type: ignore[arg-type]
