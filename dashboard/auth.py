@@ -281,7 +281,8 @@ def _relative(prefix: str) -> str:
 
 def _denied(state: State, rel: str) -> Response:
     """302 to the form for a browser asking for a page; 401 with a JSON sentence for everything else."""
-    wants_html = request.accept_mimetypes.best_match(["text/html", "application/json"]) == "text/html"
+    accept = request.accept_mimetypes  # no Accept header accepts anything (RFC 9110), a page included
+    wants_html = not accept or accept.best_match(["text/html", "application/json"]) == "text/html"
     if request.method in ("GET", "HEAD") and wants_html and not rel.startswith(NOT_PAGES):
         here = request.path + (f"?{request.query_string.decode('latin-1')}" if request.query_string else "")
         return redirect(f"{state.prefix}login?{urlencode({'next': safe_next(here, state.prefix)})}")
