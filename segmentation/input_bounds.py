@@ -172,7 +172,15 @@ def check_xlsx(path: Path, label: str) -> None:
                     else:
                         while part.read(_CHUNK):  # zipfile stops at the declared size and checks the CRC
                             pass
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, EOFError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        NotImplementedError,
+        RuntimeError,
+        ValueError,
+        OSError,
+        EOFError,
+    ) as exc:
         raise InputError(f"{label}: not a readable XLSX file ({_reason(exc)}).") from exc
 
 
@@ -181,6 +189,8 @@ def _reason(exc: BaseException) -> str:
     text = str(exc).strip().rstrip(".")
     if isinstance(exc, zipfile.BadZipFile) and "not a zip file" in text.lower():
         return "not a zip archive"
+    if "encrypted" in text.lower():
+        return "a part is encrypted; save the workbook without a password"
     return f"a damaged zip archive: {text}" if text else "a damaged zip archive"
 
 

@@ -219,6 +219,21 @@ def test_a_part_larger_than_declared_is_refused() -> None:
     assert str(info.value).startswith("lies.xlsx: not a readable XLSX file (a damaged zip archive: ")
 
 
+def test_an_encrypted_part_is_one_sentence() -> None:
+    data = bytearray(far_cell_xlsx("base.xlsx", 21, 0).read_bytes())
+    for signature, flags_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # set bit 0: encrypted
+        index = 0
+        while (index := data.find(signature, index)) >= 0:
+            data[index + flags_at] |= 1
+            index += 4
+    Path("locked.xlsx").write_bytes(bytes(data))
+    with duckdb.connect() as con, pytest.raises(InputError) as info:
+        load_sales(con, RunConfig(inputs=(Path("locked.xlsx"),)))
+    assert str(info.value) == (
+        "locked.xlsx: not a readable XLSX file (a part is encrypted; save the workbook without a password)."
+    )
+
+
 # --- gzip: a decompressed-size limit and a bomb's ratio ----------------------------------------------
 
 
@@ -281,6 +296,20 @@ def test_a_gzip_bomb_stops_early_in_bounded_memory(db_copy: Path, tmp_path: Path
     assert stored(db_copy) == before
     assert list((tmp_path / "tmp").iterdir()) == []
     assert 0 < rss < 1024
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"InvoiceNo,Quantity\n", "Not a gzipped file (b'In')"),
+        (gzip.compress((HEADER + "\n" + ROW + "\n").encode())[:-12], "Compressed file ended before the "),
+    ],
+)
+def test_a_broken_gzip_is_one_sentence(content: bytes, reason: str) -> None:
+    Path("sales.csv.gz").write_bytes(content)
+    with duckdb.connect() as con, pytest.raises(InputError) as info:
+        load_sales(con, RunConfig(inputs=(Path("sales.csv.gz"),)))
+    assert str(info.value).startswith(f"sales.csv.gz: not a readable gzip file ({reason}")
 
 
 def test_a_bad_limit_setting_is_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
