@@ -154,3 +154,31 @@ def test_the_decorator_passes_other_answers_through() -> None:
     )
     with pytest.raises(dash.exceptions.PreventUpdate):
         callback_errors.answers()(gone)()
+
+
+def test_a_real_interrupted_query_reaches_the_page_as_the_message(
+    app: dash.Dash, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a stub: every query first runs a scan that takes seconds, the watchdog interrupts it after
+    50 ms, and the Overview map (a 500 before) and the run selector show the sentence."""
+    client = app.server.test_client()
+    deps = {first_output(d): d for d in server_callbacks(client)}
+    real_execute = queries._execute
+
+    def slow_first(sql: str, params: Any) -> Any:
+        queries.connection().execute(
+            "SELECT count(*) FROM range(10000000000) t(i) WHERE i % 7 = 3"
+        ).fetchall()
+        return real_execute(sql, params)
+
+    monkeypatch.setattr(queries, "QUERY_TIMEOUT_S", 0.05)
+    monkeypatch.setattr(queries, "_execute", slow_first)
+    for name in ("overview-map.figure", "run-select.options"):
+        response = client.post("/_dash-update-component", json=callback_body(deps[name], plausible))
+        assert response.status_code == 200, name
+        assert "longer than 0.05 s and was stopped" in response.get_data(as_text=True), name
+    monkeypatch.setattr(queries, "_execute", real_execute)  # the interrupted connection still answers
+    response = client.post(
+        "/_dash-update-component", json=callback_body(deps["overview-map.figure"], plausible)
+    )
+    assert response.status_code == 200 and "was stopped" not in response.get_data(as_text=True)
