@@ -123,9 +123,10 @@ class _BoundedGzip(io.RawIOBase):
             raise InputError(f"{self._label}: not a readable gzip file ({exc}).") from exc
         self.unpacked += n
         if self.unpacked > self._limit:
+            human = _size(self._limit).split(" (")[0]
             raise InputError(
-                f"{self._label}: unpacks to more than {_size(self._limit)} (the limit, {self._source}); "
-                f"{_size(self.unpacked)} unpacked so far, so the file was not read."
+                f"{self._label}: unpacks to more than the limit of {self._limit:,} bytes ({human}, "
+                f"{self._source}); {self.unpacked:,} bytes unpacked so far, so it was not loaded."
             )
         packed = max(self._file.tell(), 1)
         if self.unpacked > GZIP_RATIO_FLOOR and self.unpacked > GZIP_MAX_RATIO * packed:
