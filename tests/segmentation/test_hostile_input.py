@@ -103,7 +103,7 @@ def test_a_cell_at_xfd1048576_is_one_sentence_not_an_abort(db_copy: Path, tmp_pa
     before = stored(db_copy)
     code, err, rss = segments(["run", str(path), "--db", str(db_copy), "--quiet"], tmp_path)
     assert code == 2
-    # the limit is 50,000,000 cells, or less where half the available memory holds fewer
+    # the limit is 50,000,000 cells, or less where half the available memory holds fewer (160 B each)
     assert re.fullmatch(
         r"Error: far\.xlsx: sheet 'Sales' has a value in cell XFD1048576, so its used range A1:XFD1048576 "
         r"spans 17,179,869,184 cells, over the limit of [\d,]+ cells for one sheet; if that is a stray "
