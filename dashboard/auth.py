@@ -247,7 +247,7 @@ def login_view(state: State) -> Response:
     if user is None:
         state.throttle.fail(list(limits))
         log.warning("failed login for %r from %s", name, address)
-        return _page(state, 401, "Wrong name or password.", next=target, username=name)
+        return _page(state, 200, "Wrong name or password.", next=target, username=name)  # re-shown form
     state.throttle.clear(f"name:{name}")
     session.clear()  # nothing from before the login survives it
     login_user(Account(user), remember=False)

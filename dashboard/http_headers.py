@@ -9,11 +9,16 @@ Chunked bodies: gunicorn sets wsgi.input_terminated, so Werkzeug wraps the input
 LimitedStream(max_content_length, is_max=True), whose readall() stops at the limit without the extra read
 that would raise 413 (pallets/werkzeug#2620): a 2 MiB chunked callback body reached Dash cut to 1 MiB.
 BodyLimit reads such a body itself, up to the limit plus one byte, and answers 413 when it is longer.
+
+Threaded workers (gthread): Dash's first-request setup (_setup_server, the Pages router) sets its "done"
+flag before doing the work, so a second thread's request can run before the scripts are registered (500
+"dash is not a registered library" on component suites). serialize_dash_setup runs it under a lock.
 """
 
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -76,6 +81,28 @@ class BodyLimit:
         return self.app(environ, start_response)
 
 
+def serialize_dash_setup(app: dash.Dash) -> None:
+    """Run Dash's first-request hooks once, under a lock, before any thread's request goes on (they sit
+    after the login guard, so anonymous requests do not trigger them)."""
+    funcs = app.server.before_request_funcs.setdefault(None, [])
+    hooks = [f for f in funcs if getattr(f, "__module__", "").startswith("dash")]
+    if not hooks:
+        return
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def setup_once() -> None:
+        if done.is_set():
+            return
+        with lock:
+            if not done.is_set():
+                for hook in hooks:
+                    hook()
+                done.set()
+
+    funcs.insert(min(funcs.index(f) for f in hooks), setup_once)
+
+
 def register(app: dash.Dash) -> None:
     """Add the headers to every response of app's server, and the chunked-body limit."""
     prefix = app.config.routes_pathname_prefix
@@ -98,3 +125,4 @@ def register(app: dash.Dash) -> None:
     server = app.server
     limit = BodyLimit(server.wsgi_app, lambda: server.config.get("MAX_CONTENT_LENGTH"))
     server.wsgi_app = limit  # type: ignore[method-assign]
+    serialize_dash_setup(app)
