@@ -1,0 +1,76 @@
+"""Login in Chromium against gunicorn with a users file: a page asks for the form, the form brings the person
+back to the page they asked for, the navbar names them and logs them out; a viewer sees pages but not the
+exports. No console error, no request leaving the origin (guarded_page)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from segmentation import users
+from tests.browser.conftest import Server, Watch, guarded_page, shot, start_gunicorn, stop, wait_idle
+
+PASSWORDS = {"eve": "exporter-password", "vic": "viewer-password"}
+
+
+@pytest.fixture(scope="module")
+def login_server(browser_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    path = tmp_path_factory.mktemp("brws018") / "users.json"
+    users.add(path, "eve", "exporter", PASSWORDS["eve"])
+    users.add(path, "vic", "viewer", PASSWORDS["vic"])
+    server = start_gunicorn(browser_db, users=path, secret="brws018-secret-" + "w" * 40)
+    yield server
+    stop(server)
+
+
+def log_in(page: Page, name: str, password: str) -> None:
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_login_returns_to_the_page_and_logout_ends_it(
+    browser: Browser, login_server: Server, watch: Watch
+) -> None:
+    with guarded_page(browser, login_server, watch) as page:
+        page.goto(login_server.url + "/explore?run=1")
+        expect(page).to_have_url(login_server.url + "/login?next=%2Fexplore%3Frun%3D1")
+        expect(page.get_by_role("button", name="Log in")).to_be_visible()
+        # the vendored Bootstrap styles the form (no CDN)
+        assert (
+            page.evaluate("() => getComputedStyle(document.querySelector('.btn-primary')).display")
+            != "inline"
+        )
+        shot(page, "brws018_login_form")
+
+        log_in(page, "eve", "not-the-password")
+        expect(page.get_by_role("alert")).to_have_text("Wrong name or password.")
+        expect(page.get_by_label("Name")).to_have_value("eve")
+
+        log_in(page, "eve", PASSWORDS["eve"])
+        expect(page).to_have_url(login_server.url + "/explore?run=1")
+        wait_idle(page)
+        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=45_000)
+        expect(page.locator("#account-name")).to_have_text("eve (exporter)")
+        shot(page, "brws018_logged_in")
+
+        page.locator("#logout").click()
+        expect(page).to_have_url(login_server.url + "/login")
+        page.goto(login_server.url + "/")
+        expect(page).to_have_url(login_server.url + "/login?next=%2F")
+        assert page.request.get(login_server.url + "/_dash-layout").status == 401
+
+
+def test_viewer_sees_pages_but_cannot_export(browser: Browser, login_server: Server, watch: Watch) -> None:
+    with guarded_page(browser, login_server, watch) as page:
+        page.goto(login_server.url + "/customers")
+        log_in(page, "vic", PASSWORDS["vic"])
+        expect(page).to_have_url(login_server.url + "/customers")
+        wait_idle(page)
+        expect(page.locator("#account-name")).to_have_text("vic (viewer)")
+        response = page.request.get(login_server.url + "/export/customers.csv")
+        assert response.status == 403
+        assert response.text().startswith("Your role (viewer) may not export customer lists")
