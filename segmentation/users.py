@@ -202,7 +202,9 @@ def verify(users: dict[str, User], name: str, password: str) -> User | None:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add `segments users add|list|remove` to the CLI's subcommands."""
     users = sub.add_parser("users", help="manage the dashboard's users file (login)")
-    actions = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    actions = users.add_subparsers(
+        dest="users_command", required=True, metavar="ACTION", help="add, list or remove"
+    )
     file_help = f"the users file (default: ${USERS_ENV})"
     add_user = actions.add_parser("add", help="add a user, or replace a user's role and password")
     add_user.add_argument("name", metavar="NAME", help="1-64 letters, digits, '.', '_', '@' or '-'")
@@ -214,7 +216,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     list_cmd = actions.add_parser("list", help="list the users and their roles")
     list_cmd.add_argument("--users", help=file_help)
     remove_user = actions.add_parser("remove", help="remove a user (their sessions end at once)")
-    remove_user.add_argument("name", metavar="NAME")
+    remove_user.add_argument("name", metavar="NAME", help="the user to remove")
     remove_user.add_argument("--users", help=file_help)
 
 
