@@ -117,29 +117,45 @@ def _is_wildcard(value: Any) -> bool:
 
 
 def _entry_ok(kind: str, raw_id: str, prop: str, item: Any, with_value: bool) -> None:
-    """One sent entry against its registered dependency (a dict, or a list of dicts for ALL patterns)."""
+    """One sent entry against its registered dependency (a dict, or a list of dicts for ALL patterns).
+
+    Pattern-matching inputs and state only need the shape (the callbacks ignore ids they do not know, and
+    Dash copes with any id there); outputs must name the pattern's components, since Dash keys its answer
+    by them."""
     pattern = _pattern(raw_id)
     wild = pattern is not None and any(_is_wildcard(v) for v in pattern.values())
-    if wild and isinstance(item, list):
-        if len(item) > MAX_MATCHES:
-            raise Rejected(422, f"The callback request names more than {MAX_MATCHES} components in '{kind}'.")
-        for one in item:
+    if not wild:
+        _one_ok(kind, raw_id, pattern, prop, item, with_value)
+        return
+    items = item if isinstance(item, list) else [item]
+    if len(items) > MAX_MATCHES:
+        raise Rejected(422, f"The callback request names more than {MAX_MATCHES} components in '{kind}'.")
+    if kind == "outputs" and not isinstance(item, list) and not _only_match(pattern):
+        raise Rejected(422, f"The callback request's 'outputs' entry for {raw_id} must be a list.")
+    for one in items:
+        if kind == "outputs":
             _one_ok(kind, raw_id, pattern, prop, one, with_value)
-        return
-    if wild and all(_is_wildcard(v) and v[0] == "MATCH" for v in pattern.values() if _is_wildcard(v)):
-        _one_ok(kind, raw_id, pattern, prop, item, with_value)  # MATCH: one component, not a list
-        return
-    if wild:
-        raise Rejected(422, f"The callback request's '{kind}' entry for {raw_id} must be a list.")
-    _one_ok(kind, raw_id, pattern, prop, item, with_value)
+        elif not isinstance(one, dict) or "id" not in one or not _same_prop(one.get("property"), prop):
+            raise Rejected(
+                422, f"The callback request's '{kind}' entries must match the callback's ({raw_id})."
+            )
+
+
+def _only_match(pattern: dict[str, Any] | None) -> bool:
+    """True when every wildcard of the pattern is MATCH (the renderer then sends one component)."""
+    return pattern is not None and all(v[0] == "MATCH" for v in pattern.values() if _is_wildcard(v))
+
+
+def _same_prop(sent: Any, prop: str) -> bool:
+    """The sent property names the registered one ('value@hash' of allow_duplicate is 'value')."""
+    return isinstance(sent, str) and sent.split("@")[0] == prop.split("@")[0]
 
 
 def _one_ok(
     kind: str, raw_id: str, pattern: dict[str, Any] | None, prop: str, item: Any, with_value: bool
 ) -> None:
     """One {id, property[, value]} object against the registered id (wildcards match any scalar)."""
-    sent_prop = item.get("property") if isinstance(item, dict) else None
-    if not isinstance(sent_prop, str) or sent_prop.split("@")[0] != prop.split("@")[0]:
+    if not isinstance(item, dict) or not _same_prop(item.get("property"), prop):
         raise Rejected(422, f"The callback request's '{kind}' entries must match the callback's ({raw_id}).")
     sent = item.get("id")
     if pattern is None:

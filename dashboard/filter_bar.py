@@ -197,7 +197,8 @@ def register_band_buttons(prefix: str, run_store: str) -> None:
     @callback_errors.answers()  # the slider stays where it is
     def pick_band(clicks: Any, run: Any) -> Any:
         trigger = dash.ctx.triggered_id
-        if not isinstance(trigger, Mapping) or not any(isinstance(c, int) and c > 0 for c in clicks or []):
+        clicks = clicks if isinstance(clicks, list) else []  # one entry per button; anything else: junk
+        if not isinstance(trigger, Mapping) or not any(isinstance(c, int) and c > 0 for c in clicks):
             return dash.no_update
         value = band_value(trigger.get("index"), run)
         return dash.no_update if value is None else value

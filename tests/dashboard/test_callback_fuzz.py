@@ -106,22 +106,19 @@ def malformed_bodies(dep: dict[str, Any], rng: random.Random) -> Iterator[tuple[
     yield "output of another shape", {**good, "output": ".." + dep["output"] + "...x.y.."}
     yield "one input missing", {**good, "inputs": good["inputs"][:-1]}
     yield "one input too many", {**good, "inputs": [*good["inputs"], good["inputs"][0]]}
-    yield (
-        "input id renamed",
-        {**good, "inputs": [{**_first(good["inputs"][0]), "id": "evil"}, *good["inputs"][1:]]},
-    )
-    yield (
-        "input property renamed",
-        {
-            **good,
-            "inputs": [{**_first(good["inputs"][0]), "property": "constructor"}, *good["inputs"][1:]],
-        },
-    )
-    yield "input as a string", {**good, "inputs": ["url.pathname", *good["inputs"][1:]]}
-    yield (
-        "input id a list",
-        {**good, "inputs": [{**_first(good["inputs"][0]), "id": ["a"]}, *good["inputs"][1:]]},
-    )
+    plain = next((n for n, d in enumerate(dep["inputs"]) if not d["id"].startswith("{")), None)
+    if plain is not None:
+        for label, change in (
+            ("input id renamed", {"id": "evil"}),
+            ("input property renamed", {"property": "constructor"}),
+            ("input id a list", {"id": ["a"]}),
+        ):
+            inputs = list(good["inputs"])
+            inputs[plain] = {**inputs[plain], **change}
+            yield label, {**good, "inputs": inputs}
+        inputs = list(good["inputs"])
+        inputs[plain] = "url.pathname"
+        yield "input as a string", {**good, "inputs": inputs}
     yield "changedPropIds bad JSON id", {**good, "changedPropIds": ['{"index":.n_clicks']}
     yield "changedPropIds without a dot", {**good, "changedPropIds": ["nodot"]}
     yield "changedPropIds of ints", {**good, "changedPropIds": [1, 2]}
@@ -142,11 +139,36 @@ def malformed_bodies(dep: dict[str, Any], rng: random.Random) -> Iterator[tuple[
         inputs[pattern] = [entry] * (callback_guard.MAX_MATCHES + 1)
         yield "pattern list over the cap", {**good, "inputs": inputs}
         inputs = list(good["inputs"])
-        inputs[pattern] = [{**entry, "id": {"type": "other", "index": 0}}]
-        yield "pattern id of another type", {**good, "inputs": inputs}
+        inputs[pattern] = [{**entry, "property": "constructor"}]
+        yield "pattern entry of another property", {**good, "inputs": inputs}
         inputs = list(good["inputs"])
-        inputs[pattern] = entry
-        yield "pattern entry not a list", {**good, "inputs": inputs}
+        inputs[pattern] = ["x", 1]
+        yield "pattern entries not objects", {**good, "inputs": inputs}
+    if dep["output"].startswith("..{"):  # a pattern-matching (ALL) first output: the Simulator's sliders
+        outputs = list(good["outputs"])
+        outputs[0] = [{**outputs[0][0], "id": {"type": "other", "index": 0}}]
+        yield "pattern output of another type", {**good, "outputs": outputs}
+        outputs = list(good["outputs"])
+        outputs[0] = [{**outputs[0][0], "id": None}]
+        yield "pattern output without an id", {**good, "outputs": outputs}
+        outputs = list(good["outputs"])
+        outputs[0] = outputs[0][0]
+        yield "pattern output not a list", {**good, "outputs": outputs}
+
+
+def forged_pattern_inputs(dep: dict[str, Any], good: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """Pattern-matching inputs with ids no page has (the callbacks ignore them: answered normally)."""
+    pattern = next((i for i, d in enumerate(dep["inputs"]) if d["id"].startswith("{")), None)
+    if pattern is None:
+        return
+    entry = _first(good["inputs"][pattern])
+    for forged in ({"type": "other", "index": 0}, None, "evil", {"index": True, "type": "x"}, [1]):
+        inputs = list(good["inputs"])
+        inputs[pattern] = [{**entry, "id": forged}]
+        yield f"forged pattern id {forged!r}", {**good, "inputs": inputs}
+    inputs = list(good["inputs"])
+    inputs[pattern] = entry
+    yield "pattern input as one entry", {**good, "inputs": inputs}
 
 
 def _first(entry: Any) -> dict[str, Any]:
@@ -224,6 +246,7 @@ def test_odd_values_get_normal_answers(fuzz_client: tuple[FlaskClient, list[dict
             ("extra keys", {**good, "evil": {"__proto__": 1}, "outputs_extra": []}),
             ("changed id of another input", {**good, "changedPropIds": ["[1,2].n_clicks", "x.y"]}),
             ("no changedPropIds", {k: v for k, v in good.items() if k != "changedPropIds"}),
+            *forged_pattern_inputs(dep, good),
         ]
         for label, body in [*harmless, *odd_value_bodies(dep, rng, 20)]:
             response = client.post("/_dash-update-component", json=body)
