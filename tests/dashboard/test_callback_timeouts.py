@@ -75,7 +75,9 @@ def plausible(_id: str, prop: str) -> Any:
     return PLAUSIBLE.get(prop)
 
 
-def problems(client: FlaskClient, sentence: str, exempt: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
+def problems(
+    client: FlaskClient, sentence: str, exempt: frozenset[str] | set[str] = frozenset()
+) -> list[str]:
     """Every callback that answers 5xx, or that should say `sentence` and does not."""
     found = []
     for dep in server_callbacks(client):
