@@ -5,7 +5,8 @@ string, a pattern id that is not JSON or a pathname that is a number all end in 
 Dash, an HTTP 500 (80 of 3,248 fuzzed calls). The browser is an untrusted API client (RELIABILITY.md §2), so
 a before_request hook answers such bodies with 4xx and one sentence: 415 not JSON, 400 not the renderer's
 shape (or nested deeper than any real value), 422 not the registered callback's ids and properties (or a
-page-router value of the wrong type). Values are the callbacks' business: they validate them (filters.py).
+page-router value of the wrong type). Pattern-matching inputs and state are checked for shape only, and
+values are the callbacks' business: they validate them (filters.py), and never trust a pattern id.
 """
 
 from __future__ import annotations
