@@ -4,6 +4,7 @@ exports. No console error, no request leaving the origin (guarded_page)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,3 +75,21 @@ def test_viewer_sees_pages_but_cannot_export(browser: Browser, login_server: Ser
         response = page.request.get(login_server.url + "/export/customers.csv")
         assert response.status == 403
         assert response.text().startswith("Your role (viewer) may not export customer lists")
+
+
+def test_an_open_page_whose_session_ends_goes_to_the_form(
+    browser: Browser, login_server: Server, watch: Watch
+) -> None:
+    """The session ends while the page is open (here: its cookie is gone); the next callback answers 401
+    and assets/session_end.js sends the person to the form, which would bring them back."""
+    with guarded_page(browser, login_server, watch) as page:
+        page.goto(login_server.url + "/explore")
+        log_in(page, "eve", PASSWORDS["eve"])
+        expect(page).to_have_url(login_server.url + "/explore")
+        wait_idle(page)
+        page.context.clear_cookies()
+        page.locator("#navbar-collapse").get_by_role("link", name="Customers").click()
+        expect(page).to_have_url(re.compile(re.escape(login_server.url) + r"/login\?next=%2Fcustomers"))
+        expect(page.get_by_role("button", name="Log in")).to_be_visible()
+        assert watch.errors and all("401" in e for e in watch.errors), watch.errors
+        watch.errors.clear()  # the 401 that ended the page was expected
