@@ -102,10 +102,13 @@ def start_rows(f: Filters, view: TableView | None, fmt: str, top: int | None = N
 
 def csv_bytes(stream: ExportStream, tally: Tally) -> Iterator[bytes]:
     """The CSV file in pieces: line one is the column header, then the rows; nothing else."""
-    yield export_sql.csv_header(stream.columns)
-    for piece, rows in stream.pieces:
-        tally.rows += rows
-        yield piece
+    try:
+        yield export_sql.csv_header(stream.columns)
+        for piece, rows in stream.pieces:
+            tally.rows += rows
+            yield piece
+    finally:
+        stream.close()  # ends the query and frees its cursor now, also when the client went away
 
 
 def xlsx_bytes(ctx: ExportContext, stream: ExportStream, tally: Tally) -> Iterator[bytes]:
@@ -127,12 +130,15 @@ def xlsx_bytes(ctx: ExportContext, stream: ExportStream, tally: Tally) -> Iterat
                 + "</row>"
             ).encode()
 
-    yield from xlsx_stream.stream_workbook(
-        [
-            xlsx_stream.Sheet("Customers", customers(), frozen_header=True),
-            xlsx_stream.Sheet("About", about(), widths=(20, 80)),
-        ]
-    )
+    try:
+        yield from xlsx_stream.stream_workbook(
+            [
+                xlsx_stream.Sheet("Customers", customers(), frozen_header=True),
+                xlsx_stream.Sheet("About", about(), widths=(20, 80)),
+            ]
+        )
+    finally:
+        stream.close()
 
 
 def _file_bytes(ext: str, ctx: ExportContext, stream: ExportStream, tally: Tally) -> Iterator[bytes]:
@@ -373,6 +379,8 @@ def export_from_cli(
         raise ExportError(f"{out}: expected a file name ending in .csv or .xlsx.")
     if top is not None and top < 1:
         raise ExportError(f"--top {top}: expected a whole number of customers, 1 or more.")
+    if not out.parent.is_dir():
+        raise ExportError(f"{out}: the folder {out.parent} does not exist; expected an existing folder.")
     try:
         with queries.using(path):
             run = queries.resolve_run(None) if run_id is None else _known_run(path, run_id)

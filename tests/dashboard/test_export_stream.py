@@ -249,3 +249,16 @@ def test_stream008_chunks_keep_the_order_and_every_row(fixture_db: Path) -> None
     queries.close_thread_connections()
     assert stream.total == 200 and got == got_small
     assert [row[0] for row in csv.reader(io.StringIO(got, newline=""))] == want
+
+
+def test_stream009_cli_export_into_a_missing_folder_is_one_sentence(
+    fixture_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from segmentation import cli
+
+    out = tmp_path / "missing" / "list.csv"
+    assert cli.main(["export", "--db", str(fixture_db), "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        f"Error: {out}: the folder {out.parent} does not exist; expected an existing folder.\n"
+    )
+    assert sorted(tmp_path.iterdir()) == []
