@@ -175,6 +175,14 @@ def safe_next(value: Any, prefix: str) -> str:
     return value
 
 
+def client_address() -> str:
+    """The client's address: from a local proxy (the app listens on loopback) the last X-Forwarded-For
+    hop, which the proxy adds; else the peer. Without this every client behind nginx shares one limit."""
+    peer = request.remote_addr or "unknown"
+    forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+    return forwarded if forwarded and peer.startswith(("127.", "::1")) else peer
+
+
 def _csrf_token() -> str:
     token = session.get("csrf")
     if not isinstance(token, str):
@@ -230,7 +238,7 @@ def login_view(state: State) -> Response:
         return _page(state, 400, "The form expired; please log in again.", next=target)
     name = request.form.get("username", "").strip()
     password = request.form.get("password", "")
-    address = request.remote_addr or "unknown"
+    address = client_address()
     limits = {f"name:{name}": FAILS_PER_NAME, f"addr:{address}": FAILS_PER_ADDRESS}
     wait = state.throttle.wait(limits)
     if wait:

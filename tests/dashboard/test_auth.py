@@ -343,3 +343,29 @@ def test_env_variable_turns_login_on(
     monkeypatch.setenv("SEGMENTATION_USERS", str(users_file))
     client = create_app(fixture_db).server.test_client()
     assert client.get("/_dash-layout").status_code == 401
+
+
+def test_throttle_tells_clients_behind_a_local_proxy_apart(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behind nginx every request comes from 127.0.0.1: the per-address limit must count the forwarded
+    client, or one guesser locks everyone out. A forwarded header from a non-local peer is ignored."""
+    monkeypatch.setattr(auth, "FAILS_PER_ADDRESS", 3)
+
+    def attempt(name: str, password: str, forwarded: str, peer: str = "127.0.0.1") -> int:
+        kwargs: dict[str, Any] = {
+            "headers": {"X-Forwarded-For": forwarded},
+            "environ_base": {"REMOTE_ADDR": peer},
+        }
+        page = client.get("/login", **kwargs).get_data(as_text=True)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        data = {"csrf_token": token, "username": name, "password": password}
+        return client.post("/login", data=data, **kwargs).status_code
+
+    for name in ("a1", "a2", "a3"):  # one guesser spraying names
+        assert attempt(name, "guess-guess", "10.0.0.1, 203.0.113.5") == 200
+    assert attempt("eve", PASSWORDS["eve"], "203.0.113.5") == 429
+    assert attempt("eve", PASSWORDS["eve"], "198.51.100.7") == 303  # another client is not locked out
+    for name in ("b1", "b2", "b3"):
+        assert attempt(name, "guess-guess", f"198.51.100.{len(name)}{name}", peer="192.0.2.9") == 200
+    assert attempt("eve", PASSWORDS["eve"], "198.51.100.99", peer="192.0.2.9") == 429
