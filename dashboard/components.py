@@ -16,6 +16,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from dashboard import callback_errors
 from dashboard.filters import Filters
 from dashboard.queries import NoData, QueryTimeout, RunInfo, current_db
 from segmentation import currency as money
@@ -108,9 +109,7 @@ def requires_data(layout: Callable[..., Any]) -> Callable[..., Any]:
         except NoData as exc:
             return empty_state(exc)
         except QueryTimeout as exc:
-            return dbc.Alert(
-                f"{exc} Narrow the filters, or try again in a moment.", color="warning", className="my-4"
-            )
+            return dbc.Alert(callback_errors.message(exc), color="warning", className="my-4")
 
     return wrapper
 
