@@ -168,7 +168,7 @@ def main() -> int:
     parser.add_argument("--no-swap", action="store_true", help="full mode without the re-run loop")
     parser.add_argument(
         "--swap-args",
-        default="--k 5 --n-init 1 --threads 1",
+        default=SWAP_ARGS,
         help="extra `segments run` flags of the swap loop (default: %(default)s)",
     )
     parser.add_argument("--no-login", action="store_true", help="anonymous access even if login exists")
