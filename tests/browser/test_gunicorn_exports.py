@@ -20,7 +20,9 @@ from urllib.parse import urlsplit
 import openpyxl
 import pytest
 
+from segmentation import users
 from tests.browser.conftest import Server, start_gunicorn, stop
+from tests.browser.test_gunicorn_login import PASSWORDS, login, request
 from tests.dashboard.conftest import build_db
 
 CUSTOMERS = 100_003  # ~25 MB of CSV: far more than the socket buffers hold
@@ -134,3 +136,23 @@ def test_gexp004_sync_workers_still_serve_exports_that_fit_their_timeout(
         ("csv", 1096, "complete"),
         ("xlsx", 1096, "complete"),
     ]
+
+
+def test_gexp005_a_signed_in_export_is_audited_under_the_users_name(
+    browser_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "users.json"
+    users.add(path, "eve", "exporter", PASSWORDS["eve"])
+    monkeypatch.setenv("SEGMENTATION_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+    running = start_gunicorn(browser_db, workers=1, users=path, secret="gunicorn-exports-" + "z" * 40)
+    try:
+        cookie = login(running, "eve")
+        status, headers, body = request(
+            running, "GET", "/export/customers.csv?run=1&country=Germany", headers={"Cookie": cookie}
+        )
+    finally:
+        stop(running)
+    assert status == 200 and headers["content-type"] == "text/csv; charset=utf-8"
+    (entry,) = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert (entry["user"], entry["filters"], entry["outcome"]) == ("eve", "run=1&country=Germany", "complete")
+    assert entry["rows"] == body.count(b"\r\n") - 1 > 0 and entry["bytes"] == len(body)
