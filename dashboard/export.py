@@ -33,13 +33,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import dash
 from flask import Flask, Response, g, request
 
 from dashboard import export_sql, queries, xlsx_stream
 from dashboard.components import make_run_commands, served_db
+from dashboard.export_audit import Tally, audit_entry, audited
 from dashboard.export_context import ExportContext, content_disposition
 from dashboard.export_stream import ExportStream, export_stream
 from dashboard.filters import Filters, TableView, query_from_args, url
@@ -82,14 +82,6 @@ def csv_value(value: Any) -> Any:
     if isinstance(value, Decimal):  # money: exact, as stored (e.g. -45.64)
         return str(value) if value.is_finite() else ""
     return neutralise(str(value))
-
-
-class Tally:
-    """What an export has handed on so far: rows and bytes (the audit line's counts)."""
-
-    def __init__(self) -> None:
-        self.rows = 0
-        self.bytes = 0
 
 
 def start_rows(f: Filters, view: TableView | None, fmt: str, top: int | None = None) -> ExportStream:
@@ -143,56 +135,6 @@ def xlsx_bytes(ctx: ExportContext, stream: ExportStream, tally: Tally) -> Iterat
 
 def _file_bytes(ext: str, ctx: ExportContext, stream: ExportStream, tally: Tally) -> Iterator[bytes]:
     return csv_bytes(stream, tally) if ext == "csv" else xlsx_bytes(ctx, stream, tally)
-
-
-def audit_entry(ctx: ExportContext, db_path: str | Path, user: str, fmt: str) -> dict[str, Any]:
-    """The audit line's fixed part (the counts and outcome are added when the export ends)."""
-    entry: dict[str, Any] = {
-        "at": audit.utc_stamp(ctx.exported_at),
-        "user": user,
-        "db": Path(db_path).name,
-        "run": ctx.run_id,
-        "filters": urlencode(ctx.query),
-        "format": fmt,
-    }
-    if ctx.top is not None:
-        entry["top"] = ctx.top
-    return entry
-
-
-def audited(
-    pieces: Iterator[bytes], tally: Tally, log_file: Path, entry: Mapping[str, Any]
-) -> Iterator[bytes]:
-    """Pass pieces on, counting bytes, and append the audit line when they end: `complete` (written just
-    before the last piece, so a log that fails then still stops the file short of its end) or `aborted`
-    (the client went away, or making the file failed). The rows are counted by whoever fills tally."""
-    done = False
-
-    def finish(outcome: str) -> None:
-        audit.append(log_file, {**entry, "rows": tally.rows, "bytes": tally.bytes, "outcome": outcome})
-
-    try:
-        held: bytes | None = None
-        for piece in pieces:
-            if held is not None:
-                tally.bytes += len(held)
-                yield held
-            held = piece
-        if held is not None:
-            tally.bytes += len(held)
-        done = True
-        finish("complete")
-        if held is not None:
-            yield held
-    finally:
-        if not done:
-            try:
-                finish("aborted")
-            except audit.AuditError as exc:  # nothing left to stop: say it in the server's log
-                log.error("%s", exc)
-        close = getattr(pieces, "close", None)
-        if close is not None:
-            close()
 
 
 def _resolve(filters: Filters | Mapping[str, Any]) -> Filters:

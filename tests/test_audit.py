@@ -216,3 +216,27 @@ def test_audit010_segmentation_never_imports_the_dashboard() -> None:
     code = "import sys, segmentation.audit, segmentation.cli; print(any(m.startswith('dashboard') for m in sys.modules))"  # noqa: E501
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_audit011_a_log_failing_at_the_end_cuts_the_file_short(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = create_app(db).server.test_client()
+    full = client.get("/export/customers.csv?run=1").data
+    real = audit.append
+
+    def failing(path: Path, entry: dict) -> None:
+        if entry["outcome"] == "complete":
+            raise audit.AuditError(
+                f"{path}: the export audit log cannot be written (No space left on device)."
+            )
+        real(path, entry)
+
+    monkeypatch.setattr(audit, "append", failing)
+    r = client.get("/export/customers.csv?run=1", buffered=False)
+    received = b""
+    with pytest.raises(audit.AuditError, match="No space left on device"):
+        for piece in r.response:
+            received += piece
+    r.close()
+    assert len(received) < len(full) and full.startswith(received)  # the client never gets the whole file
