@@ -30,8 +30,11 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4")) if worker_class == "gthre
 timeout = 60
 graceful_timeout = 30
 keepalive = 5
-max_requests = 1000
-max_requests_jitter = 100
+# Recycling after max_requests resets keep-alive connections queued on a gthread worker
+# (benoitc/gunicorn#3038, fixes not merged; the 50-user load test lost a callback to it): off for gthread
+# unless GUNICORN_MAX_REQUESTS asks for it. DuckDB memory is capped per connection (SEGMENTATION_DB_MEMORY).
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0" if worker_class == "gthread" else "1000"))
+max_requests_jitter = max_requests // 10
 preload_app = False
 accesslog = "-"
 

@@ -20,8 +20,10 @@ def conf(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict:
         "WEB_CONCURRENCY",
         "GUNICORN_THREADS",
         "GUNICORN_WORKER_CLASS",
+        "GUNICORN_MAX_REQUESTS",
         "SEGMENTATION_DB_THREADS",
         "SEGMENTATION_DB_MEMORY",
+        "SEGMENTATION_RESULT_CACHE",
     ):
         monkeypatch.setenv(name, "")  # recorded, so the config's setdefault() is undone after the test
         monkeypatch.delenv(name)
@@ -42,13 +44,21 @@ def test_gthread_workers_and_duckdb_shares(monkeypatch: pytest.MonkeyPatch) -> N
     c = conf(monkeypatch, WEB_CONCURRENCY="2", GUNICORN_THREADS="4")
     assert c["worker_class"] == "gthread" and c["workers"] == 2 and c["threads"] == 4
     assert c["preload_app"] is False and c["timeout"] == 60
+    assert c["max_requests"] == 0  # recycling a gthread worker resets queued keep-alive requests (#3038)
     cores = os.cpu_count() or 1
     assert int(os.environ["SEGMENTATION_DB_THREADS"]) == max(1, cores // 8)
     assert os.environ["SEGMENTATION_DB_MEMORY"].endswith("MB")
+    assert os.environ["SEGMENTATION_RESULT_CACHE"] == "1"
     c = conf(monkeypatch, GUNICORN_WORKER_CLASS="sync", SEGMENTATION_DB_THREADS="3")
     assert c["worker_class"] == "sync" and c["threads"] == 1 and c["workers"] == cores
+    assert c["max_requests"] == 1000
     assert os.environ["SEGMENTATION_DB_THREADS"] == "3"  # an explicit setting wins
 
 
 def test_procfile_runs_the_config() -> None:
     assert (ROOT / "Procfile").read_text() == "web: gunicorn wsgi:server --config gunicorn.conf.py\n"
+
+
+def test_the_config_leaves_no_setting_behind() -> None:
+    """The tests above undo what the config put in os.environ (the result cache stays off in tests)."""
+    assert os.environ.get("SEGMENTATION_RESULT_CACHE") is None
