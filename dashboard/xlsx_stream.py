@@ -1,14 +1,15 @@
 """A minimal XLSX workbook written as a zip on the fly: the bytes leave as soon as they are made.
 
 Why not xlsxwriter: it writes the zip only when the workbook is closed, so a web response cannot start
-until every row is formatted (a 1M-row export hit gunicorn's 60 s worker timeout before its first byte), and
-it formats each cell in Python (146 s for 1M rows from the command line). Here the rows arrive as ready-made
+until every row is formatted (a 1M-row export sent its first byte after 208-239 s here; the issue saw
+gunicorn's 60 s worker timeout), and it formats each cell in Python (146 s and more for 1M rows from the
+command line). Here the rows arrive as ready-made
 `<row>` XML (built in DuckDB: dashboard/export_sql.py), and this module only wraps them in the few OOXML
 parts a workbook needs, deflating them into a zip that Python's zipfile writes to an unseekable stream with
 data descriptors (sizes and CRCs follow each member), so memory stays bounded by one batch.
 
-The parts: [Content_Types].xml, _rels/.rels, docProps are left out (optional), xl/workbook.xml,
-xl/_rels/workbook.xml.rels, xl/styles.xml (style 1 bold for headers and labels, 2 date-time, 3 date), one
+The parts: [Content_Types].xml, _rels/.rels, xl/workbook.xml, xl/_rels/workbook.xml.rels (docProps are
+optional and left out), xl/styles.xml (style 1 bold for headers and labels, 2 date-time, 3 date), one
 data sheet with its header row frozen, and a small label/value sheet. Cells are `inlineStr` text (never a
 formula), `n` numbers, `b` booleans and dates as serial numbers with a date style.
 """
