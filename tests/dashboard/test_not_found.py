@@ -51,7 +51,12 @@ def test_every_page_answers_200_with_or_without_slash_and_query(client: FlaskCli
     paths = page_paths()
     assert {"/", "/explore", "/customers", "/compare", "/model", "/simulator", "/history"} <= set(paths)
     for path in paths:
-        for variant in {path, path.rstrip("/") + "/", path + "?run=1&country=France", path.rstrip("/") + "/?run=2"}:
+        for variant in {
+            path,
+            path.rstrip("/") + "/",
+            path + "?run=1&country=France",
+            path.rstrip("/") + "/?run=2",
+        }:
             assert client.get(variant).status_code == 200, variant
 
 
