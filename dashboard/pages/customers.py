@@ -18,6 +18,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html
 from dash.exceptions import PreventUpdate
+from flask import g, has_request_context
 
 from dashboard import callback_errors, components, empty_result, export, filter_bar, queries, why_view
 from dashboard import customers_grid as grid
@@ -137,14 +138,16 @@ def _card(state: dict[str, Any], table: Any, cols: tuple[str, ...]) -> dbc.Card:
 
 
 def export_buttons(f: Filters, view: TableView, total: int) -> list[Any]:
-    """CSV and XLSX links to the filtered list in the grid's order; disabled buttons when it is empty."""
-    if total == 0:
+    """CSV and XLSX links to the filtered list in the grid's order; disabled buttons when it is empty or
+    the signed-in user's role may not export (the export routes answer such a user 403 anyway)."""
+    refused = _export_refused()
+    if total == 0 or refused:
         return [
             html.Button(
                 f"Export {ext.upper()}",
                 id=f"customers-{ext}",
                 disabled=True,
-                title="No customer to export",
+                title=refused or "No customer to export",
                 className="btn btn-outline-secondary btn-sm",
             )
             for ext in ("csv", "xlsx")
@@ -158,6 +161,13 @@ def export_buttons(f: Filters, view: TableView, total: int) -> list[Any]:
         )
         for ext in ("csv", "xlsx")
     ]
+
+
+def _export_refused() -> str | None:
+    """Why this request's user may not export (a viewer, set by dashboard/auth.py's guard), else None."""
+    if has_request_context() and g.get("user_role") == "viewer":
+        return "Your role (viewer) may not export customer lists; an admin can give you the exporter role."
+    return None
 
 
 def view_state(f: Filters, total: int, sort: str | None, descending: bool | None) -> dict[str, Any]:

@@ -72,6 +72,10 @@ def test_viewer_sees_pages_but_cannot_export(browser: Browser, login_server: Ser
         expect(page).to_have_url(login_server.url + "/customers")
         wait_idle(page)
         expect(page.locator("#account-name")).to_have_text("vic (viewer)")
+        for ext in ("csv", "xlsx"):  # the page offers no export a viewer would only get a 403 from
+            button = page.locator(f"#customers-{ext}")
+            expect(button).to_be_disabled()
+            expect(button).to_have_attribute("title", re.compile(r"^Your role \(viewer\) may not export"))
         response = page.request.get(login_server.url + "/export/customers.csv")
         assert response.status == 403
         assert response.text().startswith("Your role (viewer) may not export customer lists")
