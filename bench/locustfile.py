@@ -222,7 +222,7 @@ class MarketingUser(HttpUser):
                 r.success()  # cut off by the end of the test, not by the server
                 return None
             if r.status_code != 200:
-                r.failure(f"{dep.name}: HTTP {r.status_code}")
+                r.failure(f"{dep.name}: HTTP {r.status_code} {r.error or ''}".strip())
                 return None
             try:
                 payload = r.json()["response"]
