@@ -237,51 +237,6 @@ def fetch_one(sql: str, params: Mapping[str, Any] | list[Any] | None = None) -> 
         return _execute(sql, params).fetchone()
 
 
-@dataclass
-class RowStream:
-    """A running query's column names, its row count (if asked for) and an iterator of row batches."""
-
-    columns: list[str]
-    total: int | None
-    batches: Iterator[list[tuple[Any, ...]]]
-
-
-def stream_rows(
-    sql: str,
-    params: Mapping[str, Any] | list[Any] | None = None,
-    batch_rows: int = 5000,
-    count_sql: str | None = None,
-) -> RowStream:
-    """Stream a query's rows in batches on a cursor of its own (exports too big to hold; no timeout).
-
-    count_sql (same parameters) runs first on the same cursor, so the count and the rows come from the
-    same file even if a re-run swaps a new one in meanwhile.
-    """
-    cur = connection().cursor()  # own cursor: other queries on this thread don't disturb the stream
-    try:
-        total = None
-        if count_sql is not None:
-            row = cur.execute(count_sql, params if params is not None else []).fetchone()
-            total = int(row[0]) if row else 0
-        result = cur.execute(sql, params if params is not None else [])
-    except duckdb.CatalogException:
-        cur.close()
-        raise NoData("empty", current_db()) from None
-    except BaseException:
-        cur.close()
-        raise
-    columns = [d[0] for d in result.description or []]
-
-    def batches() -> Iterator[list[tuple[Any, ...]]]:
-        try:
-            while rows := result.fetchmany(batch_rows):
-                yield rows
-        finally:
-            cur.close()
-
-    return RowStream(columns, total, batches())
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Runs: shared by every page (run selector, badges, history).
 

@@ -399,19 +399,6 @@ def _export_sql(f: Filters, view: TableView | None) -> str:
     )
 
 
-def export_rows(
-    f: Filters, view: TableView | None = None, batch_rows: int = 5000, top: int | None = None
-) -> queries.RowStream:
-    """Every filtered customer (EXPORT_COLUMNS) in the table's order, or the first `top`, streamed in
-    batches, with the count."""
-    return queries.stream_rows(
-        _export_sql(f, view),
-        {**f.params(), "top": top},
-        batch_rows,
-        count_sql=queries.sql(FILTERED_CTE, "SELECT least(count(*), coalesce($top, count(*))) FROM filtered"),
-    )
-
-
 def export_frame(f: Filters, view: TableView | None = None) -> pd.DataFrame:
     """Every filtered customer as one DataFrame (EXPORT_COLUMNS), for small sets and tests."""
     return queries.fetch_df(_export_sql(f, view), {**f.params(), "top": None})
