@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from xml.etree import ElementTree
 
+from segmentation import scratch
 from segmentation.errors import InputError
 
 XLSX_MAX_BYTES = 2 * 1024**3  # all parts of a workbook, unpacked
@@ -52,20 +53,16 @@ _DOC_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships
 
 def available_memory() -> int:
     """Bytes of memory this process can still use: MemAvailable, lowered by a cgroup limit if any."""
-    avail = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                avail = int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
-        used = int(Path("/sys/fs/cgroup/memory.current").read_text().strip())
-        if limit != "max":
-            avail = min(avail, max(int(limit) - used, 0))
-    except (OSError, ValueError):
-        pass
+    avail = scratch.meminfo_bytes("MemAvailable")
+    if avail is None:
+        avail = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    limit = scratch.cgroup_limit()  # cgroup v2's memory.max; None when unlimited
+    if limit is not None:
+        try:
+            used = int(Path("/sys/fs/cgroup/memory.current").read_text().strip())
+        except (OSError, ValueError):
+            return avail
+        avail = min(avail, max(limit - used, 0))
     return avail
 
 

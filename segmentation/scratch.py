@@ -119,22 +119,22 @@ def default_memory_limit(
     then kills the run instead of DuckDB spilling) and leaves little for the model's NumPy arrays.
     None when neither can be read.
     """
-    limits = [v for v in (_meminfo_total(meminfo), *map(_cgroup_limit, cgroup_files)) if v]
+    limits = [v for v in (meminfo_bytes("MemTotal", meminfo), *map(cgroup_limit, cgroup_files)) if v]
     if not limits:
         return None
     return f"{int(min(limits) * MEMORY_SHARE) // 2**20}MiB"
 
 
-def _meminfo_total(path: Path) -> int | None:
-    """MemTotal in bytes from a /proc/meminfo-style file."""
-    with contextlib.suppress(OSError, ValueError):
+def meminfo_bytes(field: str, path: Path = Path("/proc/meminfo")) -> int | None:
+    """One field of a /proc/meminfo-style file ('MemTotal', 'MemAvailable') in bytes; None if unreadable."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
         for line in path.read_text().splitlines():
-            if line.startswith("MemTotal:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024  # the file says kB, meaning KiB
     return None
 
 
-def _cgroup_limit(path: Path) -> int | None:
+def cgroup_limit(path: Path = _CGROUP_FILES[0]) -> int | None:
     """A cgroup memory limit in bytes; None for 'max', an unset v1 limit (near 2**63) or no file."""
     with contextlib.suppress(OSError, ValueError):
         text = path.read_text().strip()
