@@ -281,6 +281,17 @@ def _split_outputs(output: str) -> list[tuple[str, str]]:
     return pairs
 
 
+# Input/state values that get each callback past its own "nothing to do" checks and into its queries.
+PLAUSIBLE_VALUES: dict[str, Any] = {
+    "n_clicks": 1,
+    "clickData": {"points": [{"customdata": [1], "y": "Champions", "location": "DEU"}]},
+    "getRowsRequest": {"startRow": 0, "endRow": 100},
+    "cellClicked": {"rowId": "C10001", "colId": "customer_id"},
+    "pathname": "/",
+    "search": "?run=1",
+}
+
+
 def callback_body(dep: dict[str, Any], values: Callable[[str, str], Any], changed: int = 0) -> dict[str, Any]:
     """The JSON the renderer POSTs for one entry of /_dash-dependencies: values(id, prop) gives each input
     and state value; a pattern-matching (ALL) dependency gets one component, index 0; `changed` picks the

@@ -18,18 +18,11 @@ import pytest
 from flask.testing import FlaskClient
 
 from dashboard import MAX_CONTENT_LENGTH, callback_guard
-from tests.dashboard.conftest import callback_body, server_callbacks
+from tests.dashboard.conftest import PLAUSIBLE_VALUES, callback_body, server_callbacks
 
 SEED = 20261201
 MALFORMED = {400, 413, 415, 422}
-PLAUSIBLE: dict[str, Any] = {
-    "n_clicks": 1,
-    "clickData": {"points": [{"customdata": [1], "y": "Champions", "location": "DEU"}]},
-    "getRowsRequest": {"startRow": 0, "endRow": 100},
-    "cellClicked": {"rowId": "C10001", "colId": "customer_id"},
-    "pathname": "/explore",
-    "search": "?run=1",
-}
+PLAUSIBLE: dict[str, Any] = {**PLAUSIBLE_VALUES, "pathname": "/explore"}
 ODD_VALUES: list[Any] = [
     None,
     0,

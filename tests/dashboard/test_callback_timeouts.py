@@ -17,19 +17,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from dashboard import callback_errors, create_app, queries
-from tests.dashboard.conftest import build_db, callback_body, server_callbacks
+from tests.dashboard.conftest import PLAUSIBLE_VALUES, build_db, callback_body, server_callbacks
 
 TIMEOUT_TEXT = "The query ran longer than 20 s and was stopped."
-
-# Input/state values that get each callback past its own "nothing to do" checks and into its queries.
-PLAUSIBLE: dict[str, Any] = {
-    "n_clicks": 1,
-    "clickData": {"points": [{"customdata": [1], "y": "Champions", "location": "DEU"}]},
-    "getRowsRequest": {"startRow": 0, "endRow": 100},
-    "cellClicked": {"rowId": "C10001", "colId": "customer_id"},
-    "pathname": "/",
-    "search": "?run=1",
-}
 
 # Callbacks (by the first output) whose outputs can carry a sentence: they must show it.
 SAYS_WHY = {
@@ -72,7 +62,7 @@ def first_output(dep: dict[str, Any]) -> str:
 
 
 def plausible(_id: str, prop: str) -> Any:
-    return PLAUSIBLE.get(prop)
+    return PLAUSIBLE_VALUES.get(prop)
 
 
 def problems(
