@@ -173,7 +173,7 @@ def check_xlsx(path: Path, label: str) -> None:
     except (
         zipfile.BadZipFile,
         zipfile.LargeZipFile,
-        NotImplementedError,
+        NotImplementedError,  # zipfile's answer to a compression method it cannot read
         RuntimeError,
         ValueError,
         OSError,
