@@ -48,3 +48,11 @@ except (ValueError, OSError, AttributeError):
 os.environ.setdefault("SEGMENTATION_DB_MEMORY", f"{max(256, _ram_mb // 2 // _slots)}MB")
 # Keep small aggregate results per (file identity, query) in each worker (dashboard/queries/result_cache.py).
 os.environ.setdefault("SEGMENTATION_RESULT_CACHE", "1")
+
+
+def on_starting(server: object) -> None:
+    """Check the login settings once in the master, before any worker is forked: a refusal is one sentence
+    and exit code 4 (dashboard/startup.py); workers check again when they load wsgi.py."""
+    from dashboard.startup import preflight
+
+    preflight()

@@ -1,38 +1,24 @@
 """The WSGI entry point for gunicorn: `gunicorn wsgi:server --config gunicorn.conf.py`.
 
-It refuses to start (one sentence on stderr, gunicorn exits) without a users file in $SEGMENTATION_USERS,
-unless SEGMENTATION_ALLOW_ANONYMOUS=1 says the dashboard may be served without login; a users file or
-SECRET_KEY that is not right is one sentence too.
+It refuses to start (one sentence on stderr, exit code 4 so gunicorn exits) without a users file in
+$SEGMENTATION_USERS, unless SEGMENTATION_ALLOW_ANONYMOUS=1 says the dashboard may be served without login;
+a users file or SECRET_KEY that is not right is one sentence too (dashboard/startup.py).
 """
 
 from __future__ import annotations
 
 import os
-import sys
 
 from flask import Flask
 
+from dashboard.startup import preflight, refuse
 from segmentation.errors import InputError
-from segmentation.users import USERS_ENV, configured_path
-
-ANONYMOUS_ENV = "SEGMENTATION_ALLOW_ANONYMOUS"
-APP_LOAD_ERROR = 4  # gunicorn's arbiter halts on this worker exit code instead of respawning the worker
-
-
-def refuse(sentence: str) -> SystemExit:
-    """Print the sentence on stderr and exit with the code that makes gunicorn stop, not loop."""
-    print(f"Error: {sentence}", file=sys.stderr, flush=True)
-    return SystemExit(APP_LOAD_ERROR)
 
 
 def build() -> Flask:
     """The Flask server of the dashboard, or one sentence on stderr and SystemExit."""
-    if configured_path() is None and os.environ.get(ANONYMOUS_ENV, "").strip() != "1":
-        raise refuse(
-            f"refusing to serve customer data without login: set {USERS_ENV} to a users file "
-            f"(segments users add NAME --role ROLE) and SECRET_KEY, or {ANONYMOUS_ENV}=1 to allow anyone."
-        )
-    from dashboard import create_app  # after the check: a refusal is immediate
+    preflight()
+    from dashboard import create_app
 
     try:
         return create_app(os.environ.get("SEGMENTATION_DB", "data/segments.duckdb")).server

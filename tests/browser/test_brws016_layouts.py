@@ -31,6 +31,8 @@ LAPTOP = {"width": 1440, "height": 900}
 MAP_PAGES = ("overview", "explore")
 MIN_MAP_HEIGHT = 300
 OPEN = re.compile(r"\bcollapse show\b")  # Bootstrap's classes once the menu is open
+# Closed and done animating: "collapse" without "show" or the "collapsing" of the 0.35 s height transition.
+CLOSED = re.compile(r"^(?!.*(^|\s)(show|collapsing)(\s|$)).*(^|\s)collapse(\s|$)")
 # Known and left to the figure's owner: the segment share bars' '60.9%' label ends a few px past the chart's
 # right edge (dashboard/figures/segments.py keeps too little room for it in a narrow chart).
 KNOWN_CUT: tuple[str, ...] = ()  # charts exempt from the cut-label check (none: fix the figure instead)
@@ -91,6 +93,7 @@ def _assert_no_sideways_scroll(page: Page, name: str, width: int) -> None:
 
 
 def _assert_collapsed_navbar(page: Page) -> None:
+    expect(page.locator("#navbar-collapse")).to_have_class(CLOSED)  # the closing transition has ended
     box = page.locator("nav.navbar").bounding_box()
     assert box is not None and box["height"] < 100, box  # one row, not 40% of the screen
     expect(page.get_by_role("button", name="Toggle navigation")).to_be_visible()
