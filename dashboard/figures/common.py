@@ -155,6 +155,25 @@ def id_colors(names: Mapping[int, str], ids: Iterable[int] = ()) -> dict[int, st
     return {i: colors[labels[i]] if i >= 0 else POPULATION_COLOR for i in wanted}
 
 
+# The template as the JSON plotly.js takes, for figures built as plain dicts (plain_figure).
+TEMPLATE_JSON: dict[str, Any] = TEMPLATE.to_plotly_json()
+
+
+def plain_figure(
+    data: list[dict[str, Any]], layout: dict[str, Any], title: str | None = None, height: int | None = None
+) -> dict[str, Any]:
+    """A figure as the plain dict plotly.js takes, with the app template (and optional title and height).
+
+    The figures a filter change redraws are built this way: a go.Figure validates every property as it is
+    set, which cost about 50 ms per figure on Explore, ten times the query behind it. Tests check these
+    dicts by loading them into go.Figure, which validates them.
+    """
+    layout = {**layout, "template": TEMPLATE_JSON, "title": {"text": title or "", "x": 0, "xanchor": "left"}}
+    if height:
+        layout["height"] = height
+    return {"data": data, "layout": layout}
+
+
 def styled(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
     """Apply the app template (and an optional title and height) to a figure; returns it."""
     fig.update_layout(template=TEMPLATE, title={"text": title or "", "x": 0, "xanchor": "left"})
@@ -165,18 +184,23 @@ def styled(fig: go.Figure, title: str | None = None, height: int | None = None) 
 
 def corner_note(fig: go.Figure, text: str, right: bool = False, **style: Any) -> None:
     """A small grey note in the plot's bottom-left (or bottom-right) corner: what is off the view, axes."""
-    fig.add_annotation(
-        text=text,
-        x=1 if right else 0,
-        y=0,
-        xref="paper",
-        yref="paper",
-        xanchor="right" if right else "left",
-        yanchor="bottom",
-        showarrow=False,
-        font={"size": 11, "color": "#6c757d"},
+    fig.add_annotation(**corner_annotation(text, right, **style))
+
+
+def corner_annotation(text: str, right: bool = False, **style: Any) -> dict[str, Any]:
+    """corner_note's annotation as a plain dict (for plain_figure's layout)."""
+    return {
+        "text": text,
+        "x": 1 if right else 0,
+        "y": 0,
+        "xref": "paper",
+        "yref": "paper",
+        "xanchor": "right" if right else "left",
+        "yanchor": "bottom",
+        "showarrow": False,
+        "font": {"size": 11, "color": "#6c757d"},
         **style,
-    )
+    }
 
 
 def empty_figure(message: str) -> go.Figure:

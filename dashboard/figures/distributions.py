@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -14,6 +16,7 @@ from dashboard.figures.common import (
     feature_label,
     id_colors,
     plain,
+    plain_figure,
     segment_label,
     styled,
     whole_ticks,
@@ -69,38 +72,59 @@ EXPLORE_HISTOGRAM_LABELS: dict[str, str] = {
 }
 
 
-def explore_histograms(df: pd.DataFrame, names: dict[int, str]) -> go.Figure:
+# Explore's 2x2 grid (row 1 on top), as make_subplots(rows=2, cols=2, horizontal_spacing=0.08,
+# vertical_spacing=0.16) lays it out: panel i uses axes x{i+1}/y{i+1} ("x"/"y" for the first).
+_GRID_X = ([0.0, 0.46], [0.54, 1.0])
+_GRID_Y = ([0.58, 1.0], [0.0, 0.42])
+
+
+def explore_histograms(df: pd.DataFrame, names: dict[int, str]) -> dict[str, Any] | go.Figure:
     """A 2x2 grid of stacked histograms (queries.customer.histograms), one colour per segment.
 
     The end bins also hold the tails beyond the binned 1st..99th percentile range; their hover says so.
-    Counts, days and orders tick on whole numbers only.
+    Counts, days and orders tick on whole numbers only. A plain figure dict (common.plain_figure): every
+    filter change redraws it.
     """
-    from plotly.subplots import make_subplots  # only this figure needs subplots
-
     if df.empty:
         return empty_figure("No customers match these filters.")
     keys = list(EXPLORE_HISTOGRAM_LABELS)
-    fig = make_subplots(
-        rows=2,
-        cols=2,
-        subplot_titles=[EXPLORE_HISTOGRAM_LABELS[k] for k in keys],
-        horizontal_spacing=0.08,
-        vertical_spacing=0.16,
-    )
+    layout: dict[str, Any] = {"annotations": []}
+    data: list[dict[str, Any]] = []
     shown: set[int] = set()
     colors = id_colors(names, df["segment_id"])
     for i, key in enumerate(keys):
-        row, col = i // 2 + 1, i % 2 + 1
+        suffix = str(i + 1) if i else ""
+        x_dom, y_dom = _GRID_X[i % 2], _GRID_Y[i // 2]
+        xaxis: dict[str, Any] = {"anchor": f"y{suffix}", "domain": x_dom}
+        yaxis: dict[str, Any] = {"anchor": f"x{suffix}", "domain": y_dom}
+        if i % 2 == 0:
+            yaxis["title"] = {"text": "Customers"}
+        layout[f"xaxis{suffix}"], layout[f"yaxis{suffix}"] = xaxis, yaxis
+        layout["annotations"].append(
+            {
+                "text": EXPLORE_HISTOGRAM_LABELS[key],
+                "x": (x_dom[0] + x_dom[1]) / 2,
+                "y": y_dom[1],
+                "xref": "paper",
+                "yref": "paper",
+                "xanchor": "center",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"size": 13},
+            }
+        )
         part = df[df["feature"] == key]
         if part.empty:
-            fig.add_annotation(
-                text="not in this run",
-                showarrow=False,
-                xref=f"x{i + 1 if i else ''} domain",
-                yref=f"y{i + 1 if i else ''} domain",
-                x=0.5,
-                y=0.5,
-                font={"color": "#6c757d"},
+            layout["annotations"].append(
+                {
+                    "text": "not in this run",
+                    "showarrow": False,
+                    "xref": f"x{suffix} domain",
+                    "yref": f"y{suffix} domain",
+                    "x": 0.5,
+                    "y": 0.5,
+                    "font": {"color": "#6c757d", "size": 13},
+                }
             )
             continue
         lo = float(part["lo"].iloc[0])
@@ -109,34 +133,37 @@ def explore_histograms(df: pd.DataFrame, names: dict[int, str]) -> go.Figure:
         vmin, vmax = float(part["vmin"].iloc[0]), float(part["vmax"].iloc[0])
         last = int(part["bin"].max())
         whole = key != "monetary"
-        fig.update_yaxes(**whole_ticks(_tallest(part)), row=row, col=col)
+        yaxis.update(whole_ticks(_tallest(part)))
         if whole:
-            fig.update_xaxes(**whole_ticks((last + 1) * width), row=row, col=col)
+            xaxis.update(whole_ticks((last + 1) * width))
         for segment_id, seg in part.groupby("segment_id", sort=True):
             sid = int(segment_id)
             bins = seg["bin"].astype(int).to_numpy()
             starts = lo + bins * width
             labels = [
-                _bin_label(b, s, width, last, vmin, vmax, whole) for b, s in zip(bins, starts, strict=True)
+                [_bin_label(b, s, width, last, vmin, vmax, whole)] for b, s in zip(bins, starts, strict=True)
             ]
-            fig.add_bar(
-                x=starts + (width - 1) / 2 if whole else starts + width / 2,  # whole bins centre on values
-                y=seg["customers"],
-                width=width,
-                name=plain(segment_label(names, sid)),
-                legendgroup=str(sid),
-                showlegend=sid not in shown,
-                marker={"color": colors[sid], "line": {"width": 0}},
-                customdata=np.array(labels, dtype=object).reshape(-1, 1),
-                hovertemplate="%{customdata[0]}: %{y:,} customers<extra>%{fullData.name}</extra>",
-                row=row,
-                col=col,
+            data.append(
+                {
+                    "type": "bar",
+                    "x": (
+                        starts + (width - 1) / 2 if whole else starts + width / 2
+                    ).tolist(),  # whole: centred
+                    "y": seg["customers"].astype(int).tolist(),
+                    "width": width,
+                    "name": plain(segment_label(names, sid)),
+                    "legendgroup": str(sid),
+                    "showlegend": sid not in shown,
+                    "marker": {"color": colors[sid], "line": {"width": 0}},
+                    "customdata": labels,
+                    "hovertemplate": "%{customdata[0]}: %{y:,} customers<extra>%{fullData.name}</extra>",
+                    "xaxis": f"x{suffix}",
+                    "yaxis": f"y{suffix}",
+                }
             )
             shown.add(sid)
-    fig.update_layout(barmode="stack", bargap=0.05, margin={"t": 70}, legend={"y": 1.1})
-    fig.update_annotations(font={"size": 13})
-    fig.update_yaxes(title_text="Customers", col=1)
-    return styled(fig, height=520)
+    layout.update(barmode="stack", bargap=0.05, margin={"t": 70}, legend={"y": 1.1})
+    return plain_figure(data, layout, height=520)
 
 
 def _bin_label(

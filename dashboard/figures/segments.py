@@ -16,6 +16,7 @@ from dashboard.figures.common import (
     feature_label,
     id_colors,
     plain,
+    plain_figure,
     segment_colors,
     segment_label,
     styled,
@@ -23,11 +24,12 @@ from dashboard.figures.common import (
 from segmentation import currency as money
 
 
-def segment_shares(df: pd.DataFrame, currency: str | None = None) -> go.Figure:
+def segment_shares(df: pd.DataFrame, currency: str | None = None) -> dict[str, Any] | go.Figure:
     """Horizontal bars per segment: share of customers (solid) and of revenue (hatched), in segment colours,
     each labelled with its value just past its end (dark text, so any segment colour reads).
 
     df: queries.filtered.segment_summary output. Each bar's customdata is its segment id (click-through).
+    A plain figure dict (common.plain_figure): every filter change redraws it.
     """
     if df.empty or int(df["customers"].sum()) == 0:
         return empty_figure("No customers match these filters.")
@@ -36,45 +38,44 @@ def segment_shares(df: pd.DataFrame, currency: str | None = None) -> go.Figure:
     colors = [palette[str(n)] for n in df["name"]]
     labels = [plain(name) for name in df["name"]]  # names from data: inert in tick and hover labels
     before, after = money.affixes(currency)
-    fig = go.Figure()
+    revenue_share = (df["revenue_share"].astype(float) * 100).tolist()
+    share = (df["share"].astype(float) * 100).tolist()
+    bar = {"type": "bar", "y": labels, "orientation": "h", "texttemplate": "%{x:.1f}%", **VALUE_LABELS}
     # Horizontal groups stack their first trace at the bottom: revenue first puts customers on top.
-    fig.add_bar(
-        name="Revenue",
-        y=labels,
-        x=df["revenue_share"] * 100,
-        orientation="h",
-        marker={"color": colors, "pattern": {"shape": "/", "fgcolor": "white", "solidity": 0.35}},
-        customdata=_id_and(df["segment_id"], df["revenue"]),
-        hovertemplate=f"%{{y}}: revenue {before}%{{customdata[1]:,.0f}}{after} (%{{x:.1f}}%)<extra></extra>",
-        texttemplate="%{x:.1f}%",
-        **VALUE_LABELS,
-    )
-    fig.add_bar(
-        name="Customers",
-        y=labels,
-        x=df["share"] * 100,
-        orientation="h",
-        marker={"color": colors},
-        customdata=_id_and(df["segment_id"], df["customers"]),
-        hovertemplate="%{y}: %{customdata[1]:,} customers (%{x:.1f}%)<extra></extra>",
-        texttemplate="%{x:.1f}%",
-        **VALUE_LABELS,
-    )
-    shares = pd.concat([df["revenue_share"], df["share"]]).astype(float) * 100
-    low, high = min(0.0, float(shares.min())), max(0.0, float(shares.max()))
+    data = [
+        {
+            **bar,
+            "name": "Revenue",
+            "x": revenue_share,
+            "marker": {"color": colors, "pattern": {"shape": "/", "fgcolor": "white", "solidity": 0.35}},
+            "customdata": _id_and(df["segment_id"], df["revenue"]),
+            "hovertemplate": (
+                f"%{{y}}: revenue {before}%{{customdata[1]:,.0f}}{after} (%{{x:.1f}}%)<extra></extra>"
+            ),
+        },
+        {
+            **bar,
+            "name": "Customers",
+            "x": share,
+            "marker": {"color": colors},
+            "customdata": _id_and(df["segment_id"], df["customers"]),
+            "hovertemplate": "%{y}: %{customdata[1]:,} customers (%{x:.1f}%)<extra></extra>",
+        },
+    ]
+    low, high = min(0.0, *revenue_share, *share), max(0.0, *revenue_share, *share)
     room = 0.18 * ((high - low) or 1.0)  # for the labels past the bars' ends
-    fig.update_layout(
-        barmode="group",
-        bargap=0.25,
-        showlegend=False,  # both traces share the segment colours; the card says solid = customers
-        xaxis={
-            "title": "% of filtered total",
+    layout = {
+        "barmode": "group",
+        "bargap": 0.25,
+        "showlegend": False,  # both traces share the segment colours; the card says solid = customers
+        "xaxis": {
+            "title": {"text": "% of filtered total"},
             "ticksuffix": "%",
             "range": [low - room if low < 0 else 0.0, high + room],
         },
-        margin={"t": 10, "r": 48},  # r: the last label past the longest bar stays inside the figure
-    )
-    return styled(fig, height=max(420, 60 * len(df) + 80))
+        "margin": {"t": 10, "r": 48},  # r: the last label past the longest bar stays inside the figure
+    }
+    return plain_figure(data, layout, height=max(420, 60 * len(df) + 80))
 
 
 def _id_and(ids: pd.Series, values: pd.Series) -> list[list[Any]]:

@@ -21,7 +21,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboard import callback_errors, compare_view, components, figures, filter_bar, queries
 from dashboard.filters import Filters
-from dashboard.queries import filtered, profiles
+from dashboard.queries import aggregates, profiles
 from dashboard.queries import value as value_q
 
 dash.register_page(__name__, path="/compare", name="Compare", order=2, title="Compare · Customer segments")
@@ -262,7 +262,7 @@ def render(sel: Selection, segs: pd.DataFrame) -> dict[str, Any]:
             segs, sel.segments, countries, value_q.segment_value(sel.run_id), queries.run_currency(sel.run_id)
         )
     else:  # sizes, shares and value of the filtered customers
-        summary = filtered.segment_summary(scope).rename(
+        summary = aggregates.segment_summary(scope).rename(
             columns={"customers": "size", "value_at_risk": "at_risk", "mean_value_at_risk": "mean_at_risk"}
         )
         cards = compare_view.segment_cards(

@@ -18,7 +18,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboard import callback_errors, components, empty_result, figures, filter_bar, queries
 from dashboard.filters import Allowed, Filters, url
-from dashboard.queries import customer, filtered
+from dashboard.queries import aggregates, customer
 
 dash.register_page(__name__, path="/explore", name="Explore", order=1, title="Explore · Customer segments")
 
@@ -142,8 +142,8 @@ def _map_card(figure: go.Figure, bars: go.Figure) -> dbc.Card:
     )
 
 
-def _kpi_row(k: filtered.Kpis, allowed: Allowed) -> dbc.Row:
-    """Customers, revenue, segments, outliers of the filtered set (filtered.kpis, as on Overview)."""
+def _kpi_row(k: aggregates.Kpis, allowed: Allowed) -> dbc.Row:
+    """Customers, revenue, segments, outliers of the filtered set (aggregates.kpis, as on Overview)."""
     share = (
         f"{k.customers / k.run_customers:.0%} of {components.fmt_int(k.run_customers)}"
         if k.run_customers
@@ -169,17 +169,17 @@ def render(f: Filters, allowed: Allowed, metric: Any) -> dict[str, Any]:
     """Everything the filters drive: KPI cards, the three figures, the summary, links and the URL state."""
     metric = metric if metric in ("customers", "revenue") else "customers"
     names = {int(s): n for s, n in allowed.segments.items()}
-    kpis = filtered.kpis(f)
-    kpi_row: Any = _kpi_row(kpis, allowed)
-    if kpis.customers == 0:  # say which filter emptied the view, and what the data holds for it
+    summary = aggregates.summary(f)  # KPIs, segment bars and map from one scan
+    kpi_row: Any = _kpi_row(summary.kpis, allowed)
+    if summary.kpis.customers == 0:  # say which filter emptied the view, and what the data holds for it
         kpi_row = [
             dbc.Alert(empty_result.message(f), color="warning", id="explore-empty", className="mb-3"),
             kpi_row,
         ]
     return {
         "kpis": kpi_row,
-        "segments": figures.segment_shares(filtered.segment_summary(f), allowed.currency),
-        **_country_figures(filtered.country_summary(f, metric), metric, allowed.currency),
+        "segments": figures.segment_shares(summary.segments, allowed.currency),
+        **_country_figures(summary.country_summary(metric), metric, allowed.currency),
         "histograms": figures.explore_histograms(customer.histograms(f), names),
         "summary": _summary(f),
         "customers_href": url(dash.get_relative_path("/customers"), f),

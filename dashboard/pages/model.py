@@ -17,7 +17,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboard import callback_errors, components, figures, filter_bar, queries, value_view
 from dashboard.filters import Filters
-from dashboard.queries import filtered, profiles
+from dashboard.queries import aggregates, profiles
 from dashboard.queries import model as model_q
 from segmentation import currency as money
 
@@ -203,7 +203,7 @@ def _kpi_row(s: model_q.ModelSummary) -> dbc.Row:
 def _sample_note(sample: pd.DataFrame, s: model_q.ModelSummary, f: Filters) -> str:
     """How many (filtered) customers the scatter shows, and that every outlier is among them."""
     shown = len(sample)
-    total = (s.customers if f.is_default() else filtered.kpis(f).customers) or shown
+    total = (s.customers if f.is_default() else aggregates.kpis(f).customers) or shown
     what = (
         f"All {components.fmt_int(total)} {'customers' if f.is_default() else 'filtered customers'}"
         if shown >= total

@@ -13,12 +13,11 @@ from urllib.parse import parse_qs
 import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
-import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html
 
 from dashboard import callback_errors, components, figures, queries, value_view
 from dashboard.filters import Filters, url
-from dashboard.queries import filtered
+from dashboard.queries import aggregates, filtered
 
 dash.register_page(__name__, path="/", name="Overview", order=0, title="Overview · Customer segments")
 
@@ -46,8 +45,8 @@ def layout(**query: Any) -> html.Div:
     """The Overview of the run and filters in the URL query."""
     f = filtered.filters_from_query(query)
     info = queries.run_info(f.run_id)
-    kpis = filtered.kpis(f)
-    segments = filtered.segment_summary(f)
+    summary = aggregates.summary(f)  # KPIs and segment bars from one scan
+    kpis, segments = summary.kpis, summary.segments
     steps = queries.cleaning_steps(f.run_id)
     map_segments = segments if not f.segments else segments[segments["segment_id"].isin(f.segments)]
     return html.Div(
@@ -119,7 +118,9 @@ def layout(**query: Any) -> html.Div:
                                     )
                                 ),
                                 dbc.CardBody(
-                                    components.country_views("overview", *map_figures(f, "customers", None))
+                                    components.country_views(
+                                        "overview", *map_figures(f, "customers", None, summary)
+                                    )
                                 ),
                                 dbc.CardFooter(
                                     "Click a country on the map or in the list to list its customers.",
@@ -154,7 +155,7 @@ def _run_only(f: Filters) -> Filters:
     return Filters(run_id=f.run_id, segment_names=f.segment_names)
 
 
-def _kpi_row(kpis: filtered.Kpis, info: queries.RunInfo) -> dbc.Row:
+def _kpi_row(kpis: aggregates.Kpis, info: queries.RunInfo) -> dbc.Row:
     """Five cards: customers, revenue, segments, outliers, run date."""
     share = f"{kpis.customers / kpis.run_customers:.0%} of {components.fmt_int(kpis.run_customers)}"
     outlier_share = f"{kpis.outliers / kpis.customers:.1%} of these customers" if kpis.customers else None
@@ -206,18 +207,21 @@ def cleaning_line(info: queries.RunInfo, steps: pd.DataFrame) -> str:
     )
 
 
-def map_figures(f: Filters, metric: str, segment_id: int | None) -> tuple[go.Figure, go.Figure]:
-    """The country map and ranked country bar under the filters (one query), narrowed to one segment when
-    given (and allowed by the filters)."""
+def map_figures(
+    f: Filters, metric: str, segment_id: int | None, summary: aggregates.Summary | None = None
+) -> tuple[Any, Any]:
+    """The country map and ranked country bar under the filters (one query, or `summary` of f when the
+    caller has it), narrowed to one segment when given (and allowed by the filters)."""
     if (
         segment_id is not None
         and segment_id in dict(f.segment_names)
         and (not f.segments or segment_id in f.segments)
     ):
         f = dataclasses.replace(f, segments=(segment_id,))
+        summary = None
     names = dict(f.segment_names)
     color = None if segment_id is None else figures.id_colors(names, [segment_id])[segment_id]
-    summary = filtered.country_summary(f, metric)
+    summary = (summary or aggregates.summary(f)).country_summary(metric)
     cur = queries.run_currency(f.run_id)
     return (
         figures.country_map(summary, metric, color, cur),
@@ -241,7 +245,7 @@ def _query(search: Any) -> dict[str, Any]:
     prevent_initial_call=True,
 )
 @callback_errors.answers(lambda message: (figures.empty_figure(message), figures.empty_figure(message)))
-def update_map(metric: Any, segment: Any, search: Any) -> tuple[go.Figure, go.Figure]:
+def update_map(metric: Any, segment: Any, search: Any) -> tuple[Any, Any]:
     """Redraw the map and country bar for the chosen metric and segment (untrusted: checked before use)."""
     metric = metric if metric in ("customers", "revenue") else "customers"
     segment_id = segment if isinstance(segment, int) and not isinstance(segment, bool) else None

@@ -1,5 +1,5 @@
-"""Everything the filter set drives: allowed values, KPIs, per-segment and per-country aggregates, the paged
-customer table, sampled points and export rows.
+"""What the filter set selects: allowed values, the filter CTE, the count, the paged customer table, sampled
+points and export rows (queries.aggregates has the KPIs and per-segment and per-country aggregates).
 
 The SQL is static. `FILTERED_CTE` is one constant CTE whose optional filters are NULL-guarded named
 parameters (lists bound with list_contains), so every filtered query (here and in queries.customer) takes
@@ -10,7 +10,6 @@ columns, metrics) are ever placed into SQL text.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -110,9 +109,6 @@ DEFAULT_DESC: dict[str, bool] = {  # direction of a sort key given without one (
     "value_at_risk": True,
 }
 
-# Map metric key -> fixed column of country_summary.
-METRICS: dict[str, str] = {"customers": "customers", "revenue": "revenue"}
-
 # The customer table's columns (page and export), in order.
 TABLE_COLUMNS: tuple[str, ...] = (
     "customer_id",
@@ -202,39 +198,7 @@ def filters_from_query(query: Mapping[str, Any]) -> Filters:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Aggregates
-
-
-@dataclass(frozen=True)
-class Kpis:
-    """Headline numbers of the filtered customers."""
-
-    customers: int
-    revenue: float
-    segments: int
-    outliers: int
-    avg_monetary: float | None
-    run_customers: int  # all customers of the run, for "x of y"
-
-
-def kpis(f: Filters) -> Kpis:
-    """Customers, revenue, segments present and outliers among the filtered customers."""
-    return result_cache.memo("kpis", f.params(), lambda: _kpis(f))
-
-
-def _kpis(f: Filters) -> Kpis:
-    row = queries.fetch_one(
-        queries.sql(
-            FILTERED_CTE,
-            """SELECT count(*), coalesce(sum(monetary), 0), count(DISTINCT segment_id),
-                      count(*) FILTER (WHERE coalesce(is_outlier, false)), avg(monetary),
-                      (SELECT count(*) FROM seg.customers WHERE run_id = $run_id)
-               FROM filtered""",
-        ),
-        f.params(),
-    )
-    assert row is not None
-    return Kpis(int(row[0]), float(row[1]), int(row[2]), int(row[3]), _float(row[4]), int(row[5]))
+# The count (the paged table's total; queries.aggregates has the rest of the aggregates)
 
 
 def count(f: Filters) -> int:
@@ -245,73 +209,6 @@ def count(f: Filters) -> int:
         return int(row[0]) if row else 0
 
     return result_cache.memo("count", f.params(), compute)
-
-
-def segment_summary(f: Filters) -> pd.DataFrame:
-    """Per segment of the run (zeros included, by id): customers, revenue, shares and means under the filters.
-
-    Columns: segment_id, name, description, action, customers, revenue, share, revenue_share, outliers,
-    recency_days, frequency, monetary, tenure_days (means), value, mean_value, value_at_risk,
-    mean_value_at_risk (predicted 12-month value and value at risk, NaN without a value model). Shares are
-    of the filtered total.
-    """
-    return result_cache.memo("segment_summary", f.params(), lambda: _segment_summary(f))
-
-
-def _segment_summary(f: Filters) -> pd.DataFrame:
-    return queries.fetch_df(
-        queries.sql(
-            FILTERED_CTE,
-            """, agg AS (
-                SELECT segment_id, count(*) AS customers, coalesce(sum(monetary), 0) AS revenue,
-                       count(*) FILTER (WHERE coalesce(is_outlier, false)) AS outliers,
-                       avg(recency_days) AS recency_days, avg(frequency) AS frequency,
-                       avg(monetary) AS monetary, avg(tenure_days) AS tenure_days,
-                       sum(predicted_value)::DOUBLE AS value, avg(predicted_value)::DOUBLE AS mean_value,
-                       sum(value_at_risk)::DOUBLE AS value_at_risk,
-                       avg(value_at_risk)::DOUBLE AS mean_value_at_risk
-                FROM filtered GROUP BY segment_id
-            )
-            SELECT s.segment_id, coalesce(s.name, 'Segment ' || s.segment_id) AS name,
-                   s.description, s.action,
-                   coalesce(a.customers, 0) AS customers, coalesce(a.revenue, 0.0) AS revenue,
-                   coalesce(a.customers / nullif(sum(a.customers) OVER (), 0), 0.0) AS share,
-                   coalesce(a.revenue / nullif(sum(a.revenue) OVER (), 0), 0.0) AS revenue_share,
-                   coalesce(a.outliers, 0) AS outliers,
-                   a.recency_days, a.frequency, a.monetary, a.tenure_days, a.value, a.mean_value,
-                   a.value_at_risk, a.mean_value_at_risk
-            FROM seg.segments AS s LEFT JOIN agg AS a USING (segment_id)
-            WHERE s.run_id = $run_id
-            ORDER BY s.segment_id""",
-        ),
-        f.params(),
-    )
-
-
-def country_summary(f: Filters, metric: str = "customers") -> pd.DataFrame:
-    """Per country (NULL as None): customers, revenue and `value` = the chosen metric, largest first.
-
-    metric is 'customers' or 'revenue'; anything else counts customers (it may come from a browser).
-    """
-    column = METRICS.get(metric, "customers") if isinstance(metric, str) else "customers"
-    params = {**f.params(), "metric": column}
-    return result_cache.memo("country_summary", params, lambda: _country_summary(f, column))
-
-
-def _country_summary(f: Filters, column: str) -> pd.DataFrame:
-    return queries.fetch_df(
-        queries.sql(
-            FILTERED_CTE,
-            """, agg AS (
-                SELECT country, count(*) AS customers, coalesce(sum(monetary), 0) AS revenue
-                FROM filtered GROUP BY country
-            )
-            SELECT country, customers, revenue, """,
-            column,  # from METRICS, a fixed identifier
-            """ AS value FROM agg ORDER BY value DESC, country NULLS LAST""",
-        ),
-        f.params(),
-    )
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -5,22 +5,11 @@ It runs as a subprocess (locust monkey-patches the standard library with gevent,
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from collections.abc import Callable
 
 
-def test_load_small_passes_and_prints_the_summary() -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "load_test.py"), "--small"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+def test_load_small_passes_and_prints_the_summary(run_bench: Callable) -> None:
+    result = run_bench("load_test.py", "--small", timeout=300)
     out = result.stdout
     assert result.returncode == 0, out[-4000:] + result.stderr[-2000:]
     assert "LOAD TEST SUMMARY (milliseconds)" in out

@@ -12,7 +12,7 @@ import pandas as pd
 
 from dashboard import queries
 from dashboard.filters import Filters
-from dashboard.queries import filtered, profiles
+from dashboard.queries import aggregates, filtered, profiles
 from segmentation import pipeline
 from segmentation.config import TRANSACTION_FEATURES
 
@@ -47,7 +47,7 @@ def test_filtered_profiles_sizes_and_countries_match_pandas(
         f = Filters.from_query({"country": [country], "tenure_min": "100"}, allowed)
         ids = sorted(int(s) for s in kept["segment_id"].unique())
         prof = profiles.profiles(f, ids).set_index(["segment_id", "feature"])
-        summary = filtered.segment_summary(f).set_index("segment_id")
+        summary = aggregates.segment_summary(f).set_index("segment_id")
         tops = profiles.top_countries(f, ids)
     for sid in ids:
         part = kept[kept["segment_id"] == sid]

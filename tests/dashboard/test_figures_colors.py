@@ -123,7 +123,7 @@ def _shares(names: Mapping[int, str]) -> dict[str, str]:
             "revenue_share": [1 / n] * n,
         }
     )
-    fig = figures.segment_shares(df)
+    fig = go.Figure(figures.segment_shares(df))  # a plain dict; go.Figure validates it
     customers = fig.data[-1]
     return dict(zip(customers.y, customers.marker.color, strict=True))
 
@@ -188,7 +188,7 @@ def _explore_histograms(names: Mapping[int, str]) -> dict[str, str]:
             for i in names
         ]
     )
-    return _by_trace_name(figures.explore_histograms(df, dict(names)))
+    return _by_trace_name(go.Figure(figures.explore_histograms(df, dict(names))))
 
 
 def _simulator(names: Mapping[int, str]) -> dict[str, str]:
@@ -272,9 +272,10 @@ def test_country_map_draws_in_the_colour_it_is_given() -> None:
     df = pd.DataFrame(
         {"country": ["France", "Germany"], "value": [3, 5], "customers": [3, 5], "revenue": [1, 2]}
     )
-    scale = figures.country_map(df, "customers", figures.segment_color("At Risk")).data[0].colorscale
+    at_risk = figures.segment_color("At Risk")
+    scale = go.Figure(figures.country_map(df, "customers", at_risk)).data[0].colorscale
     assert scale[-1][1] == figures.SEGMENT_COLORS["At Risk"]
-    assert figures.country_map(df, "customers").data[0].colorscale[-1][1] == "#0d6efd"
+    assert go.Figure(figures.country_map(df, "customers")).data[0].colorscale[-1][1] == "#0d6efd"
 
 
 def test_common_exports_are_reexported() -> None:

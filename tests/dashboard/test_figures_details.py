@@ -79,7 +79,7 @@ def shares(customers: list[int], revenue: list[float]) -> pd.DataFrame:
 
 
 def test_segment_bars_are_labelled_with_their_values_past_their_ends() -> None:
-    fig = figures.segment_shares(shares([600, 300, 100], [100.0, 300.0, 600.0]))
+    fig = go.Figure(figures.segment_shares(shares([600, 300, 100], [100.0, 300.0, 600.0])))
     for trace in fig.data:
         assert trace.texttemplate == "%{x:.1f}%"
         assert trace.textposition == "outside"  # past the bar's end: dark text readable on any colour
@@ -91,7 +91,7 @@ def test_segment_bars_are_labelled_with_their_values_past_their_ends() -> None:
 
 
 def test_segment_bars_with_a_negative_revenue_share_leave_room_on_both_sides() -> None:
-    fig = figures.segment_shares(shares([5, 5], [-50.0, 150.0]))
+    fig = go.Figure(figures.segment_shares(shares([5, 5], [-50.0, 150.0])))
     low, high = fig.layout.xaxis.range
     assert low < -50 and high > 150
 
@@ -131,7 +131,7 @@ def test_explore_histograms_of_few_customers_tick_on_whole_numbers() -> None:
         | {"vmin": 0.0, "vmax": 1.5}
         for b in range(3)
     ]
-    fig = figures.explore_histograms(pd.DataFrame(rows), {0: "Loyal"})
+    fig = go.Figure(figures.explore_histograms(pd.DataFrame(rows), {0: "Loyal"}))
     layout = fig.layout
     for axis in ("yaxis", "yaxis2", "yaxis3", "yaxis4"):  # counts: 1 or 2 customers per bin
         assert layout[axis].dtick == 1, axis

@@ -4,6 +4,7 @@ markup, so an id like <a href=...> became a clickable link on the Model page."""
 from __future__ import annotations
 
 import pandas as pd
+import plotly.graph_objects as go
 
 from dashboard import figures
 
@@ -40,14 +41,14 @@ def test_pca_hover_shows_ids_and_names_as_text() -> None:
 def test_country_hovers_escape_the_name_but_clicks_keep_it() -> None:
     df = pd.DataFrame({"country": [EVIL, "Germany"], "customers": [3, 2], "revenue": [10.0, 5.0]})
     df["value"] = df["customers"]
-    for fig in (figures.country_map(df, "customers"), figures.country_bars(df, "customers")):
+    for fig in map(go.Figure, (figures.country_map(df, "customers"), figures.country_bars(df, "customers"))):
         for row in fig.data[0].customdata:
             _no_markup(row[3])  # what the hover label shows
         assert (
             "customdata[3]" in fig.data[0].hovertemplate
             and "customdata[0]}<" not in fig.data[0].hovertemplate
         )
-    bars = figures.country_bars(df, "customers").data[0]
+    bars = go.Figure(figures.country_bars(df, "customers")).data[0]
     assert EVIL in [row[0] for row in bars.customdata]  # a click still filters on the stored value
     _no_markup(list(bars.y))
 
@@ -63,5 +64,5 @@ def test_segment_bar_labels_are_text() -> None:
             "revenue_share": [0.3, 0.7],
         }
     )
-    for trace in figures.segment_shares(df).data:
+    for trace in go.Figure(figures.segment_shares(df)).data:
         _no_markup(list(trace.y))

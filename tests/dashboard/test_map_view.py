@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import plotly.graph_objects as go
 
 from dashboard.figures import map_view
 from dashboard.figures.maps import country_bars, country_map
@@ -52,11 +53,11 @@ def _summary() -> pd.DataFrame:
 
 
 def test_the_map_places_iso_codes_and_the_bar_ranks_every_country() -> None:
-    fig = country_map(_summary(), "customers")
+    fig = go.Figure(country_map(_summary(), "customers"))  # a plain dict; go.Figure validates it
     trace = fig.data[0]
     assert list(trace.locations) == ["GBR", "DEU"] and trace.locationmode == "ISO-3"
     assert fig.layout.geo.lataxis.range[0] > 30  # fitted, not the world
-    bars = country_bars(_summary(), "customers").data[0]
+    bars = go.Figure(country_bars(_summary(), "customers")).data[0]
     assert list(bars.y) == ["Unknown", "Channel Islands", "Germany", "United Kingdom"]  # largest on top
     assert pd.isna(bars.customdata[0][0])  # Unknown: a click on it adds no country
     assert [row[0] for row in bars.customdata[1:]] == ["Channel Islands", "Germany", "United Kingdom"]

@@ -13,6 +13,7 @@ from typing import Any
 
 import dash
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 from dash.exceptions import PreventUpdate
 from flask.testing import FlaskClient
@@ -65,12 +66,12 @@ def test_pg001_explore_update_follows_the_filters(
     assert out["url_state"]["query"] == "run=1&country=France&country=Spain&tenure_min=200"
     assert out["url_state"]["path"] == "/explore"
     assert out["customers_href"] == "/customers?run=1&country=France&country=Spain&tenure_min=200"
-    bars = out["segments"].data[1]  # customers trace
+    bars = go.Figure(out["segments"]).data[1]  # customers trace (figures are plain dicts)
     assert sorted(zip(bars.y, [c[1] for c in bars.customdata], strict=True)) == sorted(
         (name, n) for name, n in expected.groupby("segment_name").size().items()
     )
-    assert sorted(row[0] for row in out["map"].data[0].customdata) == ["France", "Spain"]
-    hist = out["histograms"]
+    assert sorted(row[0] for row in go.Figure(out["map"]).data[0].customdata) == ["France", "Spain"]
+    hist = go.Figure(out["histograms"])
     assert sum(sum(t.y) for t in hist.data if t.xaxis == "x") == expected["tenure_days"].notna().sum()
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from dashboard import queries
 from dashboard.filters import TENURE_BANDS, Filters
-from dashboard.queries import NoData, QueryTimeout, filtered
+from dashboard.queries import NoData, QueryTimeout, aggregates, filtered
 from segmentation import store
 
 COUNTRIES = [None, ["France"], ["France", "Germany"]]
@@ -110,7 +110,7 @@ def test_qry001_aggregates_match_pandas(
         f = Filters.from_query(query, allowed)
         label = repr(query)
 
-        k = filtered.kpis(f)
+        k = aggregates.kpis(f)
         assert k.customers == len(expected), label
         assert filtered.count(f) == len(expected), label
         assert math.isclose(k.revenue, expected["monetary"].sum(), abs_tol=1e-6), label
@@ -120,7 +120,7 @@ def test_qry001_aggregates_match_pandas(
         if preset is not None:  # the per-group sums are checked on the 3 x 1 plain combinations
             continue
 
-        seg = filtered.segment_summary(f).set_index("segment_id")
+        seg = aggregates.segment_summary(f).set_index("segment_id")
         assert list(seg.index) == [0, 1, 2, 3], label
         by_seg = expected.groupby("segment_id")["monetary"].agg(["size", "sum"])
         for sid in seg.index:
@@ -132,7 +132,7 @@ def test_qry001_aggregates_match_pandas(
         if len(expected):
             assert math.isclose(seg["share"].sum(), 1.0), label
 
-        countries_df = filtered.country_summary(f, "revenue")
+        countries_df = aggregates.country_summary(f, "revenue")
         by_country = expected.groupby("country", dropna=False)["monetary"].agg(["size", "sum"])
         assert len(countries_df) == len(by_country), label
         assert countries_df["customers"].sum() == len(expected), label
@@ -212,7 +212,7 @@ def test_qry007_sample_is_capped_and_repeatable(db: Path) -> None:
 
 def test_qry008_country_metric_outside_the_whitelist_counts_customers(db: Path) -> None:
     f = filtered.filters_from_query({"run": "1"})
-    df = filtered.country_summary(f, 'revenue" FROM x; --')
+    df = aggregates.country_summary(f, 'revenue" FROM x; --')
     assert list(df["value"]) == list(df["customers"])
 
 
@@ -249,11 +249,11 @@ def test_qry011_a_swapped_file_is_seen_by_the_next_query(
     with queries.using(live):
         old = queries.connection()
         assert queries.latest_run_id() == 1
-        assert filtered.kpis(filtered.filters_from_query({})).run_customers == 200
+        assert aggregates.kpis(filtered.filters_from_query({})).run_customers == 200
         staged = make_db(tmp_path / "segments.duckdb.tmp-new", runs=2, n=150)
         os.replace(staged, live)
         assert queries.latest_run_id() == 2
-        assert filtered.kpis(filtered.filters_from_query({})).run_customers == 150
+        assert aggregates.kpis(filtered.filters_from_query({})).run_customers == 150
         assert queries.connection() is not old
         with pytest.raises(duckdb.ConnectionException):
             old.execute("SELECT 1")  # the stale connection was closed

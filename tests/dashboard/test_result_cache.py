@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from dashboard import queries
-from dashboard.queries import filtered, profiles, result_cache
+from dashboard.queries import aggregates, filtered, profiles, result_cache
 from tests.dashboard.conftest import build_db
 
 
@@ -62,14 +62,19 @@ def test_aggregates_are_computed_once_per_file(
     fresh_db: Path, tmp_path: Path, cache_on: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     f = filtered.filters_from_query({"run": "1"})
-    first = (filtered.kpis(f), filtered.segment_summary(f), filtered.country_summary(f), filtered.count(f))
+    agg = aggregates
+    first = (agg.kpis(f), agg.segment_summary(f), agg.country_summary(f), filtered.count(f))
     seen = count_queries(monkeypatch)
-    again = (filtered.kpis(f), filtered.segment_summary(f), filtered.country_summary(f), filtered.count(f))
+    again = (agg.kpis(f), agg.segment_summary(f), agg.country_summary(f), filtered.count(f))
     assert seen == []
     assert again[0] == first[0] and again[3] == first[3]
     pd.testing.assert_frame_equal(again[1], first[1])
     pd.testing.assert_frame_equal(again[2], first[2])
-    filtered.country_summary(f, "revenue")  # another metric is another query
+    aggregates.country_summary(f, "revenue")  # another metric comes from the same scan
+    assert seen == []
+    france = filtered.filters_from_query({"run": "1", "country": "France"})
+    seen.clear()
+    aggregates.kpis(france)  # another filter set is another query
     assert len(seen) == 1
     os.replace(build_db(tmp_path / "next.duckdb", runs=2, n=50, seed=7), fresh_db)  # a re-run swaps
     assert filtered.count(filtered.filters_from_query({"run": "1"})) == 50
@@ -77,9 +82,9 @@ def test_aggregates_are_computed_once_per_file(
 
 def test_a_hit_is_a_copy(fresh_db: Path, cache_on: None) -> None:
     f = filtered.filters_from_query({"run": "1"})
-    table = filtered.segment_summary(f)
+    table = aggregates.segment_summary(f)
     table["customers"] = -1  # a caller scribbling on its frame
-    assert (filtered.segment_summary(f)["customers"] >= 0).all()
+    assert (aggregates.segment_summary(f)["customers"] >= 0).all()
 
 
 def test_compare_queries_are_kept_too(
@@ -100,7 +105,7 @@ def test_compare_queries_are_kept_too(
 def test_off_unless_turned_on(fresh_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(result_cache.ENV, raising=False)
     f = filtered.filters_from_query({"run": "1"})
-    filtered.kpis(f)
+    aggregates.kpis(f)
     seen = count_queries(monkeypatch)
-    filtered.kpis(f)
+    aggregates.kpis(f)
     assert len(seen) == 1  # tests that fake slow or failing queries see every query run

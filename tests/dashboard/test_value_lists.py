@@ -176,7 +176,7 @@ def test_model_page_says_value_is_unavailable_when_the_fit_failed(
 def test_overview_and_compare_show_each_segments_value_and_value_at_risk(value_db: Path) -> None:
     """The per-segment totals and means equal a pandas computation over the stored customers."""
     from dashboard import create_app, value_view
-    from dashboard.queries import filtered
+    from dashboard.queries import aggregates, filtered
 
     with duckdb.connect(str(value_db), read_only=True) as con:
         frame = con.execute(
@@ -187,7 +187,7 @@ def test_overview_and_compare_show_each_segments_value_and_value_at_risk(value_d
     try:
         with app.server.test_request_context("/"), queries.using(value_db):
             summary = filtered.filters_from_query({"run": "1"})
-            segments = filtered.segment_summary(summary).set_index("segment_id")
+            segments = aggregates.segment_summary(summary).set_index("segment_id")
             table = str(value_view.segment_value_table(segments.reset_index()).to_plotly_json())
             value = value_q.segment_value(1)
     finally:
