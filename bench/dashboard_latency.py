@@ -1,192 +1,311 @@
-"""Benchmark: server-side latency of the Explore filter callback and of the Customers export, on a DB file.
+"""Benchmark: the dashboard's time per page load and per filter callback, and its CSV exports (issue 13).
 
-Each request goes through the real app (create_app + Flask's test client: Dash's callback dispatch, the
-query layer on its read-only connection, figure serialisation, CSV/XLSX writing), in one process with the
-thread count a gunicorn worker gets. Filter values vary per request (seeded) so DuckDB never answers the
-same question twice in a row. Prints median and p95 per scenario.
+Page loads and filter callbacks go through the real app in this one process (create_app(db) + Flask's test
+client: Dash's dispatch, the queries on the read-only DuckDB connection, figures, JSON), with the settings
+gunicorn.conf.py gives a worker (SEGMENTATION_DB_THREADS=1 on this machine's worker model, the DuckDB memory
+cap). The result cache (SEGMENTATION_RESULT_CACHE, on in gunicorn.conf.py) is off by default: every request
+is then a cold query, as after each re-run swaps the file and as for any filter set not asked before, which
+is the honest measure of a random choice; `--cache` measures with it on. The output says which was used.
 
-usage: python bench/dashboard_latency.py --db /path/to/segments.duckdb [--repeats 30] [--seed 0]
-Make a 1M-customer file first:
-    segments generate --customers 1000000 --out sales_1m.parquet
-    segments run sales_1m.parquet --db segments_1m.duckdb
+* Page loads: every page in dash.page_registry (but the 404 page), loaded N times with seeded random URL
+  filters (country, segment, tenure range, outliers: values from the DB; bench/filter_choices.py) the way
+  the browser does it (bench/app_driver.py, bench/dash_protocol.py): the HTML, /_dash-layout,
+  /_dash-dependencies, then the callbacks that fire by themselves, wave after wave. Per page: the initial
+  callbacks' total server time per load, each callback's time (the slowest marked), the three static
+  requests, and the largest response of the load.
+* Filter callbacks: on every page with controls of its own (ids starting with the page module's name:
+  overview-map-segment, explore-country, compare-filter-tenure, ...), N changes of one random control to a
+  random valid value, each made on the page as it loaded (every control at least once, then at random);
+  every callback that fires (the page's filter callback and what its answer fires, such as the Customers
+  grid's first block after the clientside purge) is timed, per callback.
+* Exports (unless --skip-exports): /export/customers.csv for about 100k customers (a tenure threshold) and
+  for all of them, downloaded from a real gunicorn worker (one worker, anonymous, on loopback), time to the
+  last byte and the worker's RSS growth meanwhile (bench/worker_rss.py).
+
+One table: median, p95, max, largest response, beside the targets with PASS/FAIL. The exit code is 0
+whatever the figures: a person reads them. Timings are wall clock, so other load on the machine inflates
+them. --db defaults to /tmp/loaddb/seg_1m.duckdb, built (1M customers, seed 0) if missing.
+
+usage: python bench/dashboard_latency.py [--db FILE] [--repeats 200] [--seed 0] [--pages / /explore ...]
+                                        [--cache | --no-cache] [--skip-exports] [--export-repeats 3]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import copy
 import os
 import random
-import statistics
+import runpy
 import sys
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import duckdb
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path[:0] = [str(ROOT), str(BENCH)]
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from app_driver import Browser  # noqa: E402
+from dash_protocol import Page  # noqa: E402
+from filter_choices import (  # noqa: E402
+    changeable,
+    export_query,
+    random_search,
+    random_value,
+    run_facts,
+)
+from latency_table import (  # noqa: E402
+    MB,
+    Row,
+    bytes_at_most,
+    max_at_most,
+    p95_at_most,
+    render,
+    rss_below,
+)
+from load_test import LOADDB, build_1m_db, server_env  # noqa: E402
+from worker_rss import download, served  # noqa: E402
 
+from dashboard import create_app  # noqa: E402
 
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (nearest rank) of values."""
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))]
-
-
-def timed(fn: Callable[[], Any], repeats: int) -> list[float]:
-    """Wall milliseconds of each call, after one warm-up call (first-use connection and imports)."""
-    fn()
-    out = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
-
-
-def run_facts(db: Path) -> dict[str, Any]:
-    """The latest run's id, customers, countries by size, segment ids, and tenure range (read-only)."""
-    with duckdb.connect(str(db), read_only=True) as con:
-        run, customers = con.execute("SELECT id, customers FROM runs ORDER BY id DESC LIMIT 1").fetchone()
-        countries = [
-            r[0]
-            for r in con.execute(
-                "SELECT country FROM customers WHERE run_id = ? GROUP BY 1 ORDER BY count(*) DESC", [run]
-            ).fetchall()
-        ]
-        segments = [
-            r[0]
-            for r in con.execute(
-                "SELECT segment_id FROM segments WHERE run_id = ? ORDER BY 1", [run]
-            ).fetchall()
-        ]
-        lo, hi = con.execute(
-            "SELECT min(tenure_days), max(tenure_days) FROM customers WHERE run_id = ?", [run]
-        ).fetchone()
-    return {
-        "run": run,
-        "customers": customers,
-        "countries": countries,
-        "segments": segments,
-        "tenure": (lo, hi),
-    }
+DEFAULT_DB = LOADDB / "seg_1m.duckdb"
+# Issue 13's targets.
+FILTER_P95_MS = 60.0  # every filter callback
+PAGE_P95_MS = 250.0  # a page's initial callbacks together
+MAX_RESPONSE = 1 * MB  # any response of a page load or a callback
+EXPORT_MAX_MS = 3000.0  # a CSV export of 1M rows
+EXPORT_RSS_MB = 200.0  # the worker's RSS growth during it
+EXPORT_ROWS = 100_000  # the smaller export's size
 
 
-def explore_request(app: Any) -> tuple[dict[str, Any], Callable[[dict[str, Any]], dict[str, Any]]]:
-    """The Explore page's filter callback (found in the app's dependency list) and a body builder for it."""
-    deps = app.server.test_client().get("/_dash-dependencies").get_json()
-    for dep in deps:
-        ids = {i["id"] for i in dep["inputs"] if isinstance(i["id"], str)}
-        if "explore-country" in ids and "explore-kpis" in dep["output"]:
-            break
-    else:
-        sys.exit("no Explore filter callback (inputs explore-country..., output explore-kpis) in this app")
-
-    def body(values: dict[str, Any]) -> dict[str, Any]:
-        inputs = [{**i, "value": values.get(f"{i['id']}.{i['property']}")} for i in dep["inputs"]]
-        state = [{**s, "value": values.get(f"{s['id']}.{s['property']}")} for s in dep["state"]]
-        outputs = [
-            {"id": part.split(".")[0], "property": part.split(".")[1]}
-            for part in dep["output"].strip(".").split("...")
-        ]
-        return {
-            "output": dep["output"],
-            "outputs": outputs,
-            "inputs": inputs,
-            "state": state,
-            "changedPropIds": ["explore-country.value"],
-        }
-
-    return dep, body
+def worker_settings(cache: bool) -> dict[str, str]:
+    """Set this process's SEGMENTATION_* settings as gunicorn.conf.py sets a worker's (explicit ones in the
+    environment win), the result cache as asked; the values in effect."""
+    os.environ["SEGMENTATION_RESULT_CACHE"] = "1" if cache else "0"
+    runpy.run_path(str(ROOT / "gunicorn.conf.py"))  # only os.environ.setdefault calls and constants
+    return {k: v for k, v in sorted(os.environ.items()) if k.startswith("SEGMENTATION_")}
 
 
-def main() -> None:
+def registered_pages(wanted: list[str] | None) -> list[tuple[str, str]]:
+    """(path, id prefix) of the app's pages in navbar order, the 404 page left out; wanted: a subset."""
+    import dash
+
+    pages = sorted(
+        (p for p in dash.page_registry.values() if not p["module"].endswith("not_found_404")),
+        key=lambda p: (p.get("order") is None, p.get("order") or 0, p["path"]),
+    )
+    found = [(p["path"], p["module"].rsplit(".", 1)[-1]) for p in pages]
+    if wanted:
+        unknown = sorted(set(wanted) - {path for path, _ in found})
+        if unknown:
+            sys.exit(f"--pages: no such page {unknown}; the app has {[path for path, _ in found]}")
+        found = [(path, prefix) for path, prefix in found if path in wanted]
+    return found
+
+
+def progress(text: str) -> None:
+    """A progress line on stderr (the table goes to stdout)."""
+    print(text, file=sys.stderr, flush=True)
+
+
+# -- page loads --------------------------------------------------------------------------------------------
+
+
+def measure_loads(browser: Browser, path: str, searches: list[str]) -> list[Row]:
+    """Load path once per search; rows: initial callbacks' total, each callback, the static requests."""
+    total = Row(
+        f"{path}: initial callbacks of a load, total",
+        checks=[p95_at_most(PAGE_P95_MS), bytes_at_most(MAX_RESPONSE)],
+    )
+    static = Row("  HTML + /_dash-layout + /_dash-dependencies")
+    per_callback: dict[str, Row] = {}
+    for search in searches:
+        _, fixed, calls = browser.load(path, search)
+        static.add(sum(c.ms for c in fixed), max(c.size for c in fixed))
+        total.add(sum(c.ms for c in calls), max(c.size for c in [*fixed, *calls]))
+        total.errors += sum(not c.ok for c in [*fixed, *calls])
+        for c in calls:
+            per_callback.setdefault(c.name, Row(f"  {c.name}")).add(c.ms, c.size)
+    rows = sorted(per_callback.values(), key=lambda r: -r.p95)
+    if rows:
+        rows[0].name += " (slowest)"
+    return [total, *rows, static]
+
+
+# -- filter callbacks --------------------------------------------------------------------------------------
+
+
+def controls(page: Page, prefix: str) -> list[str]:
+    """Keys of the page's own controls whose value change fires a server request (sorted)."""
+    found = []
+    for key, (cid, ctype, props) in page.comps.items():
+        name = cid if isinstance(cid, str) else str(cid.get("type", ""))
+        if name.startswith(prefix + "-") and changeable(ctype, props) and page.changed(f"{key}.value"):
+            found.append(key)
+    return sorted(found)
+
+
+def change_order(rng: random.Random, keys: list[str], n: int) -> list[str]:
+    """n controls to change: every one once (shuffled), then random ones until there are n."""
+    order = rng.sample(keys, len(keys))
+    return order + [rng.choice(keys) for _ in range(max(0, n - len(order)))]
+
+
+def measure_changes(browser: Browser, path: str, prefix: str, rng: random.Random, n: int) -> list[Row]:
+    """n control changes on path, each from the page as loaded; one row per callback that fired."""
+    page, _, _ = browser.load(path)
+    keys = controls(page, prefix)
+    if not keys:
+        return [Row(f"{path}: no controls of its own on this DB")]
+    as_loaded = copy.deepcopy(page.comps)
+    rows: dict[str, Row] = {}
+    fired_by: dict[str, set[str]] = {}
+    for key in change_order(rng, keys, n):
+        page.comps = copy.deepcopy(as_loaded)
+        _, ctype, props = page.comps[key]
+        calls = browser.change(page, f"{key}.value", random_value(rng, ctype, props))
+        for c in calls:
+            row = rows.setdefault(
+                c.name, Row(c.name, checks=[p95_at_most(FILTER_P95_MS), bytes_at_most(MAX_RESPONSE)])
+            )
+            row.add(c.ms, c.size)
+            row.errors += not c.ok
+            fired_by.setdefault(c.name, set()).add(key)
+    for name, row in rows.items():
+        row.name = f"{path}: {name} ({len(fired_by[name])}/{len(keys)} controls)"
+    return sorted(rows.values(), key=lambda r: r.name)
+
+
+# -- exports -----------------------------------------------------------------------------------------------
+
+
+def measure_exports(
+    db: Path, facts: dict[str, Any], env: dict[str, str], repeats: int
+) -> tuple[list[Row], list[str]]:
+    """The ~100k-row and the all-rows CSV export from one gunicorn worker; rows and notes (first bytes)."""
+    smaller = export_query(db, facts, EXPORT_ROWS)
+    scenarios = [
+        ("export CSV, ~100k rows", smaller, []),
+        ("export CSV, all customers", {}, [max_at_most(EXPORT_MAX_MS), rss_below(EXPORT_RSS_MB)]),
+    ]
+    rows, notes = [], []
+    with served(db, env) as (url, pid):
+        export = f"{url}/export/customers.csv?"
+        download(export + urlencode({"country": facts["countries"][-1]}), pid)  # first use: not measured
+        for label, query, checks in scenarios:
+            link = export + urlencode({"run": facts["run"], **query})
+            row, first = Row(label, checks=list(checks), rss_mb=0.0), []
+            for _ in range(max(1, repeats)):
+                got = download(link, pid)
+                row.add(got.last_ms, got.size)
+                row.rss_mb = max(row.rss_mb or 0.0, got.rss_growth_mb)
+                row.errors += got.status != 200
+                first.append(got.first_ms)
+            what = ", ".join(f"{k} {v}" for k, v in query.items()) or "no filter"
+            row.name = f"{label} ({got.lines - 1:,} rows: {what})"
+            notes.append(f"{label}: first byte after {min(first):.0f}-{max(first):.0f} ms")
+            rows.append(row)
+            progress(f"exports: {row.name} done")
+    return rows, notes
+
+
+# -- main --------------------------------------------------------------------------------------------------
+
+
+def section(title: str, rows: Iterable[Row]) -> list[Row]:
+    """A heading row followed by rows."""
+    return [Row(title), *rows]
+
+
+def parse_args() -> argparse.Namespace:
+    """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", type=Path, required=True)
-    parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--export-repeats", type=int, default=10, help="repeats of the large exports")
+    parser.add_argument("--db", type=Path, default=DEFAULT_DB, help="DB file (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=200, help="loads per page, changes per page")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault("SEGMENTATION_DB_THREADS", "2")
-    from dashboard import create_app
+    parser.add_argument("--pages", nargs="+", metavar="PATH", help="only these pages (e.g. / /explore)")
+    parser.add_argument(
+        "--cache",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="the result cache as gunicorn.conf.py sets it (default: off, every query cold)",
+    )
+    parser.add_argument("--skip-exports", action="store_true", help="no gunicorn export measurements")
+    parser.add_argument("--export-repeats", type=int, default=3, help="downloads per export size")
+    return parser.parse_args()
 
-    facts = run_facts(args.db)
-    app = create_app(args.db)
-    client = app.server.test_client()
-    rng = random.Random(args.seed)
-    run, countries, segments = facts["run"], facts["countries"], facts["segments"]
-    lo, hi = facts["tenure"]
-    print(
-        f"{args.db}: run {run}, {facts['customers']:,} customers, "
-        f"{len(countries)} countries, k={len(segments)}"
+
+def describe(args: argparse.Namespace, facts: dict[str, Any], settings: dict[str, str]) -> str:
+    """The two lines above the table: the DB and the run's size, then the settings in effect."""
+    cache = (
+        "ON (as gunicorn.conf.py sets it)" if args.cache else "OFF (every query cold; --cache turns it on)"
+    )
+    return (
+        f"{args.db}: run {facts['run']}, {facts['customers']:,} customers, "
+        f"{len(facts['countries'])} countries, k={len(facts['segments'])}; "
+        f"{args.repeats} loads and {args.repeats} control changes per page, seed {args.seed}\n"
+        f"result cache {cache}; " + ", ".join(f"{k}={v}" for k, v in settings.items())
     )
 
-    _, explore_body = explore_request(app)
 
-    def explore_once() -> None:
-        picked = rng.sample(countries[:12], rng.randint(1, 3))
-        start = rng.uniform(lo, (lo + hi) / 2)
-        values = {
-            "explore-country.value": picked,
-            "explore-segment.value": rng.sample(segments, rng.randint(1, len(segments))),
-            "explore-tenure.value": [start, rng.uniform(start, hi)],
-            "explore-outliers.value": rng.choice(["include", "exclude"]),
-            "explore-tenure-band.value": "any",
-            "explore-map-metric.value": rng.choice(["customers", "revenue"]),
-            "explore-run.data": run,
-        }
-        r = client.post("/_dash-update-component", json=explore_body(values))
-        assert r.status_code == 200, r.get_data(as_text=True)[:500]
-        assert "explore-kpis" in json.loads(r.get_data())["response"]
-
-    def export_once(query: Callable[[], dict[str, Any]], ext: str = "csv") -> Callable[[], None]:
-        def go() -> None:
-            r = client.get(f"/export/customers.{ext}?" + urlencode({"run": run, **query()}, doseq=True))
-            assert r.status_code == 200, r.get_data(as_text=True)[:500]
-            r.get_data()  # drain the streamed body
-
-        return go
-
-    def rows(query: dict[str, Any]) -> int:
-        with duckdb.connect(str(args.db), read_only=True) as con:
-            where, params = "run_id = ?", [run]
-            if "country" in query:
-                where += " AND country = ?"
-                params.append(query["country"])
-            return con.execute(f"SELECT count(*) FROM customers WHERE {where}", params).fetchone()[0]  # noqa: S608
-
-    scenarios: list[tuple[str, Callable[[], None], int]] = [
-        ("Explore filter callback (1-3 countries, segments, tenure, outliers)", explore_once, args.repeats),
-        (
-            f"Customers export CSV, one country (~{rows({'country': countries[3]}):,} rows, varies)",
-            export_once(lambda: {"country": rng.choice(countries[1:8]), "segment": rng.sample(segments, 2)}),
-            args.repeats,
-        ),
-        (
-            "Customers export CSV, at-risk preset",
-            export_once(lambda: {"preset": "at-risk", "tenure_min": int(rng.uniform(lo, hi / 2))}),
-            args.export_repeats,
-        ),
-        (
-            "Customers export XLSX, one small country",
-            export_once(lambda: {"country": rng.choice(countries[8:20] or countries)}, "xlsx"),
-            args.export_repeats,
-        ),
-        (
-            f"Customers export CSV, every customer ({facts['customers']:,} rows)",
-            export_once(lambda: {"outliers": rng.choice(["include", "exclude"])}),
-            max(3, args.export_repeats // 3),
-        ),
-    ]
-    print(f"{'scenario':<72} {'n':>3} {'median ms':>10} {'p95 ms':>10}")
-    for name, fn, n in scenarios:
-        ms = timed(fn, n)
-        print(f"{name:<72} {n:>3} {statistics.median(ms):>10.0f} {percentile(ms, 95):>10.0f}", flush=True)
+def main() -> int:
+    args = parse_args()
+    if not args.db.exists():
+        if args.db.resolve() != DEFAULT_DB.resolve():
+            sys.exit(f"{args.db}: no such file")
+        progress(f"building {DEFAULT_DB} (1M customers; this takes several minutes)")
+        build_1m_db(DEFAULT_DB)
+    started = time.monotonic()
+    gunicorn_env = {**server_env(), "SEGMENTATION_ALLOW_ANONYMOUS": "1"}
+    settings = worker_settings(args.cache)  # before the app opens any connection
+    gunicorn_env["SEGMENTATION_RESULT_CACHE"] = settings["SEGMENTATION_RESULT_CACHE"]
+    facts = run_facts(args.db)
+    browser = Browser(create_app(args.db).server.test_client())
+    browser.get("/")  # Dash registers the pages' callbacks on the first request
+    pages = registered_pages(args.pages)
+    rng = random.Random(args.seed)
+    searches = [random_search(rng, facts) for _ in range(args.repeats)]
+    print(describe(args, facts, settings), flush=True)
+    for path, _ in pages:  # warm-up: imports, connections, Dash's first-use work; not measured
+        browser.load(path)
+    loads: list[Row] = []
+    for path, _ in pages:
+        loads += measure_loads(browser, path, searches)
+        progress(f"loads: {path} done ({time.monotonic() - started:.0f} s)")
+    changes: list[Row] = []
+    for path, prefix in pages:
+        changes += measure_changes(browser, path, prefix, random.Random(f"{args.seed}-{path}"), args.repeats)
+        progress(f"changes: {path} done ({time.monotonic() - started:.0f} s)")
+    table = section(
+        f"PAGE LOADS ({args.repeats} per page, random URL filters; server time of the initial callbacks)",
+        loads,
+    ) + section("FILTER CALLBACKS (one control changed to a random value, from the page as loaded)", changes)
+    notes = ["exports skipped (--skip-exports)"]
+    if not args.skip_exports:
+        try:
+            exports, notes = measure_exports(args.db, facts, gunicorn_env, args.export_repeats)
+        except (SystemExit, RuntimeError, OSError) as exc:  # gunicorn did not start: keep what was measured
+            exports, notes = [], [f"exports not measured: {str(exc)[-1500:]}"]
+        table += section(
+            f"EXPORTS (gunicorn, one worker, loopback; {args.export_repeats} downloads each, "
+            "time to the last byte)",
+            exports,
+        )
+    print(render(table))
+    print("\n".join(notes))
+    if browser.errors:
+        counts = Counter(browser.errors)
+        print(
+            f"{len(browser.errors)} request errors: "
+            + "; ".join(f"{e} x{n}" for e, n in counts.most_common())
+        )
+    print(f"took {time.monotonic() - started:.0f} s")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -56,18 +56,26 @@ def segments(
     )
 
 
+def build_1m_db(db: Path) -> Path:
+    """The 1M-customer DB at db, built if missing (from /tmp/loaddb/sales_1m.parquet, seed 0, made first)."""
+    LOADDB.mkdir(parents=True, exist_ok=True)
+    sales = LOADDB / "sales_1m.parquet"
+    if not db.exists() and not sales.exists():
+        segments("generate", "--customers", "1000000", "--seed", "0", "--out", str(sales), quiet=False)
+    if not db.exists():
+        db.parent.mkdir(parents=True, exist_ok=True)
+        segments("run", str(sales), "--db", str(db), "--quiet", quiet=False)
+    return db
+
+
 def build_1m(db: Path) -> tuple[Path, Path]:
     """The 1M-customer DB and the swap loop's input, made once in /tmp/loaddb.
 
     The swap input is the same million customers as a customer table (one row each), so a re-run takes
     about a minute instead of the six a 25M-line sales file needs here, and the newest run stays 1M wide.
     """
-    LOADDB.mkdir(parents=True, exist_ok=True)
-    sales, table = LOADDB / "sales_1m.parquet", LOADDB / "customers_1m.parquet"
-    if not sales.exists():
-        segments("generate", "--customers", "1000000", "--seed", "0", "--out", str(sales), quiet=False)
-    if not db.exists():
-        segments("run", str(sales), "--db", str(db), "--quiet", quiet=False)
+    build_1m_db(db)
+    table = LOADDB / "customers_1m.parquet"
     if not table.exists():
         import duckdb
 
@@ -106,6 +114,16 @@ def setup_login(work: Path, env: dict[str, str]) -> dict[str, str]:
         sys.exit(f"segments users add failed: {added.stderr.strip()}")
     env.update(SEGMENTATION_USERS=str(users), SECRET_KEY=secrets.token_hex(32))
     return {"LOADTEST_USER": "loadtest", "LOADTEST_PASSWORD": password}
+
+
+def server_env() -> dict[str, str]:
+    """This process's environment for gunicorn, without SEGMENTATION_/LOADTEST_ settings other than the
+    DuckDB thread and memory caps (the caller adds the DB, login or anonymous access)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEGMENTATION_", "LOADTEST_"))}
+    for name in ("SEGMENTATION_DB_THREADS", "SEGMENTATION_DB_MEMORY"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return env
 
 
 def start_gunicorn(db: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
@@ -193,10 +211,7 @@ def main() -> int:
     users = args.users or (3 if args.small else 50)
     duration = args.duration or ("20s" if args.small else "5m")
     work = Path(tempfile.mkdtemp(prefix="loadtest-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEGMENTATION_", "LOADTEST_"))}
-    for name in ("SEGMENTATION_DB_THREADS", "SEGMENTATION_DB_MEMORY"):
-        if name in os.environ:
-            env[name] = os.environ[name]
+    env = server_env()
     db = work / "segments.duckdb"
     second: Path | None = None
     if args.db:

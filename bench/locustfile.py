@@ -5,11 +5,11 @@ server callback that fires on its own, found from the dependency list and the la
 callbacks whose inputs sit in newly inserted components (prevent_initial_call is honoured unless an output
 already existed outside the insertion, as Dash does), props that components set on mount (dcc.Location's
 pathname/search, the infinite AG Grid's first getRowsRequest), then the callbacks the answers trigger,
-wave after wave, each wave's requests in parallel. Then the user changes filters (country, segment,
-tenure) on Explore, Customers or Overview with 1-3 s think time, scrolls the customers grid, and sometimes
-downloads a small filtered CSV. Request names say what each is; names starting with "filter" are the filter
-callbacks the load test's thresholds apply to. Settings come from the environment (LOADTEST_USER,
-LOADTEST_PASSWORD: log in first; LOADTEST_SEED).
+wave after wave (that model of the renderer is bench/dash_protocol.py), each wave's requests in parallel.
+Then the user changes filters (country, segment, tenure) on Explore, Customers or Overview with 1-3 s think
+time, scrolls the customers grid, and sometimes downloads a small filtered CSV. Request names say what each
+is; names starting with "filter" are the filter callbacks the load test's thresholds apply to. Settings
+come from the environment (LOADTEST_USER, LOADTEST_PASSWORD: log in first; LOADTEST_SEED).
 """
 
 from __future__ import annotations
@@ -18,157 +18,25 @@ import json
 import os
 import random
 import re
+import sys
+from pathlib import Path
 from typing import Any
 
 import gevent.pool
 from locust import HttpUser, between, events, task
 from locust.runners import STATE_STOPPED, STATE_STOPPING
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # locust loads this file by path
+from dash_protocol import Dep, Fired, Page, rows_request, run_waves  # noqa: E402
+from dash_protocol import open_page as new_tab  # noqa: E402 - the task open_page below is another thing
+
 FILTER_P95_MS = 500.0
 FILTER_P99_MS = 1000.0
 PAGES = {"/": 3, "/explore": 4, "/customers": 4, "/compare": 1}
-MOUNT_PROPS = {("Location", "pathname"), ("Location", "search")}
 SMALL_EXPORT_ROWS = 20_000  # the Customers page's count below which a user downloads the list
 PARALLEL = 6  # a browser's connections per host
 _HIDDEN = re.compile(r"<input[^>]*type=[\"']hidden[\"'][^>]*>", re.I)
 _ATTR = re.compile(r"(name|value)=[\"']([^\"']*)[\"']", re.I)
-
-
-def key(cid: Any) -> str:
-    """A component id as Dash writes it in changedPropIds: strings as they are, dict ids as sorted JSON."""
-    return cid if isinstance(cid, str) else json.dumps(cid, sort_keys=True, separators=(",", ":"))
-
-
-def walk(node: Any, found: dict[str, tuple[Any, str, dict[str, Any]]]) -> None:
-    """Every component with an id in a Dash JSON tree: key -> (id, type, props)."""
-    if isinstance(node, list):
-        for item in node:
-            walk(item, found)
-    elif isinstance(node, dict):
-        props = node.get("props")
-        if isinstance(props, dict) and "type" in node:
-            if "id" in props:
-                found[key(props["id"])] = (props["id"], node["type"], props)
-            for value in props.values():
-                walk(value, found)
-
-
-def parse_spec(spec: str) -> tuple[Any, str]:
-    """'id.prop' (id maybe JSON with ["ALL"] wildcards) -> (id or pattern dict, prop)."""
-    cid, prop = spec.rsplit(".", 1)
-    return (json.loads(cid) if cid.startswith("{") else cid), prop
-
-
-class Dep:
-    """One server callback from /_dash-dependencies."""
-
-    def __init__(self, raw: dict[str, Any]) -> None:
-        self.raw = raw
-        self.output = raw["output"]
-        multi = self.output.startswith("..")
-        parts = self.output.strip(".").split("...") if multi else [self.output]
-        self.multi = multi
-        self.outputs = [parse_spec(p) for p in parts]
-        self.inputs = [(i["id"], i["property"]) for i in raw["inputs"]]
-        self.state = [(s["id"], s["property"]) for s in raw["state"]]
-        self.pic = bool(raw.get("prevent_initial_call"))
-        self.name = parts[0].split("@")[0]
-        pattern_ids = [p for p, _ in self.outputs + self.inputs + self.state if not isinstance(p, str)]
-        self.usable = not any("MATCH" in json.dumps(p) or "ALLSMALLER" in json.dumps(p) for p in pattern_ids)
-
-
-class Page:
-    """What one browser tab knows: components and their props, and the app's callbacks."""
-
-    def __init__(self, deps: list[Dep]) -> None:
-        self.deps = deps
-        self.comps: dict[str, tuple[Any, str, dict[str, Any]]] = {}
-
-    def matches(self, pattern: Any) -> list[str]:
-        """Keys of the components an id or pattern (ALL wildcards) names."""
-        if isinstance(pattern, str):
-            return [pattern] if pattern in self.comps else []
-        out = []
-        for k, (cid, _, _) in self.comps.items():
-            if isinstance(cid, dict) and set(cid) == set(pattern):
-                if all(v == ["ALL"] or cid[f] == v for f, v in pattern.items()):
-                    out.append(k)
-        return out
-
-    def body(self, dep: Dep, changed: list[str]) -> dict[str, Any]:
-        """The JSON the renderer POSTs to /_dash-update-component for dep."""
-
-        def item(pattern: Any, prop: str, with_value: bool) -> Any:
-            keys = self.matches(pattern)
-            items = []
-            for k in keys:
-                cid, _, props = self.comps[k]
-                entry = {"id": cid, "property": prop}
-                if with_value:
-                    entry["value"] = props.get(prop)
-                items.append(entry)
-            if isinstance(pattern, str):
-                return items[0] if items else {"id": pattern, "property": prop, "value": None}
-            return items
-
-        outputs = [item(p, prop, False) for p, prop in dep.outputs]
-        return {
-            "output": dep.output,
-            "outputs": outputs if dep.multi else outputs[0],
-            "inputs": [item(p, prop, True) for p, prop in dep.inputs],
-            "state": [item(p, prop, True) for p, prop in dep.state],
-            "changedPropIds": changed,
-        }
-
-    def insert(self, tree: Any, before: set[str]) -> dict[Dep, list[str]]:
-        """Add a subtree; the callbacks its insertion fires, with the props that fired them."""
-        new: dict[str, tuple[Any, str, dict[str, Any]]] = {}
-        walk(tree, new)
-        self.comps.update(new)
-        fired: dict[Dep, list[str]] = {}
-        for dep in self.deps:
-            if not dep.usable:
-                continue
-            ins = [(k, prop) for p, prop in dep.inputs for k in self.matches(p) if k in new]
-            outs_outside = any(k in before for p, _ in dep.outputs for k in self.matches(p))
-            if ins and (not dep.pic or outs_outside):
-                fired[dep] = [f"{k}.{prop}" for k, prop in ins]
-        for k, (_, ctype, props) in new.items():  # props the components set themselves when mounted
-            mounted = [p for t, p in MOUNT_PROPS if t == ctype]
-            if ctype == "AgGrid" and props.get("rowModelType") == "infinite":
-                props["getRowsRequest"] = {"startRow": 0, "endRow": 100, "sortModel": [], "filterModel": {}}
-                mounted.append("getRowsRequest")
-            for prop in mounted:
-                for dep in self.triggered_by(f"{k}.{prop}"):
-                    fired.setdefault(dep, []).append(f"{k}.{prop}")
-        return fired
-
-    def triggered_by(self, changed: str) -> list[Dep]:
-        """Server callbacks with the changed 'id.prop' among their inputs."""
-        k, prop = changed.rsplit(".", 1)
-        return [
-            d
-            for d in self.deps
-            if d.usable and any(pr == prop and k in self.matches(p) for p, pr in d.inputs)
-        ]
-
-    def apply(self, response: dict[str, Any]) -> tuple[dict[Dep, list[str]], list[str]]:
-        """Store a callback's answer; the callbacks it fires (insertions and changed inputs)."""
-        fired: dict[Dep, list[str]] = {}
-        changed = []
-        for k, props in response.items():
-            if k not in self.comps:
-                continue
-            for prop, value in props.items():
-                self.comps[k][2][prop] = value
-                changed.append(f"{k}.{prop}")
-                if isinstance(value, (dict, list)) and "props" in json.dumps(value)[:20000]:
-                    for dep, ids in self.insert(value, set(self.comps)).items():
-                        fired.setdefault(dep, []).extend(ids)
-        for c in changed:
-            for dep in self.triggered_by(c):
-                fired.setdefault(dep, []).append(c)
-        return fired, changed
 
 
 class MarketingUser(HttpUser):
@@ -234,28 +102,23 @@ class MarketingUser(HttpUser):
                 r.failure(f"{dep.name}: error text in the answer")
             return payload
 
-    def run_waves(self, fired: dict[Dep, list[str]], kind: str) -> None:
+    def run_waves(self, fired: Fired, kind: str) -> None:
         """Send each wave of triggered callbacks in parallel, apply the answers, repeat for what they fire."""
         assert self.page is not None
-        for _ in range(6):
-            if not fired:
-                return
+
+        def send_wave(wave: Fired) -> list[dict[str, Any] | None]:
             pool = gevent.pool.Pool(PARALLEL)
             jobs = []
-            for dep, changed in fired.items():
+            for dep, changed in wave.items():
                 label = f"{kind} cb: {dep.name} ({self.path})" if kind == "load" else f"{kind} cb: {dep.name}"
                 jobs.append(pool.spawn(self.callback, dep, changed, label))
             try:
                 pool.join()
             finally:  # the test's end stops this user: its parallel requests stop with it, unrecorded
                 pool.kill()
-            fired = {}
-            for answer in (job.value for job in jobs):
-                if answer:
-                    more, _ = self.page.apply(answer)
-                    for dep, ids in more.items():
-                        fired.setdefault(dep, []).extend(ids)
-            self.remember()
+            return [job.value for job in jobs]
+
+        run_waves(self.page, fired, send_wave, self.remember)
 
     def load(self, path: str, search: str = "") -> None:
         """A full page load: the HTML, layout, dependencies, then every callback that fires by itself."""
@@ -263,17 +126,8 @@ class MarketingUser(HttpUser):
         self.client.get(path + search, name=f"load: GET {path}")
         layout = self.client.get("/_dash-layout", name="load: /_dash-layout").json()
         raw = self.client.get("/_dash-dependencies", name="load: /_dash-dependencies").json()
-        self.deps = [Dep(d) for d in raw if not d.get("clientside_function")]
-        self.page = Page(self.deps)
-        fired = self.page.insert(layout, set())
-        for k, prop, value in (
-            ("url", "pathname", path),
-            ("url", "search", search),
-            ("_pages_location", "pathname", path),
-            ("_pages_location", "search", search),
-        ):
-            if k in self.page.comps:
-                self.page.comps[k][2][prop] = value
+        self.page, fired = new_tab(raw, layout, path, search)
+        self.deps = self.page.deps
         self.next_row, self.count, self.export_href = 100, None, None
         self.run_waves(fired, "load")
 
@@ -330,31 +184,15 @@ class MarketingUser(HttpUser):
                 return self.load("/", search)
             options = [o["value"] for o in comp[2].get("options") or [] if isinstance(o, dict)]
             comp[2]["value"] = self.rng.choice(options) if options else None
-            fired = {
-                d: ["overview-map-segment.value"]
-                for d in self.page.triggered_by("overview-map-segment.value")
-            }
-            return self.run_waves(fired, "filter")
+            return self.run_waves(self.page.changed("overview-map-segment.value"), "filter")
         prefix = self.prefix()
         if prefix is None:
             return self.load(self.rng.choice(["/", "/explore", "/customers"]))
         changed = self.change_control(prefix)
         if changed is None:
             return
-        fired = {d: [changed] for d in self.page.triggered_by(changed)}
-        if prefix == "customers":  # the clientside sink purges the grid, which asks for its first block
-            self.page.comps["customers-grid"][2]["getRowsRequest"] = {
-                "startRow": 0,
-                "endRow": 100,
-                "sortModel": [],
-                "filterModel": {},
-            }
-            fired.update(
-                {
-                    d: ["customers-grid.getRowsRequest"]
-                    for d in self.page.triggered_by("customers-grid.getRowsRequest")
-                }
-            )
+        fired = self.page.changed(changed)  # on Customers: the clientside purge's first-block request too
+        if prefix == "customers":
             self.next_row = 100
         self.run_waves(fired, "filter")
 
@@ -369,18 +207,9 @@ class MarketingUser(HttpUser):
         if self.path != "/customers" or self.page is None or "customers-grid" not in self.page.comps:
             return self.load("/customers")
         start = self.next_row
-        self.page.comps["customers-grid"][2]["getRowsRequest"] = {
-            "startRow": start,
-            "endRow": start + 100,
-            "sortModel": [],
-            "filterModel": {},
-        }
+        self.page.comps["customers-grid"][2]["getRowsRequest"] = rows_request(start)
         self.next_row += 100
-        fired = {
-            d: ["customers-grid.getRowsRequest"]
-            for d in self.page.triggered_by("customers-grid.getRowsRequest")
-        }
-        self.run_waves(fired, "scroll")
+        self.run_waves(self.page.changed("customers-grid.getRowsRequest"), "scroll")
 
     @task(1)
     def export_small(self) -> None:
