@@ -74,22 +74,23 @@ def export_stream(
     No timeout: exports are long by nature.
     """
     params = f.params()
+    rows_cte = filtered.cte(f)
     cur = queries.connection().cursor()
     try:
-        typed = cur.sql(
-            queries.sql(filtered.FILTERED_CTE, "SELECT", _SELECT, "FROM filtered LIMIT 0"), params=params
-        )
+        typed_sql = queries.sql(rows_cte, "SELECT", _SELECT, "FROM filtered LIMIT 0")
+        typed = cur.sql(typed_sql, params=queries.bound(typed_sql, params))
         columns = [(name, str(t)) for name, t in zip(typed.columns, typed.types, strict=True)]
         ids_sql = queries.sql(
-            filtered.FILTERED_CTE,
+            rows_cte,
             "SELECT customer_id FROM filtered",
             filtered._order_by(f, view or TableView()),  # whitelisted columns only
             "LIMIT $top",
         )
-        ids = cur.sql(ids_sql, params={**params, "top": top}).to_arrow_table().column(0).combine_chunks()
+        ids_params = queries.bound(ids_sql, {**params, "top": top})
+        ids = cur.sql(ids_sql, params=ids_params).to_arrow_table().column(0).combine_chunks()
         chunk_sql = render(
             queries.sql(
-                filtered.FILTERED_CTE,
+                rows_cte,
                 "SELECT p._export_pos,",
                 _SELECT,
                 "FROM filtered JOIN (SELECT unnest($ids) AS customer_id,",
@@ -106,9 +107,9 @@ def export_stream(
         try:
             for start in range(0, wanted, chunk_rows):
                 chunk = ids.slice(start, min(chunk_rows, wanted - start)).to_pylist()
-                reader = cur.sql(chunk_sql, params={**params, "ids": chunk}).to_arrow_reader(
-                    EXPORT_BATCH_ROWS
-                )
+                reader = cur.sql(
+                    chunk_sql, params=queries.bound(chunk_sql, {**params, "ids": chunk})
+                ).to_arrow_reader(EXPORT_BATCH_ROWS)
                 for batch in reader:
                     yield joined(batch.column(0)), batch.num_rows
         finally:

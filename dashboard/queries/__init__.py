@@ -15,6 +15,7 @@ import contextlib
 import contextvars
 import itertools
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -202,9 +203,21 @@ def _deadline(con: duckdb.DuckDBPyConnection, seconds: float) -> Iterator[None]:
             _watched.pop(token, None)
 
 
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def bound(sql: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The named parameters the SQL text uses (DuckDB refuses unused ones): the filter CTE leaves out the
+    conditions of unset filters (filtered.cte), so a query binds only part of Filters.params()."""
+    names = set(_PARAM.findall(sql))
+    return {k: v for k, v in params.items() if k in names}
+
+
 def _execute(sql: str, params: Mapping[str, Any] | list[Any] | None) -> duckdb.DuckDBPyConnection:
     """Execute on this thread's connection; a file with no dashboard tables counts as empty."""
     con = connection()
+    if isinstance(params, Mapping):
+        params = bound(sql, params)
     try:
         return con.execute(sql, params if params is not None else [])
     except duckdb.CatalogException:

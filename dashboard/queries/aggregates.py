@@ -17,7 +17,7 @@ import pandas as pd
 from dashboard import queries
 from dashboard.filters import Filters
 from dashboard.queries import result_cache
-from dashboard.queries.filtered import FILTERED_CTE
+from dashboard.queries.filtered import cte
 
 # Map metric key -> fixed column of country_summary.
 METRICS: dict[str, str] = {"customers": "customers", "revenue": "revenue"}
@@ -96,7 +96,7 @@ class Summary:
 def summary(f: Filters) -> Summary:
     """KPIs, segment_summary and the per-country aggregates of the customers f keeps, from one scan."""
     rows = result_cache.memo(
-        "summary", f.params(), lambda: queries.fetch_df(FILTERED_CTE + _SUMMARY, f.params())
+        "summary", f.params(), lambda: queries.fetch_df(cte(f, rows=False) + _SUMMARY, f.params())
     )
     total = rows[rows["g"] == 3]
     if total.empty or pd.isna(total["customers"].iloc[0]):  # no customer passes: one all-NULL total row

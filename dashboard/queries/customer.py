@@ -103,7 +103,7 @@ def histograms(f: Filters, bins: int = HISTOGRAM_BINS) -> pd.DataFrame:
     """
     params = {**f.params(), "bins": min(max(int(bins), 1), 200)}
     return result_cache.memo(
-        "histograms", params, lambda: queries.fetch_df(filtered.FILTERED_CTE + _HISTOGRAMS, params)
+        "histograms", params, lambda: queries.fetch_df(filtered.cte(f, rows=False) + _HISTOGRAMS, params)
     )
 
 
@@ -129,7 +129,12 @@ def range_under(f: Filters, name: str) -> tuple[float | None, float | None]:
     expr = _RANGE_EXPR[name]  # a fixed expression; an unknown name is a KeyError, never SQL
     row = queries.fetch_one(
         queries.sql(
-            filtered.FILTERED_CTE, "SELECT min(", expr, ")::DOUBLE, max(", expr, ")::DOUBLE FROM filtered"
+            filtered.cte(f, rows=False),
+            "SELECT min(",
+            expr,
+            ")::DOUBLE, max(",
+            expr,
+            ")::DOUBLE FROM filtered",
         ),
         f.params(),
     )
@@ -141,7 +146,7 @@ def values_under(f: Filters, kind: str) -> list[str]:
     column = _VALUE_COLUMNS[kind]
     rows = queries.fetch_all(
         queries.sql(
-            filtered.FILTERED_CTE,
+            filtered.cte(f),
             "SELECT",
             column,
             "FROM filtered WHERE",

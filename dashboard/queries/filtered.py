@@ -1,10 +1,10 @@
 """What the filter set selects: allowed values, the filter CTE, the count, the paged customer table, sampled
 points and export rows (queries.aggregates has the KPIs and per-segment and per-country aggregates).
 
-The SQL is static. `FILTERED_CTE` is one constant CTE whose optional filters are NULL-guarded named
-parameters (lists bound with list_contains), so every filtered query (here and in queries.customer) takes
-exactly `Filters.params()` plus its own few parameters. Only identifiers from the fixed dicts below (sort
-columns, metrics) are ever placed into SQL text.
+The SQL is made of constant fragments: cte(f) puts together the filter CTE's conditions for the filters f
+sets, with their values bound as named parameters (lists with list_contains), so every filtered query
+(here and in queries.customer, aggregates, profiles, ...) binds `Filters.params()` plus its own few
+parameters. Only identifiers from the fixed dicts below (sort columns) are ever placed into SQL text.
 """
 
 from __future__ import annotations
@@ -21,11 +21,16 @@ from dashboard.queries import result_cache
 PAGE_SIZE_MAX = 100
 SAMPLE_MAX = 5000
 
-# The filter CTE every filtered query starts with (public: queries.customer builds on it too): `filtered` =
-# the customers of one run that pass the filters, joined to their segment's name and action. It uses every
-# $param of Filters.params(), so a query made of FILTERED_CTE + its own SELECT binds f.params() (+ its own).
-FILTERED_CTE = """
-WITH named_at_risk AS (
+# The filter CTE every filtered query starts with: cte(f) = `WITH ... filtered AS (...)`, the customers of one
+# run that pass f's filters (with rows=True joined to their segment's name and given the list's reason and
+# action). The text is made of the constant fragments below, never of user text; values are bound as
+# $params of Filters.params() (queries binds those the text names). Only the conditions of the filters f
+# sets are in the text: DuckDB cannot drop a NULL-guarded condition whose parameter is unset, and on 1M
+# customers an unfiltered scan through all of them took 26 ms instead of 2.
+
+# The at-risk list's two facts (the at-risk condition and the rows' list_reason and action use them).
+_AT_RISK_CTES = """
+named_at_risk AS (
     SELECT segment_id FROM seg.segments
     WHERE run_id = $run_id AND list_contains($at_risk_names, lower(name))
 ),
@@ -34,14 +39,13 @@ by_value AS (
     SELECT $value_ready AND EXISTS (
         SELECT 1 FROM seg.customers WHERE run_id = $run_id AND p_alive * 100 < $at_risk_alive
     ) AS yes
-),
-filtered AS (
-    -- list_reason and action follow the list's purpose. With a value model that finds customers below the
-    -- threshold, the at-risk list is those whose chance of still being active is below $at_risk_alive
-    -- percent, ranked by value at risk, each with the retention action. Otherwise it is the learned
-    -- segments named At Risk / Can't Lose (their action fits), or, when the run has none, the RFM groups
-    -- of those names (the RFM group's win-back action, never the learned segment's "upsell").
-    SELECT c.*, s.name AS segment_name,
+),"""
+# list_reason and action follow the list's purpose. With a value model that finds customers below the
+# threshold, the at-risk list is those whose chance of still being active is below $at_risk_alive percent,
+# ranked by value at risk, each with the retention action. Otherwise it is the learned segments named At
+# Risk / Can't Lose (their action fits), or, when the run has none, the RFM groups of those names (the RFM
+# group's win-back action, never the learned segment's "upsell").
+_ROW_COLUMNS = """, s.name AS segment_name,
            CASE WHEN $at_risk AND (SELECT yes FROM by_value)
                     THEN printf('%.1f%% chance still active; %s of value at risk', c.p_alive * 100,
                                 c.value_at_risk::VARCHAR)
@@ -55,31 +59,53 @@ filtered AS (
                 THEN $rfm_actions[list_position($rfm_groups, c.rfm_group)]
                 ELSE s.action END AS action
     FROM seg.customers AS c
-    LEFT JOIN seg.segments AS s ON s.run_id = c.run_id AND s.segment_id = c.segment_id
-    WHERE c.run_id = $run_id
-      AND ($countries IS NULL OR list_contains($countries, c.country))
-      AND ($segments IS NULL OR list_contains($segments, c.segment_id))
-      AND ($tenure_min IS NULL OR c.tenure_days >= $tenure_min)
-      AND ($tenure_max IS NULL OR c.tenure_days <= $tenure_max)
-      AND ($recency_min IS NULL OR c.recency_days >= $recency_min)
-      AND ($recency_max IS NULL OR c.recency_days <= $recency_max)
-      AND ($frequency_min IS NULL OR c.frequency >= $frequency_min)
-      AND ($frequency_max IS NULL OR c.frequency <= $frequency_max)
-      AND ($monetary_min IS NULL OR c.monetary >= $monetary_min)
-      AND ($monetary_max IS NULL OR c.monetary <= $monetary_max)
-      AND ($value_min IS NULL OR c.predicted_value >= $value_min)
-      AND ($value_max IS NULL OR c.predicted_value <= $value_max)
-      AND ($alive_min IS NULL OR c.p_alive * 100 >= $alive_min)
-      AND ($alive_max IS NULL OR c.p_alive * 100 <= $alive_max)
-      AND (NOT $outliers_only OR coalesce(c.is_outlier, false))
-      AND (NOT $outliers_exclude OR NOT coalesce(c.is_outlier, false))
-      AND (NOT $at_risk OR CASE
-            WHEN (SELECT yes FROM by_value) THEN c.p_alive * 100 < $at_risk_alive
+    LEFT JOIN seg.segments AS s ON s.run_id = c.run_id AND s.segment_id = c.segment_id"""
+# Each filter's condition on `c` (seg.customers), in the text only when Filters.params() sets its key.
+_CONDITIONS: tuple[tuple[str, str], ...] = (
+    ("countries", "list_contains($countries, c.country)"),
+    ("segments", "list_contains($segments, c.segment_id)"),
+    ("tenure_min", "c.tenure_days >= $tenure_min"),
+    ("tenure_max", "c.tenure_days <= $tenure_max"),
+    ("recency_min", "c.recency_days >= $recency_min"),
+    ("recency_max", "c.recency_days <= $recency_max"),
+    ("frequency_min", "c.frequency >= $frequency_min"),
+    ("frequency_max", "c.frequency <= $frequency_max"),
+    ("monetary_min", "c.monetary >= $monetary_min"),
+    ("monetary_max", "c.monetary <= $monetary_max"),
+    ("value_min", "c.predicted_value >= $value_min"),
+    ("value_max", "c.predicted_value <= $value_max"),
+    ("alive_min", "c.p_alive * 100 >= $alive_min"),
+    ("alive_max", "c.p_alive * 100 <= $alive_max"),
+    ("outliers_only", "coalesce(c.is_outlier, false)"),
+    ("outliers_exclude", "NOT coalesce(c.is_outlier, false)"),
+    (
+        "at_risk",
+        """CASE WHEN (SELECT yes FROM by_value) THEN c.p_alive * 100 < $at_risk_alive
             WHEN EXISTS (SELECT 1 FROM named_at_risk)
                 THEN c.segment_id IN (SELECT segment_id FROM named_at_risk)
-            ELSE coalesce(list_contains($at_risk_names, lower(c.rfm_group)), false) END)
+            ELSE coalesce(list_contains($at_risk_names, lower(c.rfm_group)), false) END""",
+    ),
 )
-"""
+
+
+def cte(f: Filters, rows: bool = True) -> str:
+    """`WITH ... filtered AS (...)` for f: its run's customers that pass its filters. rows=True adds the
+    columns a list shows (segment_name, list_reason, action); aggregates leave them out (no join)."""
+    params = f.params()
+    conditions = [c for key, c in _CONDITIONS if params[key] is not None and params[key] is not False]
+    at_risk = rows or bool(params["at_risk"])
+    columns = _ROW_COLUMNS if rows else "\n    FROM seg.customers AS c"
+    where = "".join(f"\n      AND ({c})" for c in conditions)
+    return (
+        "\nWITH"
+        + (_AT_RISK_CTES if at_risk else "")
+        + "\nfiltered AS (\n    SELECT c.*"
+        + columns
+        + "\n    WHERE c.run_id = $run_id"
+        + where
+        + "\n)\n"
+    )
+
 
 # UI sort key -> fixed, quoted column of `filtered` (never user text).
 SORT_COLUMNS: dict[str, str] = {
@@ -205,7 +231,7 @@ def count(f: Filters) -> int:
     """How many customers the filters select."""
 
     def compute() -> int:
-        row = queries.fetch_one(queries.sql(FILTERED_CTE, "SELECT count(*) FROM filtered"), f.params())
+        row = queries.fetch_one(queries.sql(cte(f, rows=False), "SELECT count(*) FROM filtered"), f.params())
         return int(row[0]) if row else 0
 
     return result_cache.memo("count", f.params(), compute)
@@ -259,7 +285,7 @@ def _block(
     params = {**f.params(), "limit": min(max(int(limit), 1), PAGE_SIZE_MAX), "offset": max(int(offset), 0)}
     return queries.fetch_df(
         queries.sql(
-            FILTERED_CTE,
+            cte(f),
             "SELECT",
             _TABLE_SELECT,
             "FROM filtered",
@@ -275,7 +301,7 @@ def sample_customers(f: Filters, n: int = SAMPLE_MAX) -> pd.DataFrame:
     params = {**f.params(), "n": min(max(int(n), 0), SAMPLE_MAX)}
     return queries.fetch_df(
         queries.sql(
-            FILTERED_CTE,
+            cte(f),
             """SELECT customer_id, country, segment_id, segment_name, is_outlier, recency_days, frequency,
                       monetary, tenure_days, pc1, pc2, pc3
                FROM filtered ORDER BY hash(customer_id), customer_id LIMIT $n""",
@@ -287,7 +313,7 @@ def sample_customers(f: Filters, n: int = SAMPLE_MAX) -> pd.DataFrame:
 def _export_sql(f: Filters, view: TableView | None) -> str:
     """Every filtered customer's EXPORT_COLUMNS in the table's order, at most $top of them (NULL: all)."""
     return queries.sql(
-        FILTERED_CTE,
+        cte(f),
         "SELECT",
         _EXPORT_SELECT,
         "FROM filtered",

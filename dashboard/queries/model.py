@@ -15,7 +15,7 @@ import pandas as pd
 from dashboard import queries
 from dashboard.filters import Filters, as_filters
 from dashboard.queries import profiles
-from dashboard.queries.filtered import FILTERED_CTE, SAMPLE_MAX
+from dashboard.queries.filtered import SAMPLE_MAX, cte
 
 BINS_MAX = 60
 SCORE_COLUMNS: tuple[str, ...] = ("inertia", "silhouette", "davies_bouldin", "calinski_harabasz")
@@ -117,9 +117,10 @@ def pca_sample(run: int | Filters, n: int = SAMPLE_MAX) -> pd.DataFrame:
     come first, so every outlier is in it (they are few). Columns: customer_id, country, segment_id,
     segment_name, is_outlier, pc1, pc2, pc3, monetary."""
     limit = min(max(int(n), 0), SAMPLE_MAX)
+    f = as_filters(run)
     return queries.fetch_df(
         queries.sql(
-            FILTERED_CTE,
+            cte(f),
             """SELECT c.customer_id, c.country, c.segment_id,
                   coalesce(c.segment_name, 'Segment ' || c.segment_id) AS segment_name,
                   coalesce(c.is_outlier, false) AS is_outlier, c.pc1, c.pc2, c.pc3, c.monetary
@@ -127,7 +128,7 @@ def pca_sample(run: int | Filters, n: int = SAMPLE_MAX) -> pd.DataFrame:
            ORDER BY coalesce(c.is_outlier, false) DESC, hash(c.customer_id), c.customer_id
            LIMIT $limit""",
         ),
-        {**as_filters(run).params(), "limit": limit},
+        {**f.params(), "limit": limit},
     )
 
 
@@ -209,7 +210,7 @@ _VALUE = """, vals AS (
 
 
 def _source(f: Filters, feature: str) -> dict[str, Any] | None:
-    """The bound parameters that select `feature` of the filtered customers in FILTERED_CTE + _VALUE, or
+    """The bound parameters that select `feature` of the filtered customers in cte(f) + _VALUE, or
     None if the run has no such feature."""
     run_id = f.run_id
     if not isinstance(feature, str) or feature not in profiles.features(run_id):
@@ -234,13 +235,14 @@ def histogram(run: int | Filters, feature: str, bins: int = 30, clip: bool = Tru
     With clip, the range is the 1st to 99th percentile and the tails fall into the end bins, so one
     huge customer does not squeeze everyone else into a single bar.
     """
-    params = _source(as_filters(run), feature)
+    f = as_filters(run)
+    params = _source(f, feature)
     if params is None:
         return None
     bins = min(max(int(bins), 1), BINS_MAX)
     bounds = queries.fetch_one(
         queries.sql(
-            FILTERED_CTE,
+            cte(f, rows=False),
             _VALUE,
             """SELECT min(v), max(v), quantile_cont(v, 0.01), quantile_cont(v, 0.99),
                       count(*) FILTER (WHERE v IS NULL) FROM vals""",
@@ -258,7 +260,7 @@ def histogram(run: int | Filters, feature: str, bins: int = 30, clip: bool = Tru
         hi = lo + 1.0
     counts = queries.fetch_df(
         queries.sql(
-            FILTERED_CTE,
+            cte(f, rows=False),
             _VALUE,
             """SELECT least(greatest(floor((v - $lo) / ($hi - $lo) * $bins), 0), $bins - 1)::INTEGER AS bin,
                       segment_id, count(*) AS customers
@@ -268,7 +270,7 @@ def histogram(run: int | Filters, feature: str, bins: int = 30, clip: bool = Tru
     )
     tails = queries.fetch_one(
         queries.sql(
-            FILTERED_CTE,
+            cte(f, rows=False),
             _VALUE,
             "SELECT count(*) FILTER (WHERE v < $lo), count(*) FILTER (WHERE v > $hi) FROM vals",
         ),

@@ -3,7 +3,7 @@
 Profiles (mean, median, quartiles, min, max per segment and feature; segment -1 = the whole population) are
 read from seg.segment_profiles, which the run computed once, when no filter narrows the customers; under
 filters (Germany, tenure over a year...) they are computed from the filtered customers, as are box-plot
-quantiles, top countries and the cross tab (queries.filtered's FILTERED_CTE, so every page filters alike).
+quantiles, top countries and the cross tab (queries.filtered's cte(f), so every page filters alike).
 Every query returns at most segments x features (or x countries, LIMITed) rows, never customers. The SQL
 is static; segment ids and feature names arrive as bound lists that the caller has checked against the run.
 """
@@ -17,7 +17,7 @@ import pandas as pd
 from dashboard import queries
 from dashboard.filters import Filters, as_filters
 from dashboard.queries import result_cache
-from dashboard.queries.filtered import FILTERED_CTE
+from dashboard.queries.filtered import cte
 from segmentation.config import TRANSACTION_FEATURES
 from segmentation.rfm_groups import RFM_GROUPS
 
@@ -30,7 +30,7 @@ RFM_ORDER: tuple[str, ...] = RFM_GROUPS
 
 # Each filtered customer's feature values as one list with the names beside it: the fixed columns for a
 # sales-lines run, the stored `features` array (named by runs.features) for a customer-table run. Static
-# text that follows FILTERED_CTE (its $params plus $columns), so one CTE serves every feature and filter.
+# text that follows cte(f) (its $params plus $columns), so one CTE serves every feature and filter.
 _LONG = """, run AS (
     SELECT mode, features AS names FROM seg.runs WHERE id = $run_id
 ),
@@ -103,7 +103,7 @@ def _live_profiles(f: Filters, segment_ids: Iterable[int], population: bool) -> 
     """profiles() computed from the filtered customers (same columns and order as the stored ones)."""
     return queries.fetch_df(
         queries.sql(
-            FILTERED_CTE,
+            cte(f, rows=False),
             _LONG,
             """, stats AS (
             SELECT segment_id, feature, avg(v) AS mean, quantile_cont(v, [0.5, 0.25, 0.75]) AS q,
@@ -131,8 +131,11 @@ def normalise(df: pd.DataFrame) -> pd.DataFrame:
     spread = (pop["p75"] - pop["p25"]).where(lambda s: s > 0, pop["max"] - pop["min"])
     spread = spread.where(spread > 0, 1.0).fillna(1.0)
     rows = df[df["segment_id"] != POPULATION][["segment_id", "feature", "median"]].copy()
-    rows["population_median"] = rows["feature"].map(pop["median"])
-    rows["score"] = (rows["median"] - rows["population_median"]) / rows["feature"].map(spread)
+    # astype(float): with no customers under the filters both frames are empty, and mapping an empty string
+    # column gives a string column, which cannot be subtracted (Compare answered 500 to such a filter set)
+    rows["median"] = rows["median"].astype(float)
+    rows["population_median"] = rows["feature"].map(pop["median"]).astype(float)
+    rows["score"] = (rows["median"] - rows["population_median"]) / rows["feature"].map(spread).astype(float)
     return rows.reset_index(drop=True)
 
 
@@ -151,7 +154,7 @@ def box_stats(run: int | Filters, segment_ids: Iterable[int], population: bool =
 def _box_stats(f: Filters, ids: list[int], population: bool) -> pd.DataFrame:
     return queries.fetch_df(
         queries.sql(
-            FILTERED_CTE,
+            cte(f, rows=False),
             _LONG,
             """, stats AS (
             SELECT segment_id, feature, count(v) AS n, avg(v) AS mean,
@@ -185,7 +188,7 @@ def top_countries(run: int | Filters, segment_ids: Iterable[int], n: int = 5) ->
 def _top_countries(f: Filters, ids: list[int], limit: int) -> pd.DataFrame:
     return queries.fetch_df(
         queries.sql(
-            FILTERED_CTE,
+            cte(f, rows=False),
             """, counts AS (
                SELECT segment_id, country, count(*) AS customers
                FROM filtered WHERE list_contains($ids, segment_id)
@@ -218,7 +221,7 @@ def rfm_crosstab(run: int | Filters) -> pd.DataFrame:
 def _rfm_crosstab(f: Filters) -> pd.DataFrame:
     return queries.fetch_df(
         queries.sql(
-            FILTERED_CTE,
+            cte(f),
             """, counts AS (
                SELECT segment_id, rfm_group, count(*) AS customers
                FROM filtered GROUP BY segment_id, rfm_group

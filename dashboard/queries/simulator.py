@@ -20,7 +20,7 @@ import pandas as pd
 
 from dashboard import queries
 from dashboard.filters import Filters, as_filters
-from dashboard.queries.filtered import FILTERED_CTE
+from dashboard.queries.filtered import cte
 from segmentation.scoring import ModelParams, Score, scaled, score
 
 POSITIONS = 1000  # slider positions per feature (0..POSITIONS)
@@ -301,9 +301,10 @@ def predict(model: SimModel, values: Any) -> Prediction:
 def pca_sample(run: int | Filters, n: int = SAMPLE_MAX) -> pd.DataFrame:
     """A repeatable sample (at most SAMPLE_MAX) of the run's (filtered) customers: pc1, pc2, segment_id,
     is_outlier."""
+    f = as_filters(run)
     return queries.fetch_df(
         queries.sql(
-            FILTERED_CTE,
+            cte(f, rows=False),
             """SELECT coalesce(pc1, 0.0) AS pc1, coalesce(pc2, 0.0) AS pc2, segment_id,
                   coalesce(is_outlier, false) AS is_outlier
            FROM filtered
@@ -311,5 +312,5 @@ def pca_sample(run: int | Filters, n: int = SAMPLE_MAX) -> pd.DataFrame:
            ORDER BY hash(customer_id, $seed), customer_id
            LIMIT $n""",
         ),
-        {**as_filters(run).params(), "seed": SAMPLE_SEED, "n": min(max(int(n), 0), SAMPLE_MAX)},
+        {**f.params(), "seed": SAMPLE_SEED, "n": min(max(int(n), 0), SAMPLE_MAX)},
     )

@@ -61,3 +61,18 @@ def test_filtered_profiles_sizes_and_countries_match_pandas(
             assert abs(row["p25"] - values.quantile(0.25)) < 1e-9 and row["max"] == values.max()
     population = prof.loc[(profiles.POPULATION, "monetary")]
     assert abs(population["median"] - kept["monetary"].astype(float).median()) < 1e-9  # Everyone = filtered
+
+
+def test_segments_without_filtered_customers_get_no_scores(
+    small_run: tuple[Path, pipeline.RunSummary],
+) -> None:
+    """The filters keep customers, but none of the compared segment's (here: only segment 0's customers, and
+    segment 1 compared): its profile rows are empty and so are its radar scores. normalise used to raise (an
+    empty string column minus a float one), a 500 on Compare for e.g. one small country or outliers only."""
+    with queries.using(small_run[0]):
+        f = Filters.from_query({"segment": ["0"]}, filtered.allowed(1))
+        assert filtered.count(f) > 0
+        prof = profiles.profiles(f, [1])
+        scores = profiles.normalise(prof)
+    assert set(prof["segment_id"]) == {profiles.POPULATION} and scores.empty
+    assert list(scores.columns) == ["segment_id", "feature", "median", "population_median", "score"]
