@@ -121,7 +121,7 @@ def _segments(run_id: int, per_segment: pd.DataFrame) -> pd.DataFrame:
     """Every segment of the run (zeros included, by id) with its aggregates and shares of the set's total."""
     meta = segment_meta(run_id)
     agg = per_segment.drop(columns=["g", "country", "segments", "run_customers"])
-    agg = agg.astype({"segment_id": "int64"})
+    agg = agg[agg["segment_id"].notna()].astype({"segment_id": "int64"})  # as the join from segments did
     out = meta.merge(agg, on="segment_id", how="left")
     out["customers"] = out["customers"].fillna(0).astype("int64")
     out["revenue"] = out["revenue"].fillna(0.0).astype(float)
