@@ -3,10 +3,12 @@
 It starts `gunicorn wsgi:server --config gunicorn.conf.py` itself on a free 127.0.0.1 port, with a users
 file and a load-test user when `segments users` exists (else anonymous access), runs locust headless as a
 subprocess, prints the summary per request type (count, failures, median, p95, p99, max) and exits non-zero
-on any failed request, any worker timeout or traceback in gunicorn's log, or filter callbacks slower than
-p95 500 ms / p99 1 s.
+on any failed request, any worker timeout or traceback in gunicorn's log, or (--full) filter callbacks
+slower than p95 500 ms / p99 1 s.
 
-  --small  CI: 3 users for 20 s on a DB built from the bundled sample (data/online_retail_sample.csv).
+  --small  CI: 3 users for 20 s on a DB built from the bundled sample (data/online_retail_sample.csv). The
+           latencies are printed, not judged: CI shares the machine, and speed targets are the benchmarks'
+           business, not a test's (the full mode judges them).
   --full   50 users for 5 minutes on a 1M-customer DB (built in /tmp/loaddb if missing) while a background
            loop re-runs `segments run` on another input (the same customers as a customer table), swapping
            the served file (at least twice).
@@ -266,7 +268,7 @@ def main() -> int:
                 str(work / "stats"),
             ],
             cwd=ROOT,
-            env={**env, **user_env},
+            env={**env, **user_env, "LOADTEST_JUDGE_LATENCY": "0" if args.small else "1"},
             check=False,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
