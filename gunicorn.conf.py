@@ -29,7 +29,12 @@ worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("GUNICORN_THREADS", "4")) if worker_class == "gthread" else 1
 timeout = 60
 graceful_timeout = 30
-keepalive = 5
+# No keep-alive by default: a gthread worker that closes an idle kept-alive connection just as the client
+# reuses it resets that request (benoitc/gunicorn#1698, #2676; the 50-user load test lost 2 of 9,444 requests
+# to it). With keepalive 0 every answer says "Connection: close", so no client reuses a connection the worker
+# may drop. The proxy in front keeps the browsers' connections alive (nginx opens a new upstream connection
+# per request unless told otherwise). GUNICORN_KEEPALIVE=N (seconds) turns it back on.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "0"))
 # Recycling after max_requests resets keep-alive connections queued on a gthread worker
 # (benoitc/gunicorn#3038, fixes not merged; the 50-user load test lost a callback to it): off for gthread
 # unless GUNICORN_MAX_REQUESTS asks for it. DuckDB memory is capped per connection (SEGMENTATION_DB_MEMORY).

@@ -21,6 +21,7 @@ def conf(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict:
         "GUNICORN_THREADS",
         "GUNICORN_WORKER_CLASS",
         "GUNICORN_MAX_REQUESTS",
+        "GUNICORN_KEEPALIVE",
         "SEGMENTATION_DB_THREADS",
         "SEGMENTATION_DB_MEMORY",
         "SEGMENTATION_RESULT_CACHE",
@@ -62,3 +63,10 @@ def test_procfile_runs_the_config() -> None:
 def test_the_config_leaves_no_setting_behind() -> None:
     """The tests above undo what the config put in os.environ (the result cache stays off in tests)."""
     assert os.environ.get("SEGMENTATION_RESULT_CACHE") is None
+
+
+def test_no_keep_alive_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """keepalive 0: gthread answers "Connection: close", so no client reuses a connection the worker may be
+    closing (gunicorn's keep-alive reset race); GUNICORN_KEEPALIVE turns it back on."""
+    assert conf(monkeypatch)["keepalive"] == 0
+    assert conf(monkeypatch, GUNICORN_KEEPALIVE="5")["keepalive"] == 5
