@@ -79,7 +79,7 @@ _GRID_Y = ([0.58, 1.0], [0.0, 0.42])
 
 
 def explore_histograms(df: pd.DataFrame, names: dict[int, str]) -> dict[str, Any] | go.Figure:
-    """A 2x2 grid of stacked histograms (queries.customer.histograms), one colour per segment.
+    """A 2x2 grid of stacked histograms (queries.distributions.histograms), one colour per segment.
 
     The end bins also hold the tails beyond the binned 1st..99th percentile range; their hover says so.
     Counts, days and orders tick on whole numbers only. A plain figure dict (common.plain_figure): every

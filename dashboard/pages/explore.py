@@ -18,7 +18,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboard import callback_errors, components, empty_result, figures, filter_bar, queries
 from dashboard.filters import Allowed, Filters, url
-from dashboard.queries import aggregates, customer
+from dashboard.queries import aggregates, distributions
 
 dash.register_page(__name__, path="/explore", name="Explore", order=1, title="Explore · Customer segments")
 
@@ -180,7 +180,7 @@ def render(f: Filters, allowed: Allowed, metric: Any) -> dict[str, Any]:
         "kpis": kpi_row,
         "segments": figures.segment_shares(summary.segments, allowed.currency),
         **_country_figures(summary.country_summary(metric), metric, allowed.currency),
-        "histograms": figures.explore_histograms(customer.histograms(f), names),
+        "histograms": figures.explore_histograms(distributions.histograms(f), names),
         "summary": _summary(f),
         "customers_href": url(dash.get_relative_path("/customers"), f),
         "url_state": {"path": _path(), "query": f.to_query()},

@@ -1,5 +1,5 @@
-"""One customer's "why this segment", the Explore histograms that queries.filtered lacks, and the facts
-behind the Customers page's empty state (a column's range and the values present under a filter set).
+"""One customer's "why this segment" and the facts behind the Customers page's empty state (a column's
+range and the values present under a filter set; Explore's histograms are in queries.distributions).
 
 Same rules as queries.filtered: static SQL text, bound parameters only, aggregates or single rows. The
 customer id comes from the browser, so it is bound as a value and the customer must exist in the run; the
@@ -17,94 +17,11 @@ import pandas as pd
 
 from dashboard import queries
 from dashboard.filters import Filters
-from dashboard.queries import filtered, result_cache
+from dashboard.queries import filtered
 from segmentation import scoring
 
-HISTOGRAM_BINS = 30
 BORDERLINE_RATIO = 1.25  # next centroid less than 25% farther than its own: a borderline member
 MAX_ID_LENGTH = 200
-# Explore's histogram columns: UI name -> label, in display order.
-HISTOGRAM_FEATURES: dict[str, str] = {
-    "tenure": "Tenure (days)",
-    "recency": "Recency (days)",
-    "frequency": "Frequency (orders)",
-    "monetary": "Revenue",
-}
-
-# Per-feature bins of the filtered customers, stacked by segment. Whole-number columns get whole-number
-# widths; the 1st..99th percentile range is binned and the tails land in the end bins (a few big spenders
-# must not squash every other bar into one). One scan for the four columns' ranges and one for their bins
-# (GROUPING SETS): a UNION of the four columns into one long table took 2.4x as long on 1M customers.
-_HISTOGRAMS = """
-, stats AS (
-    SELECT min(tenure_days)::DOUBLE AS t_min, max(tenure_days)::DOUBLE AS t_max,
-           quantile_cont(tenure_days::DOUBLE, [0.01, 0.99]) AS t_q,
-           min(recency_days)::DOUBLE AS r_min, max(recency_days)::DOUBLE AS r_max,
-           quantile_cont(recency_days::DOUBLE, [0.01, 0.99]) AS r_q,
-           min(frequency)::DOUBLE AS f_min, max(frequency)::DOUBLE AS f_max,
-           quantile_cont(frequency::DOUBLE, [0.01, 0.99]) AS f_q,
-           min(monetary)::DOUBLE AS m_min, max(monetary)::DOUBLE AS m_max,
-           quantile_cont(monetary::DOUBLE, [0.01, 0.99]) AS m_q
-    FROM filtered
-),
-edges AS (
-    SELECT *, greatest(ceil((t_hi - t_lo + 1) / $bins), 1) AS t_w,
-           greatest(ceil((r_hi - r_lo + 1) / $bins), 1) AS r_w,
-           greatest(ceil((f_hi - f_lo + 1) / $bins), 1) AS f_w, nullif((m_hi - m_lo) / $bins, 0) AS m_w
-    FROM (SELECT *, floor(t_q[1]) AS t_lo, ceil(t_q[2]) AS t_hi, floor(r_q[1]) AS r_lo, ceil(r_q[2]) AS r_hi,
-                    floor(f_q[1]) AS f_lo, ceil(f_q[2]) AS f_hi, m_q[1] AS m_lo, m_q[2] AS m_hi FROM stats)
-),
-bounds AS (
-    SELECT * FROM (
-        SELECT 'tenure' AS feature, t_lo AS lo, t_w AS width, t_min AS vmin, t_max AS vmax FROM edges
-        UNION ALL SELECT 'recency', r_lo, r_w, r_min, r_max FROM edges
-        UNION ALL SELECT 'frequency', f_lo, f_w, f_min, f_max FROM edges
-        UNION ALL SELECT 'monetary', m_lo, m_w, m_min, m_max FROM edges
-    ) WHERE vmin IS NOT NULL
-),
-binned AS (
-    SELECT segment_id,
-           coalesce(least(greatest(floor((tenure_days - t_lo) / t_w), 0),
-                          least(floor((t_hi - t_lo) / t_w), $bins - 1)), 0)::INTEGER AS tb,
-           coalesce(least(greatest(floor((recency_days - r_lo) / r_w), 0),
-                          least(floor((r_hi - r_lo) / r_w), $bins - 1)), 0)::INTEGER AS rb,
-           coalesce(least(greatest(floor((frequency - f_lo) / f_w), 0),
-                          least(floor((f_hi - f_lo) / f_w), $bins - 1)), 0)::INTEGER AS fb,
-           coalesce(least(greatest(floor((monetary::DOUBLE - m_lo) / m_w), 0),
-                          least(floor((m_hi - m_lo) / m_w), $bins - 1)), 0)::INTEGER AS mb,
-           tenure_days IS NULL AS t_null, recency_days IS NULL AS r_null, frequency IS NULL AS f_null,
-           monetary IS NULL AS m_null
-    FROM filtered, edges
-),
-counts AS (
-    SELECT segment_id, tb, rb, fb, mb, count(*) AS customers FROM binned
-    GROUP BY GROUPING SETS ((segment_id, t_null, tb), (segment_id, r_null, rb), (segment_id, f_null, fb),
-                           (segment_id, m_null, mb))
-    HAVING NOT coalesce(t_null OR r_null OR f_null OR m_null, false)
-),
-unpivoted AS (
-    SELECT 'tenure' AS feature, segment_id, tb AS bin, customers FROM counts WHERE tb IS NOT NULL
-    UNION ALL SELECT 'recency', segment_id, rb, customers FROM counts WHERE rb IS NOT NULL
-    UNION ALL SELECT 'frequency', segment_id, fb, customers FROM counts WHERE fb IS NOT NULL
-    UNION ALL SELECT 'monetary', segment_id, mb, customers FROM counts WHERE mb IS NOT NULL
-)
-SELECT u.feature, u.segment_id, u.bin, u.customers, b.lo, b.width, b.vmin, b.vmax
-FROM unpivoted AS u JOIN bounds AS b USING (feature)
-ORDER BY feature, bin, segment_id
-"""
-
-
-def histograms(f: Filters, bins: int = HISTOGRAM_BINS) -> pd.DataFrame:
-    """Customers per bin and segment of tenure, recency, frequency and revenue under the filters.
-
-    Columns: feature (a HISTOGRAM_FEATURES key), segment_id, bin (0-based), customers, lo and width (bin
-    i covers [lo + i*width, lo + (i+1)*width); width is NULL when every value is equal), vmin, vmax (the
-    first and last bins also hold the values below and above the binned 1st..99th percentile range).
-    """
-    params = {**f.params(), "bins": min(max(int(bins), 1), 200)}
-    return result_cache.memo(
-        "histograms", params, lambda: queries.fetch_df(filtered.cte(f, rows=False) + _HISTOGRAMS, params)
-    )
 
 
 # ---------------------------------------------------------------------------------------------------------

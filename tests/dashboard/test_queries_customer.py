@@ -14,7 +14,7 @@ import pytest
 
 from dashboard import queries
 from dashboard.filters import Filters
-from dashboard.queries import customer, filtered
+from dashboard.queries import customer, distributions, filtered
 
 COLUMNS = {
     "tenure": "tenure_days",
@@ -61,7 +61,7 @@ def test_cus001_histograms_match_pandas(
     db: Path, read_customers: Callable[[Path, int], pd.DataFrame], run_id: int, query: dict[str, Any]
 ) -> None:
     f = Filters.from_query(query, filtered.allowed(run_id))
-    got = customer.histograms(f, bins=20)
+    got = distributions.histograms(f, bins=20)
     ids = set(filtered.export_frame(f)["customer_id"])
     frame = read_customers(db, run_id)
     frame = frame[frame["customer_id"].isin(ids)]
@@ -78,9 +78,10 @@ def test_cus001_histograms_match_pandas(
 
 def test_cus002_histograms_of_an_empty_selection_and_equal_values(db: Path) -> None:
     allowed = filtered.allowed(1)
-    assert customer.histograms(Filters.from_query({"country": "France", "tenure_min": "5000"}, allowed)).empty
+    nobody = Filters.from_query({"country": "France", "tenure_min": "5000"}, allowed)
+    assert distributions.histograms(nobody).empty
     f = Filters(run_id=1, frequency_min=7, frequency_max=7, segment_names=())
-    one = customer.histograms(f)
+    one = distributions.histograms(f)
     freq = one[one["feature"] == "frequency"]
     assert freq["bin"].unique().tolist() == [0] and freq["width"].iloc[0] == 1
 
