@@ -254,8 +254,7 @@ def render(sel: Selection, segs: pd.DataFrame) -> dict[str, Any]:
             "heatmap": heatmap,
         }
     features = profiles.features(sel.run_id)
-    prof = profiles.profiles(scope, sel.segments, population=True)
-    stats = profiles.box_stats(scope, sel.segments, population=profiles.POPULATION in series)
+    prof, stats = profiles.profiles_and_boxes(scope, sel.segments, profiles.POPULATION in series)
     countries = profiles.top_countries(scope, sel.segments, n=5)
     if scope.is_default():
         cards = compare_view.segment_cards(

@@ -86,8 +86,7 @@ def profiles(run: int | Filters, segment_ids: Iterable[int], population: bool = 
     """
     f = as_filters(run)
     if not f.is_default():
-        ids, key = _ids(segment_ids), {**f.params(), "population": bool(population)}
-        return result_cache.memo("profiles", {**key, "ids": ids}, lambda: _live_profiles(f, ids, population))
+        return _live_profiles(f, _ids(segment_ids), population)
     run_id = f.run_id
     ids = _ids(segment_ids) + ([POPULATION] if population else [])
     return queries.fetch_df(
@@ -99,25 +98,65 @@ def profiles(run: int | Filters, segment_ids: Iterable[int], population: bool = 
     )
 
 
-def _live_profiles(f: Filters, segment_ids: Iterable[int], population: bool) -> pd.DataFrame:
+def _live_profiles(f: Filters, ids: list[int], population: bool) -> pd.DataFrame:
     """profiles() computed from the filtered customers (same columns and order as the stored ones)."""
+    return _select(feature_stats(f, ids, True), population, PROFILE_COLUMNS)
+
+
+def _select(stats: pd.DataFrame, population: bool, columns: tuple[str, ...]) -> pd.DataFrame:
+    """Some columns of feature_stats, without the population's rows unless asked."""
+    if not population:
+        stats = stats[stats["segment_id"] != POPULATION]
+    return stats[list(columns)].reset_index(drop=True)
+
+
+PROFILE_COLUMNS = ("segment_id", "feature", "mean", "median", "p25", "p75", "min", "max")
+BOX_COLUMNS = ("segment_id", "feature", "n", "mean", "p05", "p25", "median", "p75", "p95")
+
+
+def feature_stats(run: int | Filters, segment_ids: Iterable[int], population: bool) -> pd.DataFrame:
+    """Per segment (and the population, -1, when asked) and feature of the (filtered) customers: n, mean,
+    min, max and the 5th, 25th, 50th, 75th and 95th percentiles. One query serves both the Compare table's
+    profiles and its box plots (each percentile list sorts the values once; two queries sorted them twice)."""
+    f = as_filters(run)
+    ids = _ids(segment_ids)
+    key = {**f.params(), "ids": ids, "population": bool(population)}
+    return result_cache.memo("feature_stats", key, lambda: _feature_stats(f, ids, population))
+
+
+def _feature_stats(f: Filters, ids: list[int], population: bool) -> pd.DataFrame:
     return queries.fetch_df(
         queries.sql(
             cte(f, rows=False),
             _LONG,
             """, stats AS (
-            SELECT segment_id, feature, avg(v) AS mean, quantile_cont(v, [0.5, 0.25, 0.75]) AS q,
-                   min(v) AS min, max(v) AS max
+            SELECT segment_id, feature, count(v) AS n, avg(v) AS mean, min(v) AS min, max(v) AS max,
+                   quantile_cont(v, [0.05, 0.25, 0.5, 0.75, 0.95]) AS q
             FROM long WHERE list_contains($ids, segment_id) GROUP BY segment_id, feature
             UNION ALL
-            SELECT -1, feature, avg(v), quantile_cont(v, [0.5, 0.25, 0.75]), min(v), max(v)
+            SELECT -1, feature, count(v), avg(v), min(v), max(v),
+                   quantile_cont(v, [0.05, 0.25, 0.5, 0.75, 0.95])
             FROM long WHERE $population GROUP BY feature
         )
-        SELECT segment_id, feature, mean, q[1] AS median, q[2] AS p25, q[3] AS p75, min, max
+        SELECT segment_id, feature, n, mean, min, max, q[1] AS p05, q[2] AS p25, q[3] AS median, q[4] AS p75,
+               q[5] AS p95
         FROM stats ORDER BY segment_id, feature""",
         ),
-        {**f.params(), "columns": list(FEATURE_COLUMNS), "ids": _ids(segment_ids), "population": population},
+        {**f.params(), "columns": list(FEATURE_COLUMNS), "ids": ids, "population": bool(population)},
     )
+
+
+def profiles_and_boxes(
+    run: int | Filters, segment_ids: Iterable[int], box_population: bool
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(profiles(run, ids, population=True), box_stats(run, ids, box_population)) from one query when the
+    customers are filtered (stored profiles and one query otherwise): what the Compare page draws."""
+    f = as_filters(run)
+    ids = _ids(segment_ids)
+    if f.is_default():
+        return profiles(f, ids, True), box_stats(f, ids, box_population)
+    stats = feature_stats(f, ids, True)
+    return _select(stats, True, PROFILE_COLUMNS), _select(stats, box_population, BOX_COLUMNS)
 
 
 def normalise(df: pd.DataFrame) -> pd.DataFrame:
@@ -145,31 +184,7 @@ def box_stats(run: int | Filters, segment_ids: Iterable[int], population: bool =
     Columns: segment_id (-1 = population), feature, n, mean, p05, p25, median, p75, p95 (whiskers at the 5th
     and 95th percentiles, so a few huge customers do not flatten the boxes). NULL values are skipped.
     """
-    f = as_filters(run)
-    ids = _ids(segment_ids)
-    key = {**f.params(), "ids": ids, "population": bool(population)}
-    return result_cache.memo("box_stats", key, lambda: _box_stats(f, ids, population))
-
-
-def _box_stats(f: Filters, ids: list[int], population: bool) -> pd.DataFrame:
-    return queries.fetch_df(
-        queries.sql(
-            cte(f, rows=False),
-            _LONG,
-            """, stats AS (
-            SELECT segment_id, feature, count(v) AS n, avg(v) AS mean,
-                   quantile_cont(v, [0.05, 0.25, 0.5, 0.75, 0.95]) AS q
-            FROM long WHERE list_contains($ids, segment_id) GROUP BY segment_id, feature
-            UNION ALL
-            SELECT -1, feature, count(v), avg(v), quantile_cont(v, [0.05, 0.25, 0.5, 0.75, 0.95])
-            FROM long WHERE $population GROUP BY feature
-        )
-        SELECT segment_id, feature, n, mean, q[1] AS p05, q[2] AS p25, q[3] AS median, q[4] AS p75,
-               q[5] AS p95
-        FROM stats ORDER BY segment_id, feature""",
-        ),
-        {**f.params(), "columns": list(FEATURE_COLUMNS), "ids": ids, "population": bool(population)},
-    )
+    return _select(feature_stats(run, segment_ids, population), population, BOX_COLUMNS)
 
 
 def top_countries(run: int | Filters, segment_ids: Iterable[int], n: int = 5) -> pd.DataFrame:

@@ -76,3 +76,24 @@ def test_segments_without_filtered_customers_get_no_scores(
         scores = profiles.normalise(prof)
     assert set(prof["segment_id"]) == {profiles.POPULATION} and scores.empty
     assert list(scores.columns) == ["segment_id", "feature", "median", "population_median", "score"]
+
+
+def test_profiles_and_boxes_equal_the_two_queries_they_replace(
+    small_run: tuple[Path, pipeline.RunSummary],
+) -> None:
+    """Compare draws its table and box plots from one query (profiles_and_boxes); it must give what
+    profiles() and box_stats() give on their own, filtered or not, with and without the population box."""
+    with queries.using(small_run[0]):
+        allowed = filtered.allowed(1)
+        ids = [int(s) for s in profiles.segments(1)["segment_id"]][:3]
+        for query in ({}, {"tenure_min": "100"}, {"outliers": "exclude", "segment": ["0", "1"]}):
+            f = Filters.from_query(query, allowed)
+            for population in (True, False):
+                prof, boxes = profiles.profiles_and_boxes(f, ids, population)
+                pd.testing.assert_frame_equal(
+                    prof, profiles.profiles(f, ids, population=True), check_dtype=False
+                )
+                pd.testing.assert_frame_equal(
+                    boxes, profiles.box_stats(f, ids, population), check_dtype=False
+                )
+                assert (profiles.POPULATION in set(boxes["segment_id"])) == population
