@@ -22,14 +22,9 @@ from dashboard.filters import Filters
 from dashboard.queries import filtered, result_cache
 
 HISTOGRAM_BINS = 30
-# Explore's histogram columns: UI name -> label, in display order.
-HISTOGRAM_FEATURES: dict[str, str] = {
-    "tenure": "Tenure (days)",
-    "recency": "Recency (days)",
-    "frequency": "Frequency (orders)",
-    "monetary": "Revenue",
-}
-_WHOLE = {"tenure": "tenure_days", "recency": "recency_days", "frequency": "frequency"}
+# Explore's histogram columns in display order (their labels: figures.EXPLORE_HISTOGRAM_LABELS); all but
+# monetary are whole numbers (tenure_days, recency_days, frequency).
+HISTOGRAM_FEATURES: tuple[str, ...] = ("tenure", "recency", "frequency", "monetary")
 COLUMNS = ["feature", "segment_id", "bin", "customers", "lo", "width", "vmin", "vmax"]
 
 # Revenue's range: its 1st and 99th percentiles (as quantile_cont interpolates them), min and max.
