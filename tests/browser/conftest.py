@@ -72,10 +72,15 @@ class Server:
 
 
 def start_gunicorn(
-    db: Path, workers: int = 2, users: Path | None = None, secret: str | None = None
+    db: Path,
+    workers: int = 2,
+    users: Path | None = None,
+    secret: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Server:
     """Start `gunicorn wsgi:server` (the Procfile's entry point) and wait until it answers. With users (a
-    users file) login is on, signed with secret; without, SEGMENTATION_ALLOW_ANONYMOUS=1 opens the app."""
+    users file) login is on, signed with secret; without, SEGMENTATION_ALLOW_ANONYMOUS=1 opens the app.
+    extra_env: more settings for gunicorn.conf.py (e.g. GUNICORN_KEEPALIVE)."""
     port = free_port()
     env = {
         **os.environ,
@@ -83,6 +88,7 @@ def start_gunicorn(
         "PORT": str(port),
         "WEB_CONCURRENCY": str(workers),
         "SEGMENTATION_DB_THREADS": "1",
+        **(extra_env or {}),
     }
     for name in ("SEGMENTATION_USERS", "SEGMENTATION_ALLOW_ANONYMOUS", "SECRET_KEY"):
         env.pop(name, None)

@@ -95,5 +95,10 @@ def test_an_open_page_whose_session_ends_goes_to_the_form(
         page.locator("#navbar-collapse").get_by_role("link", name="Customers").click()
         expect(page).to_have_url(re.compile(re.escape(login_server.url) + r"/login\?next=%2Fcustomers"))
         expect(page.get_by_role("button", name="Log in")).to_be_visible()
-        assert watch.errors and all("401" in e for e in watch.errors), watch.errors
-        watch.errors.clear()  # the 401 that ended the page was expected
+        # The 401s that ended the page were expected. So is the error Dash's renderer logs when more than one
+        # callback got a 401 before the page left: its error handler reads such a response's body a second
+        # time ("body stream already read"; seen in CI, where requests go out on parallel connections).
+        expected = ("401", "body stream already read")
+        assert watch.errors and all(any(x in e for x in expected) for e in watch.errors), watch.errors
+        assert any("401" in e for e in watch.errors), watch.errors
+        watch.errors.clear()

@@ -30,7 +30,14 @@ def login_server(browser_db: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     path = tmp_path_factory.mktemp("login-users") / "users.json"
     users.add(path, "eve", "exporter", PASSWORDS["eve"])
     users.add(path, "vic", "viewer", PASSWORDS["vic"])
-    server = start_gunicorn(browser_db, workers=WORKERS, users=path, secret="gunicorn-login-" + "q" * 40)
+    # Keep-alive on (it is off by default) so that served_by can see which worker holds a connection.
+    server = start_gunicorn(
+        browser_db,
+        workers=WORKERS,
+        users=path,
+        secret="gunicorn-login-" + "q" * 40,
+        extra_env={"GUNICORN_KEEPALIVE": "5"},
+    )
     yield server
     stop(server)
 
