@@ -236,7 +236,7 @@ def rfm_crosstab(run: int | Filters) -> pd.DataFrame:
 def _rfm_crosstab(f: Filters) -> pd.DataFrame:
     return queries.fetch_df(
         queries.sql(
-            cte(f),
+            cte(f, rows=False),  # counts ids and groups only; the names come from its own join below
             """, counts AS (
                SELECT segment_id, rfm_group, count(*) AS customers
                FROM filtered GROUP BY segment_id, rfm_group
