@@ -208,6 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
     run.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 4GB (it spills beyond it)")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
+    run.add_argument(
+        "--timings",
+        action="store_true",
+        help="after the report, print each phase's seconds and peak memory (to stderr)",
+    )
 
     runs = sub.add_parser("runs", help="list the stored runs")
     _add_db(runs)
@@ -307,9 +312,12 @@ def _config(a: argparse.Namespace) -> RunConfig:
 def cmd_run(a: argparse.Namespace) -> int:
     """Segment, store, print the report."""
     from segmentation import pipeline, report
+    from segmentation.phases import format_phases
 
     summary = pipeline.run(_config(a))
     print(report.format_run(summary))
+    if a.timings:
+        print(format_phases(summary.phases, summary.seconds), file=sys.stderr)
     return 0
 
 

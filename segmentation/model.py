@@ -23,6 +23,8 @@ from sklearn.metrics import (
 )
 from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 
+from segmentation.phases import PhaseClock
+
 SKEW_LIMIT = 1.0  # a feature whose skewness exceeds this (and has no large negative mass) is log-scaled
 
 
@@ -248,6 +250,7 @@ def fit_model(
     noise_quantile: float = 0.99,
     stability_rounds: int = 5,
     progress: Callable[[str], None] = lambda message: None,
+    clock: PhaseClock | None = None,
 ) -> ModelResult:
     """Fit the whole model on raw feature rows `x` (customers x features).
 
@@ -257,84 +260,68 @@ def fit_model(
     the density rule marks outlier customers over all rows. `algorithm` picks the model whose segments are
     stored.
     """
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
+    clock = clock or PhaseClock()
     rng = np.random.default_rng(seed)
-    transform, z = fit_transform(x, features, scaler)
-    n = len(z)
-    sil_rows = _sample(n, silhouette_sample, rng)
-    sil_distances = pairwise_distances(z[sil_rows])
-    cmp_rows = sil_rows[: min(sample_size, len(sil_rows))]
+    with clock.phase("scale"):
+        transform, z = fit_transform(x, features, scaler)
+        n = len(z)
+        sil_rows = _sample(n, silhouette_sample, rng)
+        sil_distances = pairwise_distances(z[sil_rows])
+        cmp_rows = sil_rows[: min(sample_size, len(sil_rows))]
     ks = [k] if k is not None else list(range(k_range[0], k_range[1] + 1))
-    timings["prepare"] = time.perf_counter() - clock
 
     scores: list[KScore] = []
     kmeans_fits: dict[int, KMeans] = {}
     agglo_centroids: dict[int, np.ndarray] = {}
-    for kk in ks:
-        started = time.perf_counter()
-        fitted = _kmeans(z, kk, n_init, seed)
-        elapsed = time.perf_counter() - started
-        kmeans_fits[kk] = fitted
-        sil, dbi, chi = _scores(z, fitted.labels_, sil_rows, sil_distances)
-        scores.append(KScore("kmeans", kk, float(fitted.inertia_), sil, dbi, chi, None, n, elapsed))
-        progress(f"k-means k={kk}: silhouette {sil if sil is None else round(sil, 3)}, {elapsed:.1f}s")
-    timings["kmeans_sweep"] = time.perf_counter() - clock - timings["prepare"]
+    with clock.phase("sweep"):
+        for kk in ks:
+            started = time.perf_counter()
+            fitted = _kmeans(z, kk, n_init, seed)
+            elapsed = time.perf_counter() - started
+            kmeans_fits[kk] = fitted
+            sil, dbi, chi = _scores(z, fitted.labels_, sil_rows, sil_distances)
+            scores.append(KScore("kmeans", kk, float(fitted.inertia_), sil, dbi, chi, None, n, elapsed))
+            progress(f"k-means k={kk}: silhouette {sil if sil is None else round(sil, 3)}, {elapsed:.1f}s")
 
     chosen_k, reason = (k, f"k = {k} was fixed by --k.") if k is not None else choose_k(scores)
-    # Agglomerative is swept too when it is the model to store; otherwise scored at K-Means' k.
-    for kk in ks if algorithm == "agglomerative" else [chosen_k]:
-        started = time.perf_counter()
-        centroids = _agglomerative(z, kk, cmp_rows)
-        labels = _nearest(z, centroids).argmin(axis=1)
-        agglo_centroids[kk] = centroids
-        sil, dbi, chi = _scores(z, labels, sil_rows, sil_distances)
-        inertia = float(((z - centroids[labels]) ** 2).sum())
-        scores.append(
-            KScore("agglomerative", kk, inertia, sil, dbi, chi, None, n, time.perf_counter() - started)
-        )
-    if algorithm == "agglomerative" and k is None:
-        chosen_k, reason = choose_k(scores, "agglomerative")
-    scores.append(_dbscan_scores(z, cmp_rows, min_samples, noise_quantile))
-    timings["compare"] = time.perf_counter() - clock - sum(timings.values())
+    with clock.phase("compare"):
+        # Agglomerative is swept too when it is the model to store; otherwise scored at K-Means' k.
+        for kk in ks if algorithm == "agglomerative" else [chosen_k]:
+            started = time.perf_counter()
+            centroids = _agglomerative(z, kk, cmp_rows)
+            labels = _nearest(z, centroids).argmin(axis=1)
+            agglo_centroids[kk] = centroids
+            sil, dbi, chi = _scores(z, labels, sil_rows, sil_distances)
+            inertia = float(((z - centroids[labels]) ** 2).sum())
+            scores.append(
+                KScore("agglomerative", kk, inertia, sil, dbi, chi, None, n, time.perf_counter() - started)
+            )
+        if algorithm == "agglomerative" and k is None:
+            chosen_k, reason = choose_k(scores, "agglomerative")
+        scores.append(_dbscan_scores(z, cmp_rows, min_samples, noise_quantile))
 
-    centroids = kmeans_fits[chosen_k].cluster_centers_ if algorithm == "kmeans" else agglo_centroids[chosen_k]
-    distances = _nearest(z, centroids)
-    raw_labels = distances.argmin(axis=1)
-    # Segment ids by size, largest first (ties: lower original label), so ids read the same every run.
-    sizes = np.bincount(raw_labels, minlength=chosen_k)
-    order = sorted(range(chosen_k), key=lambda c: (-sizes[c], c))
-    relabel = np.empty(chosen_k, dtype=int)
-    relabel[order] = np.arange(chosen_k)
-    labels = relabel[raw_labels]
-    centroids = centroids[order]
-    distances = distances[:, order]
-    sorted_d = np.sort(distances, axis=1)
-    dist_own = distances[np.arange(n), labels]
-    masked = distances.copy()
-    masked[np.arange(n), labels] = np.inf
-    next_segment = masked.argmin(axis=1) if chosen_k > 1 else np.full(n, -1)
-    dist_next = sorted_d[:, 1] if chosen_k > 1 else np.full(n, np.nan)
+    with clock.phase("final fit"):
+        centroids = (
+            kmeans_fits[chosen_k].cluster_centers_ if algorithm == "kmeans" else agglo_centroids[chosen_k]
+        )
+        labels, centroids, dist_own, dist_next, next_segment = _assign(z, centroids, chosen_k)
     scores = [
         KScore(**{**s.__dict__, "chosen": s.algorithm == algorithm and s.k == chosen_k}) for s in scores
     ]
 
-    started = time.perf_counter()
-    is_outlier, eps = density_outliers(z, min_samples, noise_quantile)
-    timings["outliers"] = time.perf_counter() - started
+    with clock.phase("outliers"):
+        is_outlier, eps = density_outliers(z, min_samples, noise_quantile)
 
-    started = time.perf_counter()
-    n_comp = min(3, z.shape[1])
-    pca = PCA(n_components=n_comp, random_state=seed).fit(z[_sample(n, 200_000, rng)])
-    pcs = np.full((n, 3), np.nan)
-    pcs[:, :n_comp] = pca.transform(z)
-    timings["pca"] = time.perf_counter() - started
+    with clock.phase("PCA"):
+        n_comp = min(3, z.shape[1])
+        pca = PCA(n_components=n_comp, random_state=seed).fit(z[_sample(n, 200_000, rng)])
+        pcs = np.full((n, 3), np.nan)
+        pcs[:, :n_comp] = pca.transform(z)
 
-    started = time.perf_counter()
-    stability = _stability(
-        z, labels, centroids, chosen_k, algorithm, n_init, seed, stability_rounds, sample_size, rng
-    )
-    timings["stability"] = time.perf_counter() - started
+    with clock.phase("stability"):
+        stability = _stability(
+            z, labels, centroids, chosen_k, algorithm, n_init, seed, stability_rounds, sample_size, rng
+        )
     return ModelResult(
         transform=transform,
         k=chosen_k,
@@ -352,9 +339,34 @@ def fit_model(
         scores=scores,
         stability_ari=stability,
         eps=eps,
-        timings=timings,
+        timings=clock.seconds(),
     )
 
+
+def _assign(
+    z: np.ndarray, centroids: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's segment (ids by size, largest first; ties: lower original label, so ids read the same
+    every run), the reordered centroids, the distance to its own and to the next-nearest centroid, and
+    that next segment."""
+    n = len(z)
+    distances = _nearest(z, centroids)
+    raw_labels = distances.argmin(axis=1)
+    sizes = np.bincount(raw_labels, minlength=k)
+    order = sorted(range(k), key=lambda c: (-sizes[c], c))
+    relabel = np.empty(k, dtype=int)
+    relabel[order] = np.arange(k)
+    labels = relabel[raw_labels]
+    centroids = centroids[order]
+    distances = distances[:, order]
+    dist_own = distances[np.arange(n), labels]
+    if k == 1:
+        return labels, centroids, dist_own, np.full(n, np.nan), np.full(n, -1)
+    masked = distances.copy()
+    masked[np.arange(n), labels] = np.inf
+    next_segment = masked.argmin(axis=1)
+    dist_next = masked[np.arange(n), next_segment]
+    return labels, centroids, dist_own, dist_next, next_segment
 
 def _stability(
     z: np.ndarray,

@@ -22,6 +22,7 @@ from segmentation.clean import CleaningStep, clean_customer_rows, clean_sales
 from segmentation.config import ALGORITHMS, SCALERS, TRANSACTION_FEATURES, RunConfig
 from segmentation.errors import InputError
 from segmentation.model import KScore, fit_model
+from segmentation.phases import Phase, PhaseClock
 from segmentation.value import run as value_run
 
 K_LIMITS = (2, 50)
@@ -58,6 +59,7 @@ class RunSummary:
     value: value_run.ValueResult | None = None  # None for customer tables (no purchases to model)
     currency: str | None = None  # ISO 4217 code of the money, None: unknown
     currency_reason: str = ""  # how the currency was known ("set by --currency", the layout's, unknown)
+    phases: tuple[Phase, ...] = ()  # wall time and peak memory of each phase, in order
 
 
 def _stderr(message: str) -> None:
@@ -129,50 +131,53 @@ def _run(cfg: RunConfig, progress: Progress | None, work: Path) -> RunSummary:
     """The run itself, inside its scratch directory `work`."""
     say = progress or (_stderr if cfg.progress else (lambda message: None))
     started = time.perf_counter()
-    timings: dict[str, float] = {}
+    clock = PhaseClock()
     source = ", ".join(str(p) for p in cfg.inputs)
     spill = work / "spill"
     con = duckdb.connect(config=_duckdb_config(cfg, str(spill)))
     # DuckDB's bar on long queries, only on a terminal (a redirected log would fill with bar redraws)
     con.execute("SET enable_progress_bar = ?", [cfg.progress and sys.stderr.isatty()])
     try:
-        clock = time.perf_counter()
         say(f"reading {source} ...")
         if cfg.mode == "customers":
-            loaded = ingest.load_customer_table(con, cfg)
-            steps = clean_customer_rows(con, source, cfg.id_column or "id")
+            with clock.phase("read"):
+                loaded = ingest.load_customer_table(con, cfg)
+            with clock.phase("clean"):
+                steps = clean_customer_rows(con, source, cfg.id_column or "id")
             money_in = None
-            frame = feat.customer_table_features(con, loaded.feature_names)
+            with clock.phase("features"):
+                frame = feat.customer_table_features(con, loaded.feature_names)
             model_features = tuple(loaded.feature_names)
             profile_features = model_features
             snapshot = None
             value = None
         else:
-            loaded = ingest.load_sales(con, cfg)
-            say(f"read {loaded.rows_in:,} lines in {time.perf_counter() - clock:.1f}s; cleaning ...")
-            cleaning = clean_sales(
-                con, source, cfg.snapshot_date, cfg.line_outlier_factor, cfg.non_product_codes
-            )
+            with clock.phase("read"):
+                loaded = ingest.load_sales(con, cfg)
+            say(f"read {loaded.rows_in:,} lines in {time.perf_counter() - started:.1f}s; cleaning ...")
+            with clock.phase("clean"):
+                cleaning = clean_sales(
+                    con, source, cfg.snapshot_date, cfg.line_outlier_factor, cfg.non_product_codes
+                )
+                con.execute("DROP TABLE lines")  # cleaning read them into dedup; free their memory
             steps, money_in = cleaning.steps, cleaning.money_in
-            con.execute("DROP TABLE lines")  # cleaning read them into dedup; free their memory
-            result = feat.sales_features(con, cfg.snapshot_date, source)
+            with clock.phase("features"):
+                result = feat.sales_features(con, cfg.snapshot_date, source)
             frame, snapshot = result.frame, result.snapshot
             model_features = cfg.model_features
             profile_features = TRANSACTION_FEATURES
             _check_holdout(cfg, result, source)
             say("fitting customer value (BG/NBD, Gamma-Gamma) ...")
-            value = value_run.fit(con, snapshot, cfg.horizon_days, cfg.discount_rate, cfg.holdout_days)
-            timings["value"] = value.seconds
-            if value.predictions is not None:
-                frame = frame.merge(value.predictions, on="customer_id", how="left", validate="1:1")
-        timings["ingest_clean_features"] = time.perf_counter() - clock
+            with clock.phase("value fit"):
+                value = value_run.fit(con, snapshot, cfg.horizon_days, cfg.discount_rate, cfg.holdout_days)
+                if value.predictions is not None:
+                    frame = frame.merge(value.predictions, on="customer_id", how="left", validate="1:1")
         say(
             f"{len(frame):,} customers as of {snapshot or 'the table'} "
-            f"({timings['ingest_clean_features']:.1f}s); modelling ..."
+            f"({time.perf_counter() - started:.1f}s); modelling ..."
         )
         k_range = _k_range(cfg, len(frame), source)
         rfm_cuts = _rfm(frame, cfg) if cfg.mode == "transactions" else {}
-        clock = time.perf_counter()
         x = frame[list(model_features)].to_numpy(dtype=float)
         with threadpool_limits(limits=_model_threads(cfg, len(frame))):
             model = fit_model(
@@ -190,41 +195,40 @@ def _run(cfg: RunConfig, progress: Progress | None, work: Path) -> RunSummary:
                 noise_quantile=cfg.noise_quantile,
                 stability_rounds=cfg.stability_rounds,
                 progress=lambda m: say("  " + m),
+                clock=clock,
             )
-        timings["model"] = time.perf_counter() - clock
-        timings.update({"model." + k: v for k, v in model.timings.items()})
         say(f"k = {model.k}; naming segments and storing ...")
-        clock = time.perf_counter()
-        names = naming.name_segments(
-            _levels(frame, model.labels, profile_features),
-            {int(s): int(c) for s, c in zip(*np.unique(model.labels, return_counts=True), strict=True)},
-        )
-        customers = persist.customer_table(frame, model, model_features, cfg.mode)
-        con.register("new_customers", customers)
-        warnings = run_warnings.collect(cfg, frame, steps, model, value)
-        money_unit, money_unit_reason = currency.resolve(cfg.currency, loaded.headers)
-        with store.run_lock(cfg.db_path), store.staged_copy(con, cfg.db_path):
-            run_id = store.next_run_id(con)
-            persist.store_run(
-                con,
-                run_id,
-                cfg,
-                loaded,
-                steps,
-                frame,
-                snapshot,
-                model,
-                names,
-                rfm_cuts,
-                profile_features,
-                time.perf_counter() - started,
-                money_in,
-                warnings,
-                value,
-                money_unit,
+        with clock.phase("naming"):
+            names = naming.name_segments(
+                _levels(frame, model.labels, profile_features),
+                {int(s): int(c) for s, c in zip(*np.unique(model.labels, return_counts=True), strict=True)},
             )
-            segments = persist.segment_report(con, run_id, profile_features[:3])
-        timings["store"] = time.perf_counter() - clock
+        with clock.phase("store"):
+            customers = persist.customer_table(frame, model, model_features, cfg.mode)
+            con.register("new_customers", customers)
+            warnings = run_warnings.collect(cfg, frame, steps, model, value)
+            money_unit, money_unit_reason = currency.resolve(cfg.currency, loaded.headers)
+            with store.run_lock(cfg.db_path), store.staged_copy(con, cfg.db_path):
+                run_id = store.next_run_id(con)
+                persist.store_run(
+                    con,
+                    run_id,
+                    cfg,
+                    loaded,
+                    steps,
+                    frame,
+                    snapshot,
+                    model,
+                    names,
+                    rfm_cuts,
+                    profile_features,
+                    time.perf_counter() - started,
+                    money_in,
+                    warnings,
+                    value,
+                    money_unit,
+                )
+                segments = persist.segment_report(con, run_id, profile_features[:3])
     finally:
         con.close()
     chosen = next(s for s in model.scores if s.chosen)
@@ -246,7 +250,8 @@ def _run(cfg: RunConfig, progress: Progress | None, work: Path) -> RunSummary:
         stability_ari=model.stability_ari,
         silhouette=chosen.silhouette,
         seconds=time.perf_counter() - started,
-        timings=timings,
+        timings=clock.seconds(),
+        phases=tuple(clock.phases),
         mode=cfg.mode,
         profile_features=profile_features[:3],
         money_in=money_in,
