@@ -368,6 +368,7 @@ def _assign(
     dist_next = masked[np.arange(n), next_segment]
     return labels, centroids, dist_own, dist_next, next_segment
 
+
 def _stability(
     z: np.ndarray,
     labels: np.ndarray,
