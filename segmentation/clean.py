@@ -96,7 +96,7 @@ def clean_sales(
     if snapshot is not None:
         report.add("after_snapshot", f"dated on or after the snapshot date {snapshot}", stages[3], int(r[13]))
     con.execute(sql.DEDUPLICATE, {"snapshot": snapshot})
-    (dup_customers,) = _one(con, sql.DUPLICATE_CUSTOMERS, {"snapshot": snapshot})
+    (dup_customers,) = _one(con, sql.DUPLICATE_CUSTOMERS)
     report.add("exact_duplicate", "exact duplicate of an earlier line", _stage(con, "dedup"), dup_customers)
 
     codes = sorted({c.strip().upper() for c in non_product_codes if c.strip()})

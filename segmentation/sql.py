@@ -22,53 +22,52 @@ LINE_MONEY = (
 # customers each of rules 2 and 3 touched.
 ROW_STAGES = """
 WITH l AS (
-    SELECT customer_id, @LINE_MONEY AS money, customer_id IS NOT NULL AS id_ok,
-           invoice_ts IS NOT NULL AS date_ok,
+    SELECT customer_id, @LINE_MONEY AS money, invoice_ts IS NOT NULL AS date_ok,
            ($snapshot::DATE IS NULL OR invoice_ts < $snapshot::DATE) AS snap_ok
     FROM lines
+), c AS (  -- one row per customer id (one for the missing id): distinct counts without DISTINCT
+    SELECT customer_id, count(*) AS n, coalesce(sum(money), 0) AS money,
+           count(*) FILTER (WHERE date_ok) AS n2, coalesce(sum(money) FILTER (WHERE date_ok), 0) AS money2,
+           count(*) FILTER (WHERE date_ok AND snap_ok) AS n3,
+           coalesce(sum(money) FILTER (WHERE date_ok AND snap_ok), 0) AS money3,
+           bool_or(NOT date_ok) AS bad_date, bool_or(date_ok AND NOT snap_ok) AS late
+    FROM l GROUP BY customer_id
 )
-SELECT count(*), count(DISTINCT customer_id), coalesce(sum(money), 0),
-       count(*) FILTER (WHERE id_ok), count(DISTINCT customer_id) FILTER (WHERE id_ok),
-       coalesce(sum(money) FILTER (WHERE id_ok), 0),
-       count(*) FILTER (WHERE id_ok AND date_ok),
-       count(DISTINCT customer_id) FILTER (WHERE id_ok AND date_ok),
-       coalesce(sum(money) FILTER (WHERE id_ok AND date_ok), 0),
-       count(*) FILTER (WHERE id_ok AND date_ok AND snap_ok),
-       count(DISTINCT customer_id) FILTER (WHERE id_ok AND date_ok AND snap_ok),
-       coalesce(sum(money) FILTER (WHERE id_ok AND date_ok AND snap_ok), 0),
-       count(DISTINCT customer_id) FILTER (WHERE id_ok AND NOT date_ok),
-       count(DISTINCT customer_id) FILTER (WHERE id_ok AND date_ok AND NOT snap_ok)
-FROM l
+SELECT coalesce(sum(n), 0), count(customer_id), coalesce(sum(money), 0),
+       coalesce(sum(n) FILTER (WHERE customer_id IS NOT NULL), 0), count(customer_id),
+       coalesce(sum(money) FILTER (WHERE customer_id IS NOT NULL), 0),
+       coalesce(sum(n2) FILTER (WHERE customer_id IS NOT NULL), 0),
+       count(customer_id) FILTER (WHERE n2 > 0),
+       coalesce(sum(money2) FILTER (WHERE customer_id IS NOT NULL), 0),
+       coalesce(sum(n3) FILTER (WHERE customer_id IS NOT NULL), 0),
+       count(customer_id) FILTER (WHERE n3 > 0),
+       coalesce(sum(money3) FILTER (WHERE customer_id IS NOT NULL), 0),
+       count(customer_id) FILTER (WHERE bad_date),
+       count(customer_id) FILTER (WHERE n2 > 0 AND late)
+FROM c
 """.replace("@LINE_MONEY", LINE_MONEY)
 
 # Customers with at least one exact duplicate line (rule 4 touched them; it never loses one).
-DUPLICATE_CUSTOMERS = """
-SELECT count(DISTINCT customer_id) FROM (
-    SELECT customer_id FROM lines
-    WHERE customer_id IS NOT NULL AND invoice_ts IS NOT NULL
-      AND ($snapshot::DATE IS NULL OR invoice_ts < $snapshot::DATE)
-    GROUP BY invoice, stock_code, description, quantity, invoice_ts, unit_price, customer_id, country
-    HAVING count(*) > 1
-)
-"""
+DUPLICATE_CUSTOMERS = "SELECT count(DISTINCT customer_id) FILTER (WHERE copies > 1) FROM dedup"
 
-# Lines that pass the row-level rules, exact duplicates collapsed to the first copy, typed for exact money.
-# line_id is the file order (rowid follows the order lines were read in), so ties in time are broken the
-# same way every run and the way the file lists them.
+# Lines that pass the row-level rules, exact duplicates collapsed to the first copy (copies: how many there
+# were), typed for exact money. line_id is the first copy's row number in `lines`, i.e. the file order
+# (rowid follows the order lines were read in), so ties in time are broken the same way every run and the
+# way the file lists them.
 DEDUPLICATE = """
 CREATE OR REPLACE TEMP TABLE dedup AS
 WITH d AS (
     SELECT invoice, stock_code, description, quantity, invoice_ts, unit_price, customer_id, country,
-           min(rowid) AS first_row
+           min(rowid) AS first_row, count(*) AS copies
     FROM lines
     WHERE customer_id IS NOT NULL AND invoice_ts IS NOT NULL
       AND ($snapshot::DATE IS NULL OR invoice_ts < $snapshot::DATE)
     GROUP BY ALL
 )
-SELECT row_number() OVER (ORDER BY first_row) AS line_id,
+SELECT first_row AS line_id,
        customer_id, invoice, stock_code, coalesce(upper(trim(stock_code)), '') AS stock_key, invoice_ts,
        country, coalesce(@IS_RETURN, false) AS is_return, @UNITS AS units, @PRICE AS price,
-       @LINE_MONEY AS money
+       @LINE_MONEY AS money, copies
 FROM d
 """.replace("@LINE_MONEY", LINE_MONEY)
 DEDUPLICATE = (
@@ -108,17 +107,23 @@ SELECT count(DISTINCT customer_id) FROM products WHERE NOT coalesce(@PRICED, fal
 # k returns match M_k = R_k + min(0, min_{j<=k} (P(t_j) - R_j)) units (P(t): units bought at or before t,
 # R: units returned so far), so return k takes the purchased units [M_(k-1), M_k).
 MATCH_RETURNS = """
-CREATE OR REPLACE TEMP TABLE bought AS
-SELECT line_id, customer_id, stock_key, invoice, invoice_ts, units, price,
+CREATE OR REPLACE TEMP VIEW bought AS
+SELECT line_id, customer_id, stock_key, invoice, invoice_ts, units, price FROM priced WHERE NOT is_return;
+
+-- only purchases of a (customer, stock key) with a return can be matched: the running sums skip the rest
+CREATE OR REPLACE TEMP TABLE bought_cum AS
+SELECT line_id, customer_id, stock_key, invoice_ts,
        sum(units) OVER w - units AS cum_start, sum(units) OVER w AS cum_end
-FROM priced WHERE NOT is_return
+FROM bought
+SEMI JOIN (SELECT DISTINCT customer_id, stock_key FROM priced WHERE is_return) k
+  USING (customer_id, stock_key)
 WINDOW w AS (PARTITION BY customer_id, stock_key ORDER BY invoice_ts, line_id
              ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW);
 
 CREATE OR REPLACE TEMP TABLE returned AS
 WITH bought_by_time AS (
     SELECT customer_id, stock_key, invoice_ts, max(cum_end) AS bought_so_far
-    FROM bought GROUP BY ALL
+    FROM bought_cum GROUP BY ALL
 ), r AS (
     SELECT p.line_id, p.customer_id, p.stock_key, p.invoice_ts, p.units, p.price,
            coalesce(b.bought_so_far, 0) AS bought_so_far,
@@ -144,7 +149,7 @@ CREATE OR REPLACE TEMP TABLE alloc AS
 SELECT b.line_id AS purchase_id, r.line_id AS return_id, r.customer_id,
        least(b.cum_end, r.m_end) - greatest(b.cum_start, r.m_start) AS units, r.price
 FROM returned r
-JOIN bought b
+JOIN bought_cum b
   ON b.customer_id = r.customer_id AND b.stock_key = r.stock_key
  AND b.cum_start < r.m_end AND b.cum_end > r.m_start;
 
