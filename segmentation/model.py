@@ -23,8 +23,10 @@ from sklearn.metrics import (
 )
 from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 
+from segmentation import cluster_scores
 from segmentation.phases import PhaseClock
 
+SWEEP_ROWS = 50_000  # above this many customers the k sweep fits on a sample (scored on all rows)
 SKEW_LIMIT = 1.0  # a feature whose skewness exceeds this (and has no large negative mass) is log-scaled
 
 
@@ -153,21 +155,6 @@ def _sample(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(n, size=size, replace=False)) if n > size else np.arange(n)
 
 
-def _scores(
-    z: np.ndarray, labels: np.ndarray, sample: np.ndarray, distances: np.ndarray
-) -> tuple[float | None, float | None, float | None]:
-    """Silhouette on the sample's precomputed distances; Davies-Bouldin and Calinski-Harabasz on all rows."""
-    if len(np.unique(labels)) < 2:
-        return None, None, None
-    sample_labels = labels[sample]
-    sil = (
-        float(silhouette_score(distances, sample_labels, metric="precomputed"))
-        if 1 < len(np.unique(sample_labels)) < len(sample)
-        else None
-    )
-    return sil, float(davies_bouldin_score(z, labels)), float(calinski_harabasz_score(z, labels))
-
-
 def _nearest(z: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     """Distances from every row to every centroid, computed in chunks to bound memory."""
     out = np.empty((len(z), len(centroids)))
@@ -273,14 +260,24 @@ def fit_model(
     scores: list[KScore] = []
     kmeans_fits: dict[int, KMeans] = {}
     agglo_centroids: dict[int, np.ndarray] = {}
+    # Above SWEEP_ROWS customers, each k is fitted on one seeded sample and scored on every customer
+    # (inertia and the indices from all rows' nearest centroid); the chosen k is then refined on all rows.
+    sweep_rows = _sample(n, SWEEP_ROWS, rng) if n > SWEEP_ROWS else None
     with clock.phase("sweep"):
         for kk in ks:
             started = time.perf_counter()
-            fitted = _kmeans(z, kk, n_init, seed)
+            if sweep_rows is None:
+                fitted = _kmeans(z, kk, n_init, seed)
+                labels, inertia = fitted.labels_, float(fitted.inertia_)
+            else:
+                fitted = _kmeans(z[sweep_rows].astype(np.float32), kk, n_init, seed)
+                distances = _nearest(z, fitted.cluster_centers_)
+                labels = distances.argmin(axis=1)
+                inertia = float((distances[np.arange(n), labels] ** 2).sum())
             elapsed = time.perf_counter() - started
             kmeans_fits[kk] = fitted
-            sil, dbi, chi = _scores(z, fitted.labels_, sil_rows, sil_distances)
-            scores.append(KScore("kmeans", kk, float(fitted.inertia_), sil, dbi, chi, None, n, elapsed))
+            sil, dbi, chi = cluster_scores.scores(z, labels, sil_rows, sil_distances)
+            scores.append(KScore("kmeans", kk, inertia, sil, dbi, chi, None, n, elapsed))
             progress(f"k-means k={kk}: silhouette {sil if sil is None else round(sil, 3)}, {elapsed:.1f}s")
 
     chosen_k, reason = (k, f"k = {k} was fixed by --k.") if k is not None else choose_k(scores)
@@ -291,7 +288,7 @@ def fit_model(
             centroids = _agglomerative(z, kk, cmp_rows)
             labels = _nearest(z, centroids).argmin(axis=1)
             agglo_centroids[kk] = centroids
-            sil, dbi, chi = _scores(z, labels, sil_rows, sil_distances)
+            sil, dbi, chi = cluster_scores.scores(z, labels, sil_rows, sil_distances)
             inertia = float(((z - centroids[labels]) ** 2).sum())
             scores.append(
                 KScore("agglomerative", kk, inertia, sil, dbi, chi, None, n, time.perf_counter() - started)
@@ -301,9 +298,15 @@ def fit_model(
         scores.append(_dbscan_scores(z, cmp_rows, min_samples, noise_quantile))
 
     with clock.phase("final fit"):
-        centroids = (
-            kmeans_fits[chosen_k].cluster_centers_ if algorithm == "kmeans" else agglo_centroids[chosen_k]
-        )
+        if algorithm != "kmeans":
+            centroids = agglo_centroids[chosen_k]
+        elif sweep_rows is None:
+            centroids = kmeans_fits[chosen_k].cluster_centers_
+        else:  # Lloyd's iterations on every row, from the sample's centroids
+            start = kmeans_fits[chosen_k].cluster_centers_.astype(z.dtype)
+            centroids = (
+                KMeans(n_clusters=chosen_k, init=start, n_init=1, random_state=seed).fit(z).cluster_centers_
+            )
         labels, centroids, dist_own, dist_next, next_segment = _assign(z, centroids, chosen_k)
     scores = [
         KScore(**{**s.__dict__, "chosen": s.algorithm == algorithm and s.k == chosen_k}) for s in scores
@@ -383,7 +386,7 @@ def _stability(
 ) -> float:
     """Mean adjusted Rand index between the model's labels and refits on seeded 80% subsamples.
 
-    Each refit (capped at 100,000 rows) assigns a common evaluation sample of up to 20,000 customers,
+    Each refit (capped at SWEEP_ROWS rows) assigns a common evaluation sample of up to 20,000 customers,
     whose labels are compared with the stored ones. 1.0 means the segments do not depend on which
     customers happened to be in the data.
     """
@@ -393,9 +396,11 @@ def _stability(
     evaluate = _sample(n, 20_000, rng)
     values = []
     for r in range(rounds):
-        rows = _sample(n, min(int(0.8 * n), 100_000), rng)
+        rows = _sample(n, min(int(0.8 * n), SWEEP_ROWS), rng)
         if algorithm == "kmeans":
-            refit = _kmeans(z[rows], k, n_init, seed + r + 1).cluster_centers_
+            # float32 on large inputs, as in the sweep: half the memory traffic, same partitions
+            sub = z[rows] if n <= SWEEP_ROWS else z[rows].astype(np.float32)
+            refit = _kmeans(sub, k, n_init, seed + r + 1).cluster_centers_
         else:
             refit = _agglomerative(z, k, rows[: min(sample_size, len(rows))])
         refit_labels = _nearest(z[evaluate], refit).argmin(axis=1)
