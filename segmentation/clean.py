@@ -95,7 +95,8 @@ def clean_sales(
     report.add("unparseable_date", "invoice date did not parse", stages[2], int(r[12]))
     if snapshot is not None:
         report.add("after_snapshot", f"dated on or after the snapshot date {snapshot}", stages[3], int(r[13]))
-    con.execute(sql.DEDUPLICATE, {"snapshot": snapshot})
+    for statement in sql.DEDUPLICATE:
+        con.execute(statement, {"snapshot": snapshot})
     (dup_customers,) = _one(con, sql.DUPLICATE_CUSTOMERS)
     report.add("exact_duplicate", "exact duplicate of an earlier line", _stage(con, "dedup"), dup_customers)
 

@@ -87,7 +87,7 @@ _C1_BYTES = re.compile(b"[\x80-\x9f]")
 # cp1252, with its five undefined bytes kept as the latin-1 characters (as browsers do).
 _CP1252 = "".join(bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in range(256))
 _LINES_COLUMNS = (
-    "invoice VARCHAR, stock_code VARCHAR, description VARCHAR, quantity DOUBLE, invoice_ts VARCHAR, "
+    "invoice VARCHAR, stock_code VARCHAR, description UBIGINT, quantity DOUBLE, invoice_ts VARCHAR, "
     "unit_price DOUBLE, customer_id VARCHAR, country VARCHAR"
 )
 
@@ -158,7 +158,7 @@ def load_sales(con: duckdb.DuckDBPyConnection, cfg: RunConfig) -> IngestResult:
                 exprs = [
                     _text_sql(cols["invoice"]),
                     _text_sql(cols["stock_code"]),
-                    _text_sql(cols["description"]),
+                    _hash_sql(cols["description"]),
                     _number_sql(cols["quantity"]),
                     _text_sql(cols["invoice_date"]),
                     _number_sql(cols["unit_price"]),
@@ -665,6 +665,11 @@ def _match_or_raise(block: _Block, wants: list[_Want]) -> dict[str, int | None]:
 def _text_sql(col: int | None) -> str:
     """Trimmed text, empty -> NULL."""
     return "NULL::VARCHAR" if col is None else f"NULLIF(trim(c{col}), '')"
+
+
+def _hash_sql(col: int | None) -> str:
+    """A 64-bit hash of the trimmed text (empty and missing alike); only duplicate detection reads it."""
+    return "hash(NULL::VARCHAR)" if col is None else f"hash(NULLIF(trim(c{col}), ''))"
 
 
 def _number_sql(col: int | None) -> str:

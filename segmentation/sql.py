@@ -54,24 +54,48 @@ DUPLICATE_CUSTOMERS = "SELECT count(DISTINCT customer_id) FILTER (WHERE copies >
 # were), typed for exact money. line_id is the first copy's row number in `lines`, i.e. the file order
 # (rowid follows the order lines were read in), so ties in time are broken the same way every run and the
 # way the file lists them.
-DEDUPLICATE = """
+# From here on customer_id and stock_key are whole numbers: keys into customer_keys and stock_keys, given
+# in the texts' sort order (so ordering by the key orders by the text). Every later grouping, window and
+# join compares 4-byte integers instead of strings; the texts come back only in what leaves DuckDB.
+_ROW_RULES = """customer_id IS NOT NULL AND invoice_ts IS NOT NULL
+      AND ($snapshot::DATE IS NULL OR invoice_ts < $snapshot::DATE)"""
+_DEDUPLICATE = (
+    """
+CREATE OR REPLACE TEMP TABLE customer_keys AS
+SELECT customer_id, (row_number() OVER (ORDER BY customer_id))::INTEGER AS customer_key
+FROM (SELECT DISTINCT customer_id FROM lines WHERE @ROW_RULES)
+""",
+    """
+CREATE OR REPLACE TEMP TABLE stock_keys AS
+SELECT stock_key, (row_number() OVER (ORDER BY stock_key))::INTEGER AS stock_ref
+FROM (SELECT DISTINCT coalesce(upper(trim(stock_code)), '') AS stock_key FROM lines WHERE @ROW_RULES)
+""",
+    """
 CREATE OR REPLACE TEMP TABLE dedup AS
 WITH d AS (
     SELECT invoice, stock_code, description, quantity, invoice_ts, unit_price, customer_id, country,
            min(rowid) AS first_row, count(*) AS copies
     FROM lines
-    WHERE customer_id IS NOT NULL AND invoice_ts IS NOT NULL
-      AND ($snapshot::DATE IS NULL OR invoice_ts < $snapshot::DATE)
+    WHERE @ROW_RULES
     GROUP BY ALL
 )
 SELECT first_row AS line_id,
-       customer_id, invoice, stock_code, coalesce(upper(trim(stock_code)), '') AS stock_key, invoice_ts,
+       k.customer_key AS customer_id, invoice, s.stock_ref AS stock_key, invoice_ts,
        country, coalesce(@IS_RETURN, false) AS is_return, @UNITS AS units, @PRICE AS price,
        @LINE_MONEY AS money, copies
 FROM d
-""".replace("@LINE_MONEY", LINE_MONEY)
-DEDUPLICATE = (
-    DEDUPLICATE.replace("@IS_RETURN", _IS_RETURN).replace("@UNITS", _UNITS).replace("@PRICE", _PRICE)
+JOIN customer_keys k USING (customer_id)
+JOIN stock_keys s ON s.stock_key = coalesce(upper(trim(d.stock_code)), '')
+""",
+)
+# Statements run in order, each with the $snapshot parameter.
+DEDUPLICATE = tuple(
+    q.replace("@LINE_MONEY", LINE_MONEY)
+    .replace("@ROW_RULES", _ROW_RULES)
+    .replace("@IS_RETURN", _IS_RETURN)
+    .replace("@UNITS", _UNITS)
+    .replace("@PRICE", _PRICE)
+    for q in _DEDUPLICATE
 )
 
 # Lines, customers and money of a cleaning stage table (every stage has customer_id and money).
@@ -83,14 +107,15 @@ STAGE_TOTALS = {
 # Rule 5: non-product lines (postage, fees, adjustments), by stock key. A view cannot take parameters, so
 # the codes go into a small table first.
 REMOVE_NON_PRODUCT = """
-CREATE OR REPLACE TEMP TABLE non_product_codes AS SELECT DISTINCT unnest($codes::VARCHAR[]) AS code;
+CREATE OR REPLACE TEMP TABLE non_product_refs AS
+SELECT stock_ref FROM stock_keys WHERE stock_key IN (SELECT unnest($codes::VARCHAR[]))
 """
 PRODUCTS_VIEW = """
 CREATE OR REPLACE TEMP VIEW products AS
-SELECT * FROM dedup WHERE stock_key NOT IN (SELECT code FROM non_product_codes)
+SELECT * FROM dedup WHERE stock_key NOT IN (SELECT stock_ref FROM non_product_refs)
 """
 NON_PRODUCT_CUSTOMERS = """
-SELECT count(DISTINCT customer_id) FROM dedup WHERE stock_key IN (SELECT code FROM non_product_codes)
+SELECT count(DISTINCT customer_id) FROM dedup WHERE stock_key IN (SELECT stock_ref FROM non_product_refs)
 """
 
 # Rule 6: purchases need a positive quantity and price; returns a positive price and quantity.
@@ -262,7 +287,7 @@ WITH bought AS (
            b.units - coalesce(r.units, 0) AS net_units
     FROM bought b LEFT JOIN returned r USING (customer_id)
 )
-SELECT n.customer_id,
+SELECT k.customer_id,
        c.country,
        n.first_purchase,
        n.last_purchase,
@@ -277,6 +302,7 @@ SELECT n.customer_id,
 FROM net n
 JOIN main_country c USING (customer_id)
 JOIN products p USING (customer_id)
+JOIN customer_keys k ON k.customer_key = n.customer_id
 ORDER BY n.customer_id
 """.replace("@AVG", ROUND_DIV_CENTS.format(n="n.net_money", d="n.frequency"))
 

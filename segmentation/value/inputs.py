@@ -9,7 +9,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-# Reads `sales` and `kept_alloc` (segmentation.sql); one row per customer and purchase day.
+# Reads `sales` and `kept_alloc` (segmentation.sql); one row per customer and purchase day. customer_id is
+# the cleaning's integer key; customer_keys turns it back into the text id.
 PURCHASE_DAYS = """
 CREATE OR REPLACE TEMP TABLE purchase_days AS
 WITH returned AS (
@@ -31,16 +32,18 @@ WITH d AS (
            sum(value) AS total, arg_min(value, day) AS first_value
     FROM d GROUP BY customer_id
 )
-SELECT customer_id, (n - 1)::DOUBLE AS x, date_diff('day', first_day, last_day)::DOUBLE AS t_x,
+SELECT k.customer_id, (n - 1)::DOUBLE AS x, date_diff('day', first_day, last_day)::DOUBLE AS t_x,
        date_diff('day', first_day, $end::DATE)::DOUBLE AS T,
        CASE WHEN n > 1 THEN ((total - first_value) / (n - 1))::DOUBLE END AS m
-FROM c ORDER BY customer_id
+FROM c JOIN customer_keys k ON k.customer_key = c.customer_id
+ORDER BY c.customer_id
 """
 
 # Purchase days on or after $cutoff per customer (the holdout's actual purchases).
 HOLDOUT_ACTUAL = """
-SELECT customer_id, count(*)::DOUBLE AS actual
-FROM purchase_days WHERE day >= $cutoff::DATE GROUP BY customer_id
+SELECT k.customer_id, count(*)::DOUBLE AS actual
+FROM purchase_days d JOIN customer_keys k ON k.customer_key = d.customer_id
+WHERE d.day >= $cutoff::DATE GROUP BY k.customer_id
 """
 
 
