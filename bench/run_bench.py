@@ -148,12 +148,14 @@ def input_file(work: Path, lines: int, seed: int) -> tuple[Path, int, int, str]:
     return path, real, customers, how
 
 
-def fresh_ours_cmd(source: Path, db: Path, seed: int, k: int | None = None) -> list[str]:
+def fresh_ours_cmd(
+    source: Path, db: Path, seed: int, k: int | None = None, extra: tuple[str, ...] = ()
+) -> list[str]:
     """Remove db (and its side files) and return the `segments run` command that stores into it."""
     for old in db.parent.glob(db.name + "*"):
         old.unlink()
     cmd = [sys.executable, "-m", "segmentation.cli", "run", str(source), "--db", str(db), "--quiet"]
-    return cmd + ["--timings", "--seed", str(seed)] + (["--k", str(k)] if k else [])
+    return cmd + ["--timings", "--seed", str(seed)] + (["--k", str(k)] if k else []) + list(extra)
 
 
 def normalise_id(value: object) -> str:
@@ -175,23 +177,32 @@ def agreement(r: SizeResult, work: Path, seed: int) -> None:
     )
     said = re.search(r"\bk=(\d+)", r.peer.stdout)
     k = int(said[1]) if said else int(peer["Cluster"].nunique())
-    db = work / f"ours_{label}_k{k}.duckdb"
-    run = measure(fresh_ours_cmd(r.source, db, seed, k), work, f"ours_{label}_k{k}")
-    with duckdb.connect(str(db), read_only=True) as con:
-        ours = con.sql(
-            "SELECT customer_id, segment_id FROM customers WHERE run_id = (SELECT max(id) FROM runs)"
-        ).df()
     a = dict(zip(peer["CustomerID"].map(normalise_id), peer["Cluster"], strict=True))
-    b = dict(zip(ours["customer_id"].map(normalise_id), ours["segment_id"], strict=True))
-    both = sorted(a.keys() & b.keys())
-    ari = adjusted_rand_score([a[c] for c in both], [b[c] for c in both]) if both else float("nan")
-    print(f"\nAgreement at {label} lines, k={k} (ours re-run with --k {k}: {run.seconds:.1f}s)")
-    print(
-        f"  customers in both: {len(both):,}; only ours: {len(b.keys() - a.keys()):,}; only the peer: "
-        f"{len(a.keys() - b.keys()):,}"
-    )
-    mark = "PASS" if ari >= ARI_TARGET else "MISS"
-    print(f"  ARI = {ari:.3f} (target >= {ARI_TARGET}): {mark}")
+    print(f"\nAgreement at {label} lines, k={k}")
+    # Like for like: the peer log-scales every feature; our default logs only the skewed ones (a model
+    # choice, not an engineering one), so the target is judged with --log-features all and the default
+    # is printed beside it.
+    for name, extra, judged in (
+        ("like for like", ("--log-features", "all"), True),
+        ("our default", (), False),
+    ):
+        db = work / f"ours_{label}_k{k}_{'all' if extra else 'default'}.duckdb"
+        run = measure(fresh_ours_cmd(r.source, db, seed, k, extra), work, db.stem)
+        with duckdb.connect(str(db), read_only=True) as con:
+            ours = con.sql(
+                "SELECT customer_id, segment_id FROM customers WHERE run_id = (SELECT max(id) FROM runs)"
+            ).df()
+        b = dict(zip(ours["customer_id"].map(normalise_id), ours["segment_id"], strict=True))
+        both = sorted(a.keys() & b.keys())
+        ari = adjusted_rand_score([a[c] for c in both], [b[c] for c in both]) if both else float("nan")
+        flags = " ".join(["--k", str(k), *extra])
+        print(f"  {name} (ours re-run with {flags}: {run.seconds:.1f}s)")
+        print(
+            f"    customers in both: {len(both):,}; only ours: {len(b.keys() - a.keys()):,}; "
+            f"only the peer: {len(a.keys() - b.keys()):,}"
+        )
+        mark = ("PASS" if ari >= ARI_TARGET else "MISS") if judged else "not judged"
+        print(f"    ARI = {ari:.3f} (target >= {ARI_TARGET}): {mark}")
 
 
 def ratio_text(r: SizeResult) -> tuple[str, str]:

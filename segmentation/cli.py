@@ -190,6 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the k values the sweep tries (default 2..10)",
     )
     run.add_argument("--scaler", default="standard", help="standard, robust or minmax (default standard)")
+    run.add_argument(
+        "--log-features",
+        default="skewed",
+        help="log-scale before the scaler: skewed (skewness above 1, the default), all, or none",
+    )
     run.add_argument("--algorithm", default="kmeans", help="kmeans or agglomerative (default kmeans)")
     run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     run.add_argument("--n-init", type=int, default=3, help="k-means restarts per k (default 3)")
@@ -281,6 +286,7 @@ def _config(a: argparse.Namespace) -> RunConfig:
         k_min=a.k_range[0],
         k_max=a.k_range[1],
         scaler=a.scaler,
+        log_features=a.log_features,
         algorithm=a.algorithm,
         seed=a.seed,
         n_init=a.n_init,

@@ -37,6 +37,7 @@ NON_PRODUCT_CODES: tuple[str, ...] = (
 )  # fmt: skip
 # A chosen k whose stability (adjusted Rand index of refits) is below this is warned about.
 STABILITY_WARNING = 0.6
+LOG_FEATURES = ("skewed", "all", "none")
 SCALERS = ("standard", "robust", "minmax")
 ALGORITHMS = ("kmeans", "agglomerative")
 
@@ -72,6 +73,7 @@ class RunConfig:
     k_min: int = 2
     k_max: int = 10
     scaler: str = "standard"
+    log_features: str = "skewed"  # which features are log-scaled before the scaler: skewed, all or none
     algorithm: str = "kmeans"
     n_init: int = 3
     seed: int = 0

@@ -87,15 +87,23 @@ class ModelResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def fit_transform(x: np.ndarray, features: tuple[str, ...], scaler: str) -> tuple[Transform, np.ndarray]:
-    """Log-scale the skewed features, then fit the chosen scaler; returns the transform and scaled data."""
+def fit_transform(
+    x: np.ndarray, features: tuple[str, ...], scaler: str, log_features: str = "skewed"
+) -> tuple[Transform, np.ndarray]:
+    """Log-scale features (log1p of the value clipped at 0), then fit the chosen scaler; returns the
+    transform and the scaled data. log_features: "skewed" logs a feature whose skewness exceeds
+    SKEW_LIMIT and that is (almost) never negative; "all" logs every feature, as the usual notebook
+    pipeline does; "none" logs none."""
     flags = []
     logged = np.array(x, dtype=float, copy=True)
     for i in range(x.shape[1]):
         column = x[:, i]
         mostly_non_negative = np.mean(column < 0) < 0.01
-        is_skewed = column.std() > 0 and float(skew(column)) > SKEW_LIMIT
-        flags.append(bool(mostly_non_negative and is_skewed))
+        if log_features == "skewed":
+            is_skewed = column.std() > 0 and float(skew(column)) > SKEW_LIMIT
+            flags.append(bool(mostly_non_negative and is_skewed))
+        else:
+            flags.append(log_features == "all")
         if flags[-1]:
             logged[:, i] = np.log1p(np.clip(column, 0, None))
     if scaler == "standard":
@@ -226,6 +234,7 @@ def fit_model(
     features: tuple[str, ...],
     *,
     scaler: str = "standard",
+    log_features: str = "skewed",
     algorithm: str = "kmeans",
     k: int | None = None,
     k_range: tuple[int, int] = (2, 10),
@@ -250,7 +259,7 @@ def fit_model(
     clock = clock or PhaseClock()
     rng = np.random.default_rng(seed)
     with clock.phase("scale"):
-        transform, z = fit_transform(x, features, scaler)
+        transform, z = fit_transform(x, features, scaler, log_features)
         n = len(z)
         sil_rows = _sample(n, silhouette_sample, rng)
         sil_distances = pairwise_distances(z[sil_rows])

@@ -19,7 +19,7 @@ from threadpoolctl import threadpool_limits
 from segmentation import currency, faults, ingest, naming, persist, run_warnings, scratch, store
 from segmentation import features as feat
 from segmentation.clean import CleaningStep, clean_customer_rows, clean_sales
-from segmentation.config import ALGORITHMS, SCALERS, TRANSACTION_FEATURES, RunConfig
+from segmentation.config import ALGORITHMS, LOG_FEATURES, SCALERS, TRANSACTION_FEATURES, RunConfig
 from segmentation.errors import InputError
 from segmentation.model import KScore, fit_model
 from segmentation.phases import Phase, PhaseClock
@@ -78,6 +78,8 @@ def validate(cfg: RunConfig) -> None:
         )
     if cfg.scaler not in SCALERS:
         raise InputError(f"--scaler {cfg.scaler}: expected one of {', '.join(SCALERS)}.")
+    if cfg.log_features not in LOG_FEATURES:
+        raise InputError(f"--log-features {cfg.log_features}: expected one of {', '.join(LOG_FEATURES)}.")
     if cfg.algorithm not in ALGORITHMS:
         raise InputError(f"--algorithm {cfg.algorithm}: expected one of {', '.join(ALGORITHMS)}.")
     if cfg.mode == "transactions":
@@ -184,6 +186,7 @@ def _run(cfg: RunConfig, progress: Progress | None, work: Path) -> RunSummary:
                 x,
                 model_features,
                 scaler=cfg.scaler,
+                log_features=cfg.log_features,
                 algorithm=cfg.algorithm,
                 k=cfg.k,
                 k_range=k_range,

@@ -113,6 +113,10 @@ BAD: dict[str, tuple[Callable[[Path], list[str]], str]] = {
         lambda d: ["run", str(write(d, "k.csv", lines())), "--k", "1"],
         "--k 1: expected a whole number from 2 to 50.",
     ),
+    "unknown log rule": (
+        lambda d: ["run", str(write(d, "lg.csv", lines())), "--log-features", "some"],
+        "--log-features some: expected one of skewed, all, none.",
+    ),
     "xlsx with no matching sheet": (
         lambda d: ["run", str(xlsx_without_sales(d))],
         "{d}/book.xlsx: no sheet has the columns InvoiceNo/Invoice/invoice_no, Quantity/Qty, "

@@ -54,8 +54,11 @@ def test_run_bench_small_size_output_and_cached_input(tmp_path: Path, run_bench:
     names = [line.rsplit(maxsplit=2)[0].strip() for line in table]
     assert set(PHASES) <= set(names) and names[-1] == "total", table
     assert re.search(r"^20k +[\d,]+ +785 +\d+\.\d +[\d,]+ +\d+\.\d +[\d,]+  ", out, re.M), out
-    ari = re.search(r"^  ARI = (-?\d+\.\d+) \(target >= 0\.9\): (PASS|MISS)$", out, re.M)
-    assert ari and -1 <= float(ari[1]) <= 1, out
+    judged = re.search(r"^    ARI = (-?\d+\.\d+) \(target >= 0\.9\): (PASS|MISS)$", out, re.M)
+    assert judged and -1 <= float(judged[1]) <= 1, out
+    assert re.search(r"^  like for like \(ours re-run with --k \d+ --log-features all: ", out, re.M), out
+    default = re.search(r"^    ARI = (-?\d+\.\d+) \(target >= 0\.9\): not judged$", out, re.M)
+    assert default and -1 <= float(default[1]) <= 1, out
     assert re.search(r"customers in both: [\d,]+; only ours: [\d,]+; only the peer: [\d,]+", out), out
 
     again = run_bench(

@@ -49,6 +49,19 @@ def test_transform_apply_reproduces_the_fitted_scaled_data() -> None:
         assert np.allclose(transform.apply(x), z)
 
 
+def test_log_features_rule_skewed_all_or_none() -> None:
+    x = blobs()
+    x[:, 0] = np.exp(x[:, 0] / 10)  # strongly skewed
+    x[:, 1] = np.abs(x[:, 1])
+    assert fit_transform(x, ("a", "b", "c"), "standard")[0].log_transform == (True, False, False)
+    every, z = fit_transform(x, ("a", "b", "c"), "standard", "all")
+    assert every.log_transform == (True, True, True)
+    expected = np.log1p(np.clip(x, 0, None))
+    assert np.allclose(z, (expected - expected.mean(axis=0)) / expected.std(axis=0))
+    assert np.allclose(every.apply(x), z)
+    assert fit_transform(x, ("a", "b", "c"), "standard", "none")[0].log_transform == (False, False, False)
+
+
 def test_same_seed_same_assignments_and_segments_ordered_by_size() -> None:
     x = blobs()
     a = fit_model(x, ("a", "b", "c"), seed=7, k_range=(2, 6))
