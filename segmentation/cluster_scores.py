@@ -24,9 +24,9 @@ def silhouette_precomputed(distances: np.ndarray, labels: np.ndarray) -> float |
     n, k = len(labels), len(codes)
     if not 1 < k < n:
         return None
-    onehot = np.zeros((n, k))
+    onehot = np.zeros((n, k), dtype=distances.dtype)  # the matrix's own type: no upcast copy of it
     onehot[np.arange(n), labels] = 1.0
-    sums = distances @ onehot  # row i, cluster c: sum of i's distances to c's members
+    sums = (distances @ onehot).astype(float)  # row i, cluster c: sum of i's distances to c's members
     sizes = onehot.sum(axis=0)
     rows = np.arange(n)
     own_size = sizes[labels]
