@@ -159,7 +159,7 @@ def fresh_ours_cmd(
 
 
 def normalise_id(value: object) -> str:
-    """A customer id as ours stores it: trimmed, '17850.0' -> '17850' (segmentation/ingest.py)."""
+    """A customer id as ours stores it: trimmed, '17850.0' -> '17850' (segmentation/ingest/typing_sql.py)."""
     text = str(value).strip()
     return text.split(".")[0] if re.fullmatch(r"[0-9]+\.0+", text) else text
 

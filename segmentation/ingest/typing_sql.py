@@ -1,0 +1,140 @@
+"""The SQL that types a block's text columns (numbers, ids, texts) and inserts them, and the
+one-sentence errors when a value or the CSV itself is bad.
+"""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+import pyarrow.compute as pc
+
+from segmentation.errors import InputError
+from segmentation.ingest.common import _BAD_NUMBER, _NULL_WORDS, _Block, _first_line, _quote
+
+
+def _text_sql(col: int | None) -> str:
+    """Trimmed text, empty -> NULL."""
+    return "NULL::VARCHAR" if col is None else f"NULLIF(trim(c{col}), '')"
+
+
+def _hash_sql(col: int | None) -> str:
+    """A 64-bit hash of the trimmed text (empty and missing alike); only duplicate detection reads it."""
+    return "hash(NULL::VARCHAR)" if col is None else f"hash(NULLIF(trim(c{col}), ''))"
+
+
+def _number_sql(col: int | None) -> str:
+    """A finite DOUBLE; empty/'nan'/'None'/'NULL' -> NULL; anything else stops the statement."""
+    if col is None:
+        return "NULL::DOUBLE"
+    c = f"c{col}"
+    return (
+        f"CASE WHEN {c} IS NULL THEN NULL::DOUBLE "
+        f"WHEN isfinite(TRY_CAST({c} AS DOUBLE)) THEN TRY_CAST({c} AS DOUBLE) "
+        f"WHEN lower(trim({c})) IN {_NULL_WORDS} THEN NULL::DOUBLE "
+        f"ELSE error('{_BAD_NUMBER}') END"
+    )
+
+
+def _bad_number_sql(col: int) -> str:
+    """True where _number_sql would stop."""
+    c = f"c{col}"
+    return (
+        f"({c} IS NOT NULL AND NOT coalesce(isfinite(TRY_CAST({c} AS DOUBLE)), false) "
+        f"AND lower(trim({c})) NOT IN {_NULL_WORDS})"
+    )
+
+
+def _customer_id_sql(col: int | None) -> str:
+    """Trimmed id; '17850.0' -> '17850'; empty/'nan'/'None'/'NULL' -> NULL."""
+    if col is None:
+        return "NULL::VARCHAR"
+    t = f"trim(c{col})"
+    return (
+        f"CASE WHEN lower({t}) IN {_NULL_WORDS} THEN NULL "
+        f"WHEN regexp_full_match({t}, '[0-9]+\\.0+') THEN split_part({t}, '.', 1) ELSE {t} END"
+    )
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    exprs: list[str],
+    block: _Block,
+    numbers: list[int | None],
+) -> int:
+    """INSERT one block's typed rows; bad numbers and broken CSV become one-sentence errors."""
+    sql = f"INSERT INTO {table} SELECT {', '.join(exprs)} FROM {block.relation}"  # noqa: S608 - generated
+    if block.arrow is not None:
+        con.register(block.view, block.arrow)
+    try:
+        row = con.execute(sql, list(block.params)).fetchone()
+    except duckdb.Error as exc:
+        if _BAD_NUMBER in str(exc):
+            raise _bad_number_error(block, [c for c in numbers if c is not None]) from exc
+        if block.kind == "csv" and isinstance(exc, duckdb.InvalidInputException):
+            raise InputError(_csv_error(block.label, str(exc))) from exc
+        if block.kind == "parquet" and isinstance(exc, (duckdb.InvalidInputException, duckdb.IOException)):
+            reason = _first_line(str(exc))
+            raise InputError(f"{block.label}: not a readable Parquet file ({reason}).") from exc
+        raise
+    finally:
+        if block.arrow is not None:
+            con.unregister(block.view)
+    rows = int(row[0]) if row else 0
+    if block.expected_rows is not None and rows != block.expected_rows and block.recount is not None:
+        counted = block.recount()  # -1: Python's csv module could not read it either; trust DuckDB
+        if counted not in (rows, -1):
+            raise InputError(
+                f"{block.label}: read {rows:,} rows but the file has {counted:,} data lines; "
+                "check its delimiter and quoting."
+            )
+    return rows
+
+
+def _bad_number_error(block: _Block, numbers: list[int]) -> InputError:
+    """Find the first row with a bad number (file order, on a scratch connection) and say where it is."""
+    cases = " ".join(f"WHEN {_bad_number_sql(col)} THEN {k}" for k, col in enumerate(numbers))
+    values = ", ".join(f"c{col}" for col in numbers)
+    sql = f"SELECT CASE {cases} END AS which, {values} FROM {block.relation}"  # noqa: S608 - generated
+    with duckdb.connect() as scratch:
+        if block.arrow is not None:
+            scratch.register(block.view, block.arrow)
+        reader = scratch.sql(sql, params=list(block.params)).to_arrow_reader(1_000_000)
+        offset = 0
+        for batch in reader:
+            flags = pc.is_valid(batch.column(0))
+            if pc.any(flags).as_py():
+                i = pc.index(flags, True).as_py()
+                k = batch.column(0)[i].as_py()
+                value = batch.column(1 + k)[i].as_py()
+                name = block.header[numbers[k]]
+                return InputError(
+                    f"{block.label}: column '{name}', {block.row_name(offset + i)}: "
+                    f"expected a number, got {_quote(value)}."
+                )
+            offset += batch.num_rows
+    return InputError(f"{block.label}: a value that should be a number is not one.")
+
+
+def _csv_error(label: str, message: str) -> str:
+    """DuckDB's CSV error, told in one sentence."""
+    line = re.search(r"CSV Error on Line: (\d+)", message)
+    where = f"line {line.group(1)}: " if line else ""
+    counts = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", message)
+    if counts:
+        return f"{label}: {where}expected {counts.group(1)} fields, found {counts.group(2)}."
+    if "unterminated quote" in message:
+        return f"{label}: {where}a quoted value is never closed."
+    size = re.search(r"Maximum line size of (\d+) bytes exceeded", message)
+    if size:
+        return f"{label}: {where}the line is longer than {int(size.group(1)):,} bytes."
+    # DuckDB: "CSV Error on Line: N", "Original Line: ...", the reason, then "Possible ..." hints
+    lines = []
+    for text in message.splitlines():
+        if text.startswith("Possible"):
+            break
+        if text.strip():
+            lines.append(text.strip())
+    reason = lines[-1] if len(lines) > 1 else _first_line(message)
+    return f"{label}: {where}cannot be read as CSV ({reason[:200].rstrip('.')})."
