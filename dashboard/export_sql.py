@@ -36,8 +36,8 @@ _INTEGER = {
 }
 _FLOAT = {"FLOAT", "DOUBLE"}
 _TIMESTAMP = {"TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS"}
-# Characters that make a spreadsheet run text as a formula, as an RE2 class ('-' first is literal).
-_FORMULA_START = r"'^[-=+@\t\r\x00]'"
+# Characters that make a spreadsheet run text as a formula (as SQL expressions of one character).
+_FORMULA_START = ("'-'", "'='", "'+'", "'@'", "chr(9)", "chr(13)", "chr(0)")
 _CONTROL_CHARS = [c for c in range(0x20) if c not in (0x09, 0x0A)]
 
 
@@ -64,7 +64,8 @@ def _ident(column: str) -> str:
 
 def _neutralised(v: str) -> str:
     """SQL: the text with a leading apostrophe when it starts like a formula (export.neutralise)."""
-    return f"CASE WHEN regexp_matches({v}, {_FORMULA_START}) THEN '''' || {v} ELSE {v} END"
+    starts = " OR ".join(f"starts_with({v}, {c})" for c in _FORMULA_START)
+    return f"CASE WHEN {starts} THEN '''' || {v} ELSE {v} END"
 
 
 def _xml_escaped(v: str) -> str:
@@ -84,7 +85,8 @@ def _csv_quoted(v: str) -> str:
     """SQL: the field quoted (with "" doubling) when it holds , " CR or LF; NULL as the empty field."""
     return (
         f"CASE WHEN {v} IS NULL THEN '' "
-        f"WHEN regexp_matches({v}, '[,\"\\r\\n]') THEN '\"' || replace({v}, '\"', '\"\"') || '\"' "
+        f"WHEN contains({v}, ',') OR contains({v}, '\"') OR contains({v}, chr(13)) OR contains({v}, chr(10)) "
+        f"THEN '\"' || replace({v}, '\"', '\"\"') || '\"' "
         f"ELSE {v} END"
     )
 
