@@ -24,6 +24,7 @@ from dashboard.queries import filtered
 EXPORT_CHUNK_ROWS = 50_000  # customers formatted per query (bounds the memory of one step)
 EXPORT_BATCH_ROWS = 8_192  # rows per Arrow batch handed to the writer
 _SELECT = ", ".join(f'"{c}"' for c in filtered.EXPORT_COLUMNS)
+_CHUNK_VIEW = "export_chunk_ids"  # the registered Arrow table of one chunk's ids, on the export's cursor
 
 
 @dataclass
@@ -93,8 +94,7 @@ def export_stream(
                 rows_cte,
                 "SELECT p._export_pos,",
                 _SELECT,
-                "FROM filtered JOIN (SELECT unnest($ids) AS customer_id,",
-                "unnest(range(len($ids))) AS _export_pos) AS p USING (customer_id)",
+                f"FROM filtered JOIN {_CHUNK_VIEW} AS p USING (customer_id)",
             ),
             columns,
         )
@@ -106,12 +106,17 @@ def export_stream(
     def pieces() -> Iterator[tuple[bytes, int]]:
         try:
             for start in range(0, wanted, chunk_rows):
-                chunk = ids.slice(start, min(chunk_rows, wanted - start)).to_pylist()
-                reader = cur.sql(
-                    chunk_sql, params=queries.bound(chunk_sql, {**params, "ids": chunk})
-                ).to_arrow_reader(EXPORT_BATCH_ROWS)
-                for batch in reader:
-                    yield joined(batch.column(0)), batch.num_rows
+                size = min(chunk_rows, wanted - start)
+                # the chunk's ids and positions as an Arrow table the query scans in place: no Python
+                # list of ids, no parameter copy (a third of the export's time went to both)
+                chunk = pa.table({"customer_id": ids.slice(start, size), "_export_pos": np.arange(size)})
+                cur.register(_CHUNK_VIEW, chunk)
+                try:
+                    reader = cur.sql(chunk_sql, params=queries.bound(chunk_sql, params))
+                    for batch in reader.to_arrow_reader(EXPORT_BATCH_ROWS):
+                        yield joined(batch.column(0)), batch.num_rows
+                finally:
+                    cur.unregister(_CHUNK_VIEW)
         finally:
             cur.close()
 
