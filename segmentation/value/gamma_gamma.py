@@ -33,22 +33,11 @@ class GammaGamma:
 
 def log_likelihood(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> float:
     """The summed log-likelihood of (x, m) under (p, q, gamma) (the note's equation 3, with m_x = m)."""
-    p, q, gamma = params
-    px = p * x
-    each = (
-        special.gammaln(px + q)
-        - special.gammaln(px)
-        - special.gammaln(q)
-        + q * np.log(gamma)
-        + (px - 1) * np.log(m)
-        + px * np.log(x)
-        - (px + q) * np.log(gamma + m * x)
-    )
-    return float(np.sum(each))
+    return log_likelihood_and_gradient(params, x, m)[0]
 
 
 def log_likelihood_and_gradient(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> tuple[float, np.ndarray]:
-    """The summed log-likelihood (as log_likelihood) and its gradient in (p, q, gamma), in closed form."""
+    """The summed log-likelihood of (x, m) and its gradient in (p, q, gamma), in closed form."""
     p, q, gamma = params
     px = p * x
     log_gm = np.log(gamma + m * x)
