@@ -10,7 +10,7 @@ percentile (0..1) of the segment's median value of the feature. For ``recency_da
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from segmentation.config import TRANSACTION_FEATURES
@@ -337,7 +337,9 @@ def _check(levels: Mapping[int, Mapping[str, float]]) -> dict[int, dict[str, flo
 
 
 def name_segments(
-    levels: Mapping[int, Mapping[str, float]], sizes: Mapping[int, int] | None = None
+    levels: Mapping[int, Mapping[str, float]],
+    sizes: Mapping[int, int] | None = None,
+    reserved: Collection[str] = (),
 ) -> dict[int, SegmentName]:
     """Give every segment a unique readable name, a one-line description and a recommended action.
 
@@ -349,12 +351,13 @@ def name_segments(
     names, or nothing fits) and every segment when R/F/M are not all present (customer-table mode) get a
     descriptive name from their two most distinctive features, e.g. "High Income · Low Spend"; when that
     is taken the next pair of features is tried, and " 2", " 3" are appended only as a last resort.
-    NaN levels are ignored; levels outside 0..1 raise ValueError. Input order does not matter.
+    NaN levels are ignored; levels outside 0..1 raise ValueError. Input order does not matter. Names in
+    ``reserved`` (kept by other segments of the run, see carry_over.py) are never given.
     """
     segs = _check(levels)
     size = {seg: int((sizes or {}).get(seg, 0)) for seg in segs}
     result: dict[int, SegmentName] = {}
-    used: set[str] = set()
+    used: set[str] = set(reserved)
     rfm = {seg for seg, lv in segs.items() if {"recency_days", "frequency", "monetary"} <= lv.keys()}
     if rfm == set(segs):
         pairs = []

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from segmentation import currency, faults, ingest, naming, persist, run_warnings, scratch, store
+from segmentation import carry_over, currency, faults, ingest, persist, run_warnings, scratch, store
 from segmentation import features as feat
 from segmentation.clean import CleaningStep, clean_customer_rows, clean_sales
 from segmentation.config import ALGORITHMS, LOG_FEATURES, SCALERS, TRANSACTION_FEATURES, RunConfig
@@ -60,6 +60,8 @@ class RunSummary:
     currency: str | None = None  # ISO 4217 code of the money, None: unknown
     currency_reason: str = ""  # how the currency was known ("set by --currency", the layout's, unknown)
     phases: tuple[Phase, ...] = ()  # wall time and peak memory of each phase, in order
+    name_choices: tuple[carry_over.NameChoice, ...] = ()  # each segment's name and where it came from
+    names_line: str = ""  # what the names were matched with, one line
 
 
 def _stderr(message: str) -> None:
@@ -202,10 +204,10 @@ def _run(cfg: RunConfig, progress: Progress | None, work: Path) -> RunSummary:
             )
         say(f"k = {model.k}; naming segments and storing ...")
         with clock.phase("naming"):
-            names = naming.name_segments(
-                _levels(frame, model.labels, profile_features),
-                {int(s): int(c) for s, c in zip(*np.unique(model.labels, return_counts=True), strict=True)},
-            )
+            levels = _levels(frame, model.labels, profile_features)
+            sizes = {
+                int(s): int(c) for s, c in zip(*np.unique(model.labels, return_counts=True), strict=True)
+            }
         with clock.phase("store"):
             customers = persist.customer_table(frame, model, model_features, cfg.mode)
             con.register("new_customers", customers)
@@ -213,6 +215,11 @@ def _run(cfg: RunConfig, progress: Progress | None, work: Path) -> RunSummary:
             money_unit, money_unit_reason = currency.resolve(cfg.currency, loaded.headers)
             with store.run_lock(cfg.db_path), store.staged_copy(con, cfg.db_path):
                 run_id = store.next_run_id(con)
+                # names: matched segments keep the previous run's (under the lock: that run is the newest)
+                choices, names_line = carry_over.choose_names(
+                    carry_over.previous_run(con), model.transform, model.centroids, levels, sizes
+                )
+                names = {c.segment_id: c.name for c in choices}
                 persist.store_run(
                     con,
                     run_id,
@@ -231,6 +238,7 @@ def _run(cfg: RunConfig, progress: Progress | None, work: Path) -> RunSummary:
                     value,
                     money_unit,
                 )
+                carry_over.store(con, run_id, choices)
                 segments = persist.segment_report(con, run_id, profile_features[:3])
     finally:
         con.close()
@@ -262,6 +270,8 @@ def _run(cfg: RunConfig, progress: Progress | None, work: Path) -> RunSummary:
         value=value,
         currency=money_unit,
         currency_reason=money_unit_reason,
+        name_choices=tuple(choices),
+        names_line=names_line,
     )
 
 

@@ -136,6 +136,10 @@ def format_run(s: RunSummary) -> str:
             [True, False, True, True] + [True] * (len(shown) + revenue) + [False],
         )
     )
+    if s.names_line:  # which names were kept from the previous run, and why (segmentation/carry_over.py)
+        out.append(s.names_line)
+        if "matched" in s.names_line:
+            out.extend(f"  {c.segment_id} {c.name.name}: {c.note}" for c in s.name_choices)
     return "\n".join(out)
 
 

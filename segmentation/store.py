@@ -21,7 +21,8 @@ from segmentation.errors import InputError
 from segmentation.served_file import run_lock  # noqa: F401  (callers use store.run_lock)
 
 SCHEMA_VERSION = 5  # 2: exact money (DECIMAL), cleaning customers/money, run warnings; 3: customer value;
-# 4: the PCA's explained variance; 5: the run's currency
+# 4: the PCA's explained variance; 5: the run's currency. (segment_names is a new table that SCHEMA creates
+# in any file, so it needs no migration and no new version; readers of older files find it absent or empty.)
 
 # One statement per table. Every table but meta is keyed by run_id; customers and segments join on
 # (run_id, segment_id). Names live only in segments, so a rename touches one row.
@@ -191,6 +192,17 @@ CREATE TABLE IF NOT EXISTS models (
     feature_median DOUBLE[],
     pca_explained DOUBLE[]       -- share of the scaled features' variance per component (NULL before v4)
 );
+CREATE TABLE IF NOT EXISTS segment_names (  -- where each name came from (no rows for runs stored before it)
+    run_id INTEGER,
+    segment_id INTEGER,
+    source VARCHAR,              -- 'generated', 'carried' (from the previous run's match), 'renamed'
+    by_user BOOLEAN,             -- set with `segments rename`, in this run or in the run it was carried from
+    from_run INTEGER,            -- carried: the run and segment it came from
+    from_segment INTEGER,
+    distance DOUBLE,             -- carried: centroid distance in this run's scaled units
+    note VARCHAR,                -- why, one sentence (the run report prints it)
+    PRIMARY KEY (run_id, segment_id)
+);
 """
 
 # A version-1 file (money as DOUBLE) gains the new columns, and its money becomes exact cents.
@@ -235,6 +247,7 @@ TABLES = (
     "models",
     "value_models",
     "value_backtest",
+    "segment_names",
 )
 
 
@@ -372,6 +385,11 @@ def rename_segment(db_path: Path, run_id: int, segment: str, name: str) -> tuple
             con.execute(
                 "UPDATE out.segments SET name = ? WHERE run_id = ? AND segment_id = ?",
                 [name, run_id, segment_id],
+            )
+            con.execute(  # later runs keep a user's name for the matching segment (carry_over.py)
+                "INSERT OR REPLACE INTO out.segment_names "
+                "VALUES (?, ?, 'renamed', true, NULL, NULL, NULL, ?)",
+                [run_id, segment_id, f"renamed from {old!r} with segments rename"],
             )
     finally:
         con.close()
