@@ -66,6 +66,11 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r}: expected a date as YYYY-MM-DD") from exc
 
 
+def _input(text: str) -> Path | str:
+    """An input file as a Path; a database or object-storage address as given (a Path folds its //)."""
+    return text if text.lower().startswith(("postgresql://", "postgres://", "s3://")) else Path(text)
+
+
 def _add_db(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", type=Path, default=DEFAULT_DB, help=f"the DuckDB file (default {DEFAULT_DB})")
 
@@ -81,9 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "inputs",
         nargs="+",
-        type=Path,
+        type=_input,
         metavar="FILE",
-        help="CSV, TSV, XLSX or Parquet files (several are read as one)",
+        help="CSV, TSV, XLSX or Parquet files (several are read as one), a PostgreSQL address "
+        "(postgresql://USER@HOST/DB with --table or --query) or s3://BUCKET/KEY (a * pattern reads many)",
     )
     _add_db(run)
     run.add_argument(
@@ -212,6 +218,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
     run.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 4GB (it spills beyond it)")
+    run.add_argument("--table", help="PostgreSQL input: the table or view to read ([SCHEMA.]NAME)")
+    run.add_argument("--query", help="PostgreSQL input: a SELECT to read, run in a read-only transaction")
+    run.add_argument(
+        "--s3-endpoint",
+        metavar="URL",
+        help="s3:// inputs: an S3-compatible store's endpoint, e.g. http://127.0.0.1:9000 "
+        "(default: $AWS_ENDPOINT_URL, else AWS)",
+    )
     run.add_argument(
         "--if-changed",
         action="store_true",
@@ -277,6 +291,9 @@ def _config(a: argparse.Namespace) -> RunConfig:
         inputs=tuple(a.inputs),
         db_path=a.db,
         column_map=dict(a.map),
+        table=a.table,
+        query=a.query,
+        s3_endpoint=a.s3_endpoint,
         date_format=a.date_format,
         dayfirst=a.dayfirst,
         snapshot_date=a.snapshot_date,

@@ -50,6 +50,10 @@ class RunConfig:
     db_path: Path = DEFAULT_DB
     mode: str = "transactions"  # or "customers": one row per customer
     column_map: dict[str, str] = field(default_factory=dict)  # canonical name -> name in the file
+    # PostgreSQL inputs: the table or the read-only query to read; s3:// inputs: an S3-compatible endpoint
+    table: str | None = None
+    query: str | None = None
+    s3_endpoint: str | None = None
     # customer-table mode
     id_column: str | None = None
     feature_columns: tuple[str, ...] = ()
@@ -85,6 +89,16 @@ class RunConfig:
     threads: int | None = None
     memory_limit: str | None = None
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        """Database and object-storage addresses become ingest Addresses: a password leaves the text
+        (which is shown and stored) and travels beside it, for the connection only."""
+        remote = any(isinstance(p, str) and "://" in p for p in self.inputs)
+        if remote or self.table or self.query or self.s3_endpoint:
+            from segmentation.ingest.addresses import resolve_inputs
+
+            resolved = resolve_inputs(self.inputs, self.table, self.query, self.s3_endpoint)
+            object.__setattr__(self, "inputs", resolved)
 
     def to_params(self) -> dict[str, Any]:
         """The parameters as JSON-ready values (paths and dates as strings)."""

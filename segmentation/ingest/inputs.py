@@ -1,5 +1,8 @@
-"""Opening the input files: path checks, file kinds, and each file as blocks with its checksum;
-temp files (transcoded CSV, glob-safe links) live until the context ends.
+"""Opening the inputs: path checks, file kinds, and each file as blocks with its checksum; temp files
+(transcoded CSV, glob-safe links, PostgreSQL reads, copies of objects) live until the context ends.
+
+An input is a local file, a PostgreSQL address (database.py) or an s3:// address (object_storage.py),
+each of the latter an addresses.Address whose text never holds a password.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from pathlib import Path
 
 from segmentation import input_bounds, scratch
 from segmentation.errors import InputError
+from segmentation.ingest import database, object_storage
+from segmentation.ingest.addresses import Address, resolve_inputs
 from segmentation.ingest.columns import _match_or_raise
 from segmentation.ingest.common import SUFFIXES, _Block, _Want, file_sha256
 from segmentation.ingest.parquet import _parquet_block
@@ -27,8 +32,10 @@ class _Inputs:
     def __init__(self, paths: Sequence[Path], wants: list[_Want]) -> None:
         if not paths:
             raise InputError("No input file was given.")
-        self.paths = tuple(Path(p) for p in paths)
-        self.sources = tuple(str(p) for p in paths)
+        self.paths = tuple(
+            p if isinstance(p, Address) else Path(p) for p in resolve_inputs(paths, None, None, None)
+        )
+        self.sources = tuple(str(p) for p in self.paths)
         self.wants = wants
         self._digests: list[str] = []
         self._stack = contextlib.ExitStack()
@@ -37,7 +44,8 @@ class _Inputs:
 
     def __enter__(self) -> _Inputs:
         for path in self.paths:  # every file is checked before any is read
-            _check_path(path)
+            if not isinstance(path, Address):
+                _check_path(path)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -55,9 +63,28 @@ class _Inputs:
         """sha256 of the files' sha256 hex digests, concatenated in the order given."""
         return hashlib.sha256("".join(self._digests).encode("ascii")).hexdigest()
 
-    def blocks(self, path: Path) -> Iterator[tuple[_Block, dict[str, int | None]]]:
-        """The file's blocks, each with the column index of every wanted key (None: absent)."""
-        label = str(path)
+    def blocks(self, path: Path | Address) -> Iterator[tuple[_Block, dict[str, int | None]]]:
+        """The input's blocks, each with the column index of every wanted key (None: absent)."""
+        if isinstance(path, Address) and isinstance(path.source, database.PgSource):
+            self._count += 1
+            out = self.tmp_dir() / f"postgres-{self._count}.parquet"
+            block, digest, _batches = database.read_postgres(path.source, out)
+            self._digests.append(digest)
+            yield block, _match_or_raise(block, self.wants)
+            return
+        if isinstance(path, Address):
+            self._count += 1
+            folder = self.tmp_dir() / f"objects-{self._count}"
+            folder.mkdir()
+            for label, copy in object_storage.download(path.source, folder):
+                if copy.stat().st_size == 0:
+                    raise InputError(f"{label}: the object is empty.")
+                yield from self._file_blocks(copy, label)
+            return
+        yield from self._file_blocks(path, str(path))
+
+    def _file_blocks(self, path: Path, label: str) -> Iterator[tuple[_Block, dict[str, int | None]]]:
+        """A local file's blocks (an object's copy under its s3:// label)."""
         kind = _kind(path)
         if kind == "xlsx":
             input_bounds.check_xlsx(path, label)  # before calamine allocates anything
