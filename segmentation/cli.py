@@ -66,6 +66,25 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r}: expected a date as YYYY-MM-DD") from exc
 
 
+def _delimiter(text: str) -> str:
+    """One character, 'tab' or 'whitespace' (runs of spaces and tabs)."""
+    if text.lower() in ("whitespace", "tab"):
+        return "whitespace" if text.lower() == "whitespace" else "\t"
+    if len(text) != 1 or text in '"\r\n':
+        raise argparse.ArgumentTypeError(f"{text!r}: expected one character, 'tab' or 'whitespace'")
+    return text
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number, 0 or more")
+    return value
+
+
 def _input(text: str) -> Path | str:
     """An input file as a Path; a database or object-storage address as given (a Path folds its //)."""
     return text if text.lower().startswith(("postgresql://", "postgres://", "s3://")) else Path(text)
@@ -99,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME=COLUMN",
         help="use COLUMN of the file as NAME (invoice, stock_code, description, quantity, "
-        "invoice_date, unit_price, customer_id, country)",
+        "invoice_date, unit_price, customer_id, country, line_total); with --no-header COLUMN is a "
+        "position from 1",
     )
     run.add_argument(
         "--customer-table",
@@ -131,6 +151,27 @@ def build_parser() -> argparse.ArgumentParser:
         dest="dayfirst",
         action="store_false",
         help="read dates like 01/02/2011 as month first; needed when no date has a day over 12",
+    )
+    run.add_argument(
+        "--no-header",
+        action="store_true",
+        help="text files have no header row: columns are numbered from 1 (--map customer_id=1 ...)",
+    )
+    run.add_argument(
+        "--delimiter",
+        type=_delimiter,
+        help="text files' column separator: one character, 'tab' or 'whitespace' (default: detected)",
+    )
+    run.add_argument(
+        "--decimal",
+        choices=(".", ","),
+        help="decimal mark of the numbers in text files (default: detected, ',' only when unambiguous)",
+    )
+    run.add_argument(
+        "--skip-rows",
+        type=_non_negative,
+        metavar="N",
+        help="lines above the header (default: title rows above a header with the columns are skipped)",
     )
     run.add_argument(
         "--snapshot-date",
@@ -296,6 +337,10 @@ def _config(a: argparse.Namespace) -> RunConfig:
         s3_endpoint=a.s3_endpoint,
         date_format=a.date_format,
         dayfirst=a.dayfirst,
+        no_header=a.no_header,
+        delimiter=a.delimiter,
+        decimal=a.decimal,
+        skip_rows=a.skip_rows,
         snapshot_date=a.snapshot_date,
         line_outlier_factor=a.outlier_factor,
         non_product_codes=NON_PRODUCT_CODES if a.non_product_codes is None else a.non_product_codes,

@@ -62,6 +62,11 @@ class RunConfig:
     # transactions mode
     date_format: str | None = None  # strptime format; detected when None
     dayfirst: bool | None = None  # --dayfirst/--monthfirst: d/m vs m/d when no date tells; None: stop
+    # text files' layout (docs/cleaning.md, "File shapes"); None: detected
+    no_header: bool = False  # columns named by position, 1, 2, ...
+    delimiter: str | None = None  # one character or "whitespace"
+    decimal: str | None = None  # "." or ","
+    skip_rows: int | None = None  # lines above the header
     snapshot_date: date | None = None  # default: day after the last sale
     line_outlier_factor: float = 20.0  # a line is an extreme outlier above factor x the 99th percentile
     non_product_codes: tuple[str, ...] = NON_PRODUCT_CODES  # lines with these stock codes are not products

@@ -10,12 +10,17 @@ cleaning and feature logic be ported to another engine (Spark SQL) in one file.
 # a line's money is |quantity| x unit price (negative for a return), and every sum is a DECIMAL sum.
 
 _UNITS = "TRY_CAST(abs(quantity) AS DECIMAL(18,4))"  # 8 bytes a value; sums are DECIMAL(38,8)
-_PRICE = "TRY_CAST(unit_price AS DECIMAL(18,4))"
+# The unit price given, else the line total over the quantity (docs/cleaning.md, "Line totals").
+_PRICE = "TRY_CAST(coalesce(unit_price, line_total / NULLIF(quantity, 0)) AS DECIMAL(18,4))"
 _IS_RETURN = "(upper(invoice) LIKE 'C%' OR quantity < 0)"
-# A line's signed money; a missing quantity or price counts as 0.
+# A line's signed money: its line total when the file gives one (negative for a return), else
+# |quantity| x unit price; a missing quantity or price counts as 0.
 LINE_MONEY = (
-    f"(CASE WHEN coalesce({_IS_RETURN}, false) THEN -1 ELSE 1 END) "
-    f"* coalesce({_UNITS}, 0) * coalesce({_PRICE}, 0)"
+    "(CASE WHEN line_total IS NOT NULL THEN "
+    f"(CASE WHEN coalesce({_IS_RETURN}, false) THEN -abs(TRY_CAST(line_total AS DECIMAL(18,4))) "
+    "ELSE TRY_CAST(line_total AS DECIMAL(18,4)) END) "
+    f"ELSE (CASE WHEN coalesce({_IS_RETURN}, false) THEN -1 ELSE 1 END) "
+    f"* coalesce({_UNITS}, 0) * coalesce({_PRICE}, 0) END)"
 )
 
 # Lines, customers and money of the input and after each of the first three row-level rules, and the
@@ -74,7 +79,7 @@ FROM (SELECT DISTINCT coalesce(upper(trim(stock_code)), '') AS stock_key FROM li
 CREATE OR REPLACE TEMP TABLE dedup AS
 WITH d AS (
     SELECT invoice, stock_code, description, quantity, invoice_ts, unit_price, customer_id, country,
-           min(rowid) AS first_row, count(*) AS copies
+           line_total, min(rowid) AS first_row, count(*) AS copies
     FROM lines
     WHERE @ROW_RULES
     GROUP BY ALL
@@ -133,7 +138,8 @@ SELECT count(DISTINCT customer_id) FROM products WHERE NOT coalesce(@PRICED, fal
 # R: units returned so far), so return k takes the purchased units [M_(k-1), M_k).
 MATCH_RETURNS = """
 CREATE OR REPLACE TEMP VIEW bought AS
-SELECT line_id, customer_id, stock_key, invoice, invoice_ts, units, price FROM priced WHERE NOT is_return;
+SELECT line_id, customer_id, stock_key, invoice, invoice_ts, units, price, money
+FROM priced WHERE NOT is_return;
 
 -- only purchases of a (customer, stock key) with a return can be matched: the running sums skip the rest
 CREATE OR REPLACE TEMP TABLE bought_cum AS
@@ -198,7 +204,7 @@ FROM bought
 # Purchase lines whose net units (less their matched returned units) or price exceed the limits.
 FIND_OUTLIERS = """
 CREATE OR REPLACE TEMP TABLE outliers AS
-SELECT b.line_id, b.customer_id, b.units * b.price AS money
+SELECT b.line_id, b.customer_id, b.money
 FROM bought b
 LEFT JOIN (SELECT purchase_id, sum(units) AS units FROM alloc GROUP BY ALL) a ON a.purchase_id = b.line_id
 WHERE $qty_limit::DOUBLE IS NOT NULL
@@ -253,7 +259,7 @@ CREATE OR REPLACE TEMP TABLE features AS
 WITH bought AS (
     SELECT customer_id,
            count(DISTINCT invoice) AS frequency,
-           sum(units * price) AS gross,
+           sum(money) AS gross,  -- units x price, or the line total the file gives
            sum(units) AS units,
            min(invoice_ts) AS first_purchase,
            max(invoice_ts) AS last_purchase

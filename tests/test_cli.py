@@ -119,8 +119,38 @@ BAD: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     ),
     "xlsx with no matching sheet": (
         lambda d: ["run", str(xlsx_without_sales(d))],
-        "{d}/book.xlsx: no sheet has the columns InvoiceNo/Invoice/invoice_no, Quantity/Qty, "
-        "InvoiceDate/Date, UnitPrice/Price, CustomerID/Customer ID/customer; sheets: Notes.",
+        "{d}/book.xlsx: no sheet has the columns Quantity/Qty, InvoiceDate/Date, CustomerID/Customer ID/"
+        "customer, UnitPrice/Price or LineTotal/line_total; sheets: Notes.",
+    ),
+    "line amount mapped as the unit price": (
+        lambda d: [
+            "run",
+            str(write(d, "amounts.csv", "Customer,Date,Qty,Amount\n7,2011-01-02,2,5.00\n")),
+            "--map",
+            "unit_price=Amount",
+        ],
+        "{d}/amounts.csv: --map unit_price=Amount names a line's amount, not a price per unit; use --map "
+        "line_total=Amount (unit price = amount / quantity).",
+    ),
+    "headerless position past the last column": (
+        lambda d: [
+            "run",
+            str(write(d, "log.txt", "7 19970101 2 5.00\n")),
+            "--no-header",
+            *("--map", "customer_id=1", "--map", "invoice_date=2", "--map", "quantity=3"),
+            *("--map", "line_total=5"),
+        ],
+        "{d}/log.txt: --map line_total=5: expected a column position from 1 to 4 (with --no-header, columns "
+        "are numbered from 1).",
+    ),
+    "no price and no line total": (
+        lambda d: ["run", str(write(d, "noprice.csv", "Customer,Date,Qty\n7,2011-01-02,2\n"))],
+        "{d}/noprice.csv: required column 'unit_price' not found (looked for UnitPrice, Price); columns "
+        "found: Customer, Date, Qty; for a line's amount use --map line_total=COLUMN.",
+    ),
+    "skip rows past the end": (
+        lambda d: ["run", str(write(d, "short.csv", lines(1, 1))), "--skip-rows", "5"],
+        "{d}/short.csv: --skip-rows 5 skips every line of the file.",
     ),
     "customer table feature not numeric": (
         lambda d: [

@@ -14,11 +14,19 @@ def _norm(name: str) -> str:
     return re.sub(r"[\s_]+", "", name).lower()
 
 
+# A mapped unit price whose header says it is a line's money (docs/cleaning.md, "Line totals").
+_MONEY_WORDS = re.compile(r"amount|total|sales|revenue|value|sum|turnover")
+_PRICE_WORDS = re.compile(r"price|unit|each|rate|per")
+
+
 def _sales_wants(column_map: dict[str, str]) -> list[_Want]:
     """The sales columns to find: --map names first, else the aliases."""
     unknown = sorted(set(column_map) - set(ALIASES))
     if unknown:
         raise InputError(f"--map: unknown column '{unknown[0]}'; use one of {', '.join(ALIASES)}.")
+    for key, name in column_map.items():
+        if not name:
+            raise InputError(f"--map {key}=: expected a column name (or, with --no-header, its position).")
     wants = []
     for key, aliases in ALIASES.items():
         if key in column_map:
@@ -50,6 +58,11 @@ def _match_or_raise(block: _Block, wants: list[_Want]) -> dict[str, int | None]:
     for want in wants:
         if cols[want.key] is not None or not want.required:
             continue
+        if want.mapped and block.numbered:
+            raise InputError(
+                f"{block.label}: --map {want.key}={want.names[0]}: expected a column position from 1 to "
+                f"{len(block.header)} (with --no-header, columns are numbered from 1)."
+            )
         if want.mapped:
             raise InputError(
                 f"{block.label}: --map {want.key}={want.names[0]} names a column that is not in the file; "
@@ -62,3 +75,28 @@ def _match_or_raise(block: _Block, wants: list[_Want]) -> dict[str, int | None]:
             f"columns found: {found}."
         )
     return cols
+
+
+def _money_columns(block: _Block, cols: dict[str, int | None], wants: list[_Want]) -> None:
+    """A unit price or a line total is needed; a mapped unit price named like a line's money is refused."""
+    found = ", ".join(block.header)
+    if cols.get("unit_price") is None and cols.get("line_total") is None:
+        price = next(w for w in wants if w.key == "unit_price")
+        if price.mapped:
+            raise InputError(
+                f"{block.label}: --map unit_price={price.names[0]} names a column that is not in the file; "
+                f"columns found: {found}."
+            )
+        raise InputError(
+            f"{block.label}: required column 'unit_price' not found (looked for {', '.join(price.names)}); "
+            f"columns found: {found}; for a line's amount use --map line_total=COLUMN."
+        )
+    mapped = {w.key for w in wants if w.mapped}
+    index = cols.get("unit_price")
+    if "unit_price" in mapped and "line_total" not in mapped and index is not None and not block.numbered:
+        name = _norm(block.header[index])
+        if _MONEY_WORDS.search(name) and not _PRICE_WORDS.search(name):
+            raise InputError(
+                f"{block.label}: --map unit_price={block.header[index]} names a line's amount, not a price "
+                f"per unit; use --map line_total={block.header[index]} (unit price = amount / quantity)."
+            )

@@ -23,10 +23,12 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "unit_price": ("UnitPrice", "Price"),
     "customer_id": ("CustomerID", "Customer ID", "customer"),
     "country": ("Country",),
+    "line_total": ("LineTotal", "line_total"),  # the line's money: quantity x unit price
 }
 
 
-REQUIRED = ("invoice", "quantity", "invoice_date", "unit_price", "customer_id")
+# Always needed; a unit price or a line total too (load.py), an invoice never (one per customer and day).
+REQUIRED = ("quantity", "invoice_date", "customer_id")
 
 
 SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz", ".parquet", ".xlsx")
@@ -49,8 +51,18 @@ _NULL_WORDS = "('', 'nan', 'none', 'null')"  # lower-cased cell texts that mean 
 
 _LINES_COLUMNS = (
     "invoice VARCHAR, stock_code VARCHAR, description UBIGINT, quantity DOUBLE, invoice_ts VARCHAR, "
-    "unit_price DOUBLE, customer_id VARCHAR, country VARCHAR"
+    "unit_price DOUBLE, customer_id VARCHAR, country VARCHAR, line_total DOUBLE"
 )
+
+
+@dataclass(frozen=True)
+class TextShape:
+    """How text files are laid out, from the run's flags: None means detected."""
+
+    no_header: bool = False  # columns are named by position, 1, 2, ...
+    delimiter: str | None = None  # one character, or "whitespace" (runs of spaces and tabs)
+    decimal: str | None = None  # "." or ","
+    skip_rows: int | None = None  # lines above the header (or the first data line)
 
 
 @dataclass(frozen=True)
@@ -60,9 +72,13 @@ class IngestResult:
     sources: tuple[str, ...]  # file names as given
     sha256: str  # sha256 hex of the concatenation of each file's sha256 hex digest, in order given
     rows_in: int  # data rows read (all files), header excluded
-    date_format: str | None  # strptime format chosen for the dates (transactions mode), None in customer mode
+    # strptime format of the dates (transactions mode), None in customer mode; when the files' formats
+    # differ, "file: format; file: format" (date_formats has them one by one)
+    date_format: str | None
     feature_names: tuple[str, ...] = ()  # customer mode: the feature columns, as named by the user
     headers: tuple[tuple[str, ...], ...] = ()  # each file's (sheet's) column names, for known layouts
+    date_formats: tuple[tuple[str, str], ...] = ()  # (file and sheet, strptime format) of every block
+    notes: tuple[str, ...] = ()  # how the input was read, for the report ("no invoice column: ...")
 
 
 @dataclass(frozen=True)
@@ -80,6 +96,8 @@ class _Block:
     view: str = ""
     expected_rows: int | None = None  # CSV: data lines counted in the file, when cheap
     recount: Callable[[], int] | None = None  # CSV: exact record count, for when expected_rows differs
+    numbered: bool = False  # --no-header: the header is the positions "1", "2", ...
+    note: str = ""  # how the text was laid out, when not as a plain CSV with a header ("whitespace", ...)
 
 
 _Span = tuple[_Block, dict[str, int | None], int]  # a block read, its column indexes and its row count

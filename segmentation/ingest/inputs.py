@@ -18,7 +18,7 @@ from segmentation.errors import InputError
 from segmentation.ingest import database, object_storage
 from segmentation.ingest.addresses import Address, resolve_inputs
 from segmentation.ingest.columns import _match_or_raise
-from segmentation.ingest.common import SUFFIXES, _Block, _Want, file_sha256
+from segmentation.ingest.common import SUFFIXES, TextShape, _Block, _Want, file_sha256
 from segmentation.ingest.parquet import _parquet_block
 from segmentation.ingest.spreadsheet import xlsx_blocks
 from segmentation.ingest.text_files import (
@@ -29,7 +29,7 @@ from segmentation.ingest.text_files import (
 class _Inputs:
     """The input files as blocks, with their checksums; temp files live until the context ends."""
 
-    def __init__(self, paths: Sequence[Path], wants: list[_Want]) -> None:
+    def __init__(self, paths: Sequence[Path], wants: list[_Want], shape: TextShape | None = None) -> None:
         if not paths:
             raise InputError("No input file was given.")
         self.paths = tuple(
@@ -37,6 +37,7 @@ class _Inputs:
         )
         self.sources = tuple(str(p) for p in self.paths)
         self.wants = wants
+        self.shape = shape  # text files' layout flags (--no-header, --delimiter, --skip-rows)
         self._digests: list[str] = []
         self._stack = contextlib.ExitStack()
         self._tmp: Path | None = None
@@ -113,7 +114,13 @@ class _Inputs:
         """A text file's block (text_files.csv_block), with a temp name for a transcoded copy."""
         self._count += 1
         block, digest = csv_block(
-            path, label, gz, lambda: self.tmp_dir() / f"transcoded-{self._count}.csv", self._duckdb_path
+            path,
+            label,
+            gz,
+            lambda: self.tmp_dir() / f"transcoded-{self._count}.csv",
+            self._duckdb_path,
+            self.shape,
+            self.wants,
         )
         self._digests.append(digest)
         return block

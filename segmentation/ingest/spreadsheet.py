@@ -15,12 +15,18 @@ from segmentation.ingest.columns import _match
 from segmentation.ingest.common import _HEADER_SEARCH_ROWS, _Block, _first_line, _Want
 
 
-def _sheet_header(rows: list[list[Any]]) -> tuple[tuple[str, ...], int] | None:
-    """The first non-empty row as column names, and its index; None for an empty sheet."""
+def _sheet_header(rows: list[list[Any]], wants: list[_Want]) -> tuple[tuple[str, ...], int] | None:
+    """The column names and their row's index: the first row with every required wanted column (title
+    rows above it are skipped), else the first non-empty row; None for an empty sheet."""
+    first = None
+    required = [w for w in wants if w.required]
     for index, row in enumerate(rows):
         if any(cell != "" for cell in row):
-            return tuple((_cell_text(cell) or "").strip() for cell in row), index
-    return None
+            names = tuple((_cell_text(cell) or "").strip() for cell in row)
+            first = first or (names, index)
+            if not required or all(v is not None for v in _match(names, required).values()):
+                return names, index
+    return first
 
 
 def _sheet_table(rows: list[list[Any]], header: tuple[tuple[str, ...], int]) -> tuple[pa.Table, list[int]]:
@@ -60,17 +66,23 @@ def xlsx_blocks(
         book = python_calamine.CalamineWorkbook.from_path(str(path))
         for name in book.sheet_names:
             sheet = book.get_sheet_by_name(name)
-            header = _sheet_header(sheet.to_python(skip_empty_area=False, nrows=_HEADER_SEARCH_ROWS))
+            header = _sheet_header(sheet.to_python(skip_empty_area=False, nrows=_HEADER_SEARCH_ROWS), wants)
             if header is None:
                 continue
             cols = _match(header[0], wants)
-            if all(cols[w.key] is not None for w in wants if w.required):
+            money = (
+                "unit_price" not in cols or cols["unit_price"] is not None or cols["line_total"] is not None
+            )
+            if money and all(cols[w.key] is not None for w in wants if w.required):
                 table, excel_rows = _sheet_table(sheet.to_python(skip_empty_area=False), header)
                 found.append((name, header[0], table, excel_rows, cols))
     except python_calamine.CalamineError as exc:
         raise InputError(f"{label}: not a readable XLSX file ({_first_line(str(exc))}).") from exc
     if not found:
         wanted = ", ".join("/".join(w.names) for w in wants if w.required)
+        prices = [w for w in wants if w.key in ("unit_price", "line_total")]
+        if prices:  # sales: a unit price or a line total
+            wanted += ", " + " or ".join("/".join(w.names) for w in prices)
         sheets = ", ".join(book.sheet_names)
         raise InputError(f"{label}: no sheet has the columns {wanted}; sheets: {sheets}.")
     for name, header_names, table, excel_rows, cols in found:

@@ -10,13 +10,22 @@ import csv
 import hashlib
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from segmentation import input_bounds
 from segmentation.errors import InputError
-from segmentation.ingest.common import _CHUNK, _DELIMITERS, _Block, file_sha256
+from segmentation.ingest.columns import _match
+from segmentation.ingest.common import (
+    _CHUNK,
+    _DELIMITERS,
+    _HEADER_SEARCH_ROWS,
+    TextShape,
+    _Block,
+    _Want,
+    file_sha256,
+)
 
 _C1_BYTES = re.compile(b"[\x80-\x9f]")
 
@@ -124,24 +133,85 @@ def _transcode(path: Path, gz: bool, encoding: str, target: Path) -> tuple[int |
     return newlines, tail
 
 
-def _read_header(path: Path, gz: bool, encoding: str, label: str) -> tuple[str, tuple[str, ...], int]:
-    """The delimiter (sniffed from the header line), the column names, and the blank lines before them."""
+def _head_lines(path: Path, gz: bool, encoding: str) -> list[str]:
+    """The first lines of the text (at most _HEADER_SEARCH_ROWS non-blank ones), endings kept."""
+    lines: list[str] = []
     with contextlib.ExitStack() as stack:
         raw = stack.enter_context(_open_bytes(path, gz))
         text = stack.enter_context(io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline=""))
-        skip = 0
-        line = text.readline()
-        while line and not line.strip("\r\n"):
-            skip += 1
-            line = text.readline()
-    line = line.lstrip("\ufeff")
-    if not line.strip():
-        raise InputError(f"{label}: the file is empty.")
+        nonblank = 0
+        while nonblank < _HEADER_SEARCH_ROWS and (line := text.readline()):
+            lines.append(line.lstrip("\ufeff") if not lines else line)
+            nonblank += bool(line.strip("\r\n"))
+    return lines
+
+
+def _sniff(line: str) -> str:
+    """The delimiter of a line: the most frequent of , ; tab | outside quotes, else "whitespace" when
+    runs of spaces split it, else ","."""
     delim = max(_DELIMITERS, key=lambda d: (_count_outside_quotes(line, d), -_DELIMITERS.index(d)))
-    if _count_outside_quotes(line, delim) == 0:
-        delim = ","
-    header = next(csv.reader([line.rstrip("\r\n")], delimiter=delim, quotechar='"'))
-    return delim, tuple(name.strip() for name in header), skip
+    if _count_outside_quotes(line, delim) > 0:
+        return delim
+    return "whitespace" if len(line.split()) > 1 else ","
+
+
+def _cells(line: str, delim: str) -> list[str]:
+    """A line's fields."""
+    if delim == "whitespace":
+        return line.split()
+    return next(csv.reader([line.rstrip("\r\n")], delimiter=delim, quotechar='"'), [])
+
+
+def _layout(
+    lines: list[str], label: str, shape: TextShape, wants: Sequence[_Want]
+) -> tuple[str, tuple[str, ...], int]:
+    """The delimiter, the column names and the lines above the header (or above the first data line
+    with --no-header): after --skip-rows lines, or the first row among the first lines that has every
+    required wanted column (title rows above it are skipped), else the first non-blank line."""
+    start = shape.skip_rows or 0
+    if start >= len(lines) and shape.skip_rows:
+        raise InputError(f"{label}: --skip-rows {shape.skip_rows} skips every line of the file.")
+    candidates = [i for i in range(start, len(lines)) if lines[i].strip("\r\n")]
+    if not candidates or not lines[candidates[0]].strip():
+        raise InputError(f"{label}: the file is empty.")
+    first = candidates[0]
+    chosen = first
+    required = [w for w in wants if w.required]
+    if shape.skip_rows is None and not shape.no_header and required:
+        for i in candidates:
+            cells = _cells(lines[i], shape.delimiter or _sniff(lines[i]))
+            cols = _match([c.strip() for c in cells], required)
+            if all(v is not None for v in cols.values()):
+                chosen = i
+                break
+    delim = shape.delimiter or _sniff(lines[chosen])
+    cells = [c.strip() for c in _cells(lines[chosen], delim)]
+    if shape.no_header:
+        cells = [str(k + 1) for k in range(len(cells))]
+    return delim, tuple(cells), chosen
+
+
+def _to_tsv(path: Path, gz: bool, encoding: str, target: Path) -> tuple[int, bytes]:
+    """Stream a whitespace-separated text into a UTF-8 tab-separated file, line for line (blank lines
+    kept, so line numbers stay); returns its newline count and tail."""
+    with contextlib.ExitStack() as stack:
+        raw = stack.enter_context(_open_bytes(path, gz))
+        text = stack.enter_context(io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline=""))
+        out = stack.enter_context(open(target, "w", encoding="utf-8", newline=""))
+        writer = csv.writer(out, delimiter="\t", quotechar='"', lineterminator="\n")
+        for line in text:
+            fields = line.lstrip("\ufeff").split()
+            if fields:
+                writer.writerow(fields)
+            else:
+                out.write("\n")
+    newlines = 0
+    tail = b""
+    with open(target, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            newlines += chunk.count(b"\n")
+            tail = (tail + chunk[-65536:])[-65536:]
+    return newlines, tail
 
 
 def _count_outside_quotes(line: str, delim: str) -> int:
@@ -179,10 +249,18 @@ def _count_records(path: Path, gz: bool, encoding: str, delim: str, skip: int) -
 
 
 def csv_block(
-    path: Path, label: str, gz: bool, transcode_to: Callable[[], Path], duckdb_path: Callable[[Path], str]
+    path: Path,
+    label: str,
+    gz: bool,
+    transcode_to: Callable[[], Path],
+    duckdb_path: Callable[[Path], str],
+    shape: TextShape | None = None,
+    wants: Sequence[_Want] = (),
 ) -> tuple[_Block, str]:
-    """Sniff encoding and delimiter, transcode if DuckDB cannot decode it (to transcode_to()), and pin
-    the dialect; returns the block and the file's sha256 hex digest."""
+    """Sniff encoding, delimiter and header row (or take them from shape), transcode what DuckDB cannot
+    read (other encodings, whitespace-separated columns; to transcode_to()), and pin the dialect;
+    returns the block and the file's sha256 hex digest."""
+    shape = shape or TextShape()
     scan = _scan_text(path, gz)
     digest = scan.sha256 if not gz else file_sha256(path)
     read_path, encoding, newlines, tail = str(path), scan.encoding, scan.newlines, scan.tail
@@ -193,29 +271,43 @@ def csv_block(
     else:
         read_path = duckdb_path(path)
     py_encoding = {"utf-8": "utf-8-sig", "latin-1": "latin-1", "utf-16": "utf-16-le"}[encoding]
-    delim, header, skip = _read_header(Path(read_path), gz, py_encoding, label)
+    delim, header, skip = _layout(_head_lines(Path(read_path), gz, py_encoding), label, shape, wants)
+    notes = []
+    if delim == "whitespace":
+        target = transcode_to().with_suffix(".tsv")  # not the transcoded copy it may read
+        newlines, tail = _to_tsv(Path(read_path), gz, py_encoding, target)
+        read_path, encoding, py_encoding, gz, delim = str(target), "utf-8", "utf-8", False, "\t"
+        notes.append("columns separated by spaces")
+    if skip and not shape.skip_rows and not shape.no_header:
+        notes.append(f"header on line {skip + 1}")
+    if shape.no_header:
+        notes.append("no header row, columns numbered from 1")
+    has_header = not shape.no_header
     expected = None
     if newlines is not None:
         last_line = 0 if tail.endswith(b"\n") or not tail else 1
-        expected = newlines + last_line - _trailing_blank_lines(tail) - skip - 1
+        expected = newlines + last_line - _trailing_blank_lines(tail) - skip - (1 if has_header else 0)
     names = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header)))
     relation = (
-        f"read_csv(?, header = true, auto_detect = false, columns = {{{names}}}, delim = ?, "
+        f"read_csv(?, header = ?, auto_detect = false, columns = {{{names}}}, delim = ?, "
         "quote = '\"', escape = '\"', comment = '', skip = ?, strict_mode = true, encoding = ?)"
     )
 
     def recount() -> int:
-        return _count_records(Path(read_path), gz, py_encoding, delim, skip)
+        return _count_records(Path(read_path), gz, py_encoding, delim, skip) + (0 if has_header else 1)
 
+    first_data = skip + (2 if has_header else 1)
     block = _Block(
         kind="csv",
         label=label,
         header=header,
         relation=relation,
-        params=(read_path, delim, skip, encoding),
+        params=(read_path, has_header, delim, skip, encoding),
         place="",
-        row_name=lambda i: f"line {i + skip + 2}",
+        row_name=lambda i: f"line {i + first_data}",
         expected_rows=expected,
         recount=recount,
+        numbered=shape.no_header,
+        note=", ".join(notes),
     )
     return block, digest

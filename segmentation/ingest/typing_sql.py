@@ -23,26 +23,73 @@ def _hash_sql(col: int | None) -> str:
     return "hash(NULL::VARCHAR)" if col is None else f"hash(NULLIF(trim(c{col}), ''))"
 
 
-def _number_sql(col: int | None) -> str:
+# Number texts that read one way only: with a decimal comma ('2,55', '1.234,56') or a decimal point
+# ('2.55'; '1.234' is left out, as it is also a thousand with a grouping point).
+_COMMA_NUMBER = r"[+-]?([0-9]{1,3}(\.[0-9]{3})+|[0-9]*),[0-9]+"
+_POINT_NUMBER = r"[+-]?[0-9]*\.[0-9]+"
+_GROUPED = r"[+-]?[0-9]{1,3}(\.[0-9]{3})+"
+_COMMA_FORM = r"[+-]?([0-9]{1,3}(\.[0-9]{3})+|[0-9]*)(,[0-9]+)?"  # what --decimal , reads
+DECIMAL_SAMPLE = 20_000  # rows at the top of a block that decide its decimal mark
+
+
+def _numeric_text(col: int, decimal: str) -> str:
+    """The column's text as DuckDB reads numbers: with decimal ',' the points (grouping) go and the
+    comma becomes the point."""
+    c = f"c{col}"
+    if decimal != ",":
+        return c
+    # only texts in that form: '2.55' would otherwise read as 255
+    return (
+        f"CASE WHEN regexp_full_match(trim({c}), '{_COMMA_FORM}') "
+        f"THEN replace(replace(trim({c}), '.', ''), ',', '.') END"
+    )
+
+
+def _number_sql(col: int | None, decimal: str = ".") -> str:
     """A finite DOUBLE; empty/'nan'/'None'/'NULL' -> NULL; anything else stops the statement."""
     if col is None:
         return "NULL::DOUBLE"
     c = f"c{col}"
+    n = _numeric_text(col, decimal)
     return (
         f"CASE WHEN {c} IS NULL THEN NULL::DOUBLE "
-        f"WHEN isfinite(TRY_CAST({c} AS DOUBLE)) THEN TRY_CAST({c} AS DOUBLE) "
+        f"WHEN isfinite(TRY_CAST({n} AS DOUBLE)) THEN TRY_CAST({n} AS DOUBLE) "
         f"WHEN lower(trim({c})) IN {_NULL_WORDS} THEN NULL::DOUBLE "
         f"ELSE error('{_BAD_NUMBER}') END"
     )
 
 
-def _bad_number_sql(col: int) -> str:
+def _bad_number_sql(col: int, decimal: str = ".") -> str:
     """True where _number_sql would stop."""
     c = f"c{col}"
+    n = _numeric_text(col, decimal)
     return (
-        f"({c} IS NOT NULL AND NOT coalesce(isfinite(TRY_CAST({c} AS DOUBLE)), false) "
+        f"({c} IS NOT NULL AND NOT coalesce(isfinite(TRY_CAST({n} AS DOUBLE)), false) "
         f"AND lower(trim({c})) NOT IN {_NULL_WORDS})"
     )
+
+
+def detect_decimal(con: duckdb.DuckDBPyConnection, block: _Block, numbers: list[int | None]) -> str:
+    """',' when the block's first DECIMAL_SAMPLE rows have a number with a decimal comma and none with a
+    decimal point (docs/cleaning.md, "File shapes"), else '.'."""
+    cols = [c for c in numbers if c is not None]
+    if not cols or block.kind == "parquet":
+        return "."
+    values = " UNION ALL ".join(f"SELECT trim(c{c}) AS v FROM top" for c in cols)  # noqa: S608
+    sql = (
+        f"WITH top AS (SELECT * FROM {block.relation} LIMIT {DECIMAL_SAMPLE}), v AS ({values}) "  # noqa: S608
+        "SELECT count(*) FILTER (WHERE regexp_full_match(v, ?)), "
+        "count(*) FILTER (WHERE regexp_full_match(v, ?) AND NOT regexp_full_match(v, ?)) FROM v"
+    )
+    with duckdb.connect() as scratch:
+        if block.arrow is not None:
+            scratch.register(block.view, block.arrow)
+        try:
+            row = scratch.execute(sql, [*block.params, _COMMA_NUMBER, _POINT_NUMBER, _GROUPED]).fetchone()
+        except duckdb.Error:  # a broken file: the INSERT says what is wrong with it
+            return "."
+    commas, points = row if row else (0, 0)
+    return "," if commas and not points else "."
 
 
 def _customer_id_sql(col: int | None) -> str:
@@ -62,6 +109,7 @@ def _insert(
     exprs: list[str],
     block: _Block,
     numbers: list[int | None],
+    decimal: str = ".",
 ) -> int:
     """INSERT one block's typed rows; bad numbers and broken CSV become one-sentence errors."""
     sql = f"INSERT INTO {table} SELECT {', '.join(exprs)} FROM {block.relation}"  # noqa: S608 - generated
@@ -71,7 +119,7 @@ def _insert(
         row = con.execute(sql, list(block.params)).fetchone()
     except duckdb.Error as exc:
         if _BAD_NUMBER in str(exc):
-            raise _bad_number_error(block, [c for c in numbers if c is not None]) from exc
+            raise _bad_number_error(block, [c for c in numbers if c is not None], decimal) from exc
         if block.kind == "csv" and isinstance(exc, duckdb.InvalidInputException):
             raise InputError(_csv_error(block.label, str(exc))) from exc
         if block.kind == "parquet" and isinstance(exc, (duckdb.InvalidInputException, duckdb.IOException)):
@@ -92,9 +140,9 @@ def _insert(
     return rows
 
 
-def _bad_number_error(block: _Block, numbers: list[int]) -> InputError:
+def _bad_number_error(block: _Block, numbers: list[int], decimal: str = ".") -> InputError:
     """Find the first row with a bad number (file order, on a scratch connection) and say where it is."""
-    cases = " ".join(f"WHEN {_bad_number_sql(col)} THEN {k}" for k, col in enumerate(numbers))
+    cases = " ".join(f"WHEN {_bad_number_sql(col, decimal)} THEN {k}" for k, col in enumerate(numbers))
     values = ", ".join(f"c{col}" for col in numbers)
     sql = f"SELECT CASE {cases} END AS which, {values} FROM {block.relation}"  # noqa: S608 - generated
     with duckdb.connect() as scratch:
@@ -109,9 +157,12 @@ def _bad_number_error(block: _Block, numbers: list[int]) -> InputError:
                 k = batch.column(0)[i].as_py()
                 value = batch.column(1 + k)[i].as_py()
                 name = block.header[numbers[k]]
+                hint = ""
+                if decimal == "." and re.fullmatch(_COMMA_NUMBER, str(value).strip()):
+                    hint = " (with a decimal point; pass --decimal , for decimal commas)"
                 return InputError(
                     f"{block.label}: column '{name}', {block.row_name(offset + i)}: "
-                    f"expected a number, got {_quote(value)}."
+                    f"expected a number{hint}, got {_quote(value)}."
                 )
             offset += batch.num_rows
     return InputError(f"{block.label}: a value that should be a number is not one.")

@@ -54,9 +54,10 @@ LINES = [
 def make_lines(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> None:
     con.execute(
         "CREATE OR REPLACE TABLE lines (invoice VARCHAR, stock_code VARCHAR, description VARCHAR, "
-        "quantity DOUBLE, invoice_ts TIMESTAMP, unit_price DOUBLE, customer_id VARCHAR, country VARCHAR)"
+        "quantity DOUBLE, invoice_ts TIMESTAMP, unit_price DOUBLE, customer_id VARCHAR, country VARCHAR, "
+        "line_total DOUBLE)"
     )
-    con.executemany("INSERT INTO lines VALUES (?, ?, 'thing', ?, ?, ?, ?, ?)", [list(r) for r in rows])
+    con.executemany("INSERT INTO lines VALUES (?, ?, 'thing', ?, ?, ?, ?, ?, NULL)", [list(r) for r in rows])
 
 
 def test_each_rule_counts_lines_customers_and_money_and_they_add_up() -> None:

@@ -21,7 +21,8 @@ def sample_features() -> feat.FeatureResult:
         """CREATE TABLE lines AS SELECT InvoiceNo AS invoice, StockCode AS stock_code,
                Description AS description, Quantity::DOUBLE AS quantity,
                InvoiceDate::TIMESTAMP AS invoice_ts, UnitPrice::DOUBLE AS unit_price,
-               regexp_replace(CustomerID, '\\.0$', '') AS customer_id, Country AS country
+               regexp_replace(CustomerID, '\\.0$', '') AS customer_id, Country AS country,
+               NULL::DOUBLE AS line_total
            FROM read_csv(?, all_varchar = true)""",
         [str(SAMPLE)],
     )

@@ -32,6 +32,7 @@ LINES_SCHEMA = [
     ("unit_price", "DOUBLE"),
     ("customer_id", "VARCHAR"),
     ("country", "VARCHAR"),
+    ("line_total", "DOUBLE"),  # the line's money when the file gives it (--map line_total=...)
 ]
 
 
@@ -58,7 +59,9 @@ def sales(*paths: Path, **kwargs: object) -> RunConfig:
     return RunConfig(inputs=tuple(paths), **kwargs)  # type: ignore[arg-type]
 
 
-def rows(con: duckdb.DuckDBPyConnection, sql: str = "SELECT * FROM lines ORDER BY rowid") -> list[tuple]:
+def rows(
+    con: duckdb.DuckDBPyConnection, sql: str = "SELECT * EXCLUDE (line_total) FROM lines ORDER BY rowid"
+) -> list[tuple]:
     return con.execute(sql).fetchall()
 
 
@@ -180,11 +183,16 @@ def test_utf8_bom_semicolon_and_crlf(con: duckdb.DuckDBPyConnection) -> None:
     assert rows(con, "SELECT invoice, description, unit_price, country FROM lines") == [
         ("1", h("Thé"), 3.5, "France")
     ]
-    # a decimal comma is not a plain number: bad input, not silently 35 or 3.5
+    # a decimal comma where no number has a decimal point reads as one (test_file_shapes.py) ...
     path.write_bytes(b"\xef\xbb\xbf" + text.replace("3.5", "3,5").encode("utf-8"))
-    assert (
-        raises(load_sales, con, sales(path))
-        == "bom.csv: column 'UnitPrice', line 2: expected a number, got '3,5'."
+    load_sales(con, sales(path))
+    assert rows(con, "SELECT unit_price FROM lines") == [(3.5,)]
+    # ... but beside a decimal point it is ambiguous: bad input, not silently 35 or 3.5
+    mixed = text.replace("3.5", "3,5") + "2;A;x;2;2011-01-02 10:00:00;2.5;7;France\r\n"
+    path.write_bytes(b"\xef\xbb\xbf" + mixed.encode("utf-8"))
+    assert raises(load_sales, con, sales(path)) == (
+        "bom.csv: column 'UnitPrice', line 2: expected a number (with a decimal point; pass --decimal , for "
+        "decimal commas), got '3,5'."
     )
 
 
@@ -651,7 +659,7 @@ def test_map_unknown_name(con: duckdb.DuckDBPyConnection) -> None:
     path = write("sales.csv", UCI_HEADER + "\n" + GOOD_ROW + "\n")
     assert raises(load_sales, con, sales(path, column_map={"custid": "CustomerID"})) == (
         "--map: unknown column 'custid'; use one of invoice, stock_code, description, quantity, "
-        "invoice_date, unit_price, customer_id, country."
+        "invoice_date, unit_price, customer_id, country, line_total."
     )
 
 
@@ -743,7 +751,12 @@ def test_date_format_matches_nothing(con: duckdb.DuckDBPyConnection) -> None:
 def test_second_file_with_other_date_format(con: duckdb.DuckDBPyConnection) -> None:
     first = dates_file("a.csv", ["2011-01-02 10:00:00", "2011-01-03 10:00:00", "2011-01-04 10:00:00"])
     second = dates_file("b.csv", ["13/01/2011 10:00"])
-    assert raises(load_sales, con, sales(first, second)) == (
+    result = load_sales(con, sales(first, second))  # each file has its own format
+    assert result.date_formats == (("a.csv", "%Y-%m-%d %H:%M:%S"), ("b.csv", "%d/%m/%Y %H:%M"))
+    assert result.date_format == "a.csv: %Y-%m-%d %H:%M:%S; b.csv: %d/%m/%Y %H:%M"
+    assert rows(con, "SELECT invoice_ts FROM lines ORDER BY rowid")[-1] == (dt.datetime(2011, 1, 13, 10, 0),)
+    # a forced format still applies to every file
+    assert raises(load_sales, con, sales(first, second, date_format="%Y-%m-%d %H:%M:%S")) == (
         "b.csv: column 'InvoiceDate': no value matches the date format '%Y-%m-%d %H:%M:%S' "
         "(first value '13/01/2011 10:00')."
     )
@@ -762,8 +775,8 @@ def test_xlsx_without_matching_sheet(con: duckdb.DuckDBPyConnection) -> None:
         "data.xlsx", {"Sheet1": [["Order", "Amount"], [1, 2]], "Notes": [["hello"]], "Empty": []}
     )
     assert raises(load_sales, con, sales(path)) == (
-        "data.xlsx: no sheet has the columns InvoiceNo/Invoice/invoice_no, Quantity/Qty, InvoiceDate/Date, "
-        "UnitPrice/Price, CustomerID/Customer ID/customer; sheets: Sheet1, Notes, Empty."
+        "data.xlsx: no sheet has the columns Quantity/Qty, InvoiceDate/Date, CustomerID/Customer ID/"
+        "customer, UnitPrice/Price or LineTotal/line_total; sheets: Sheet1, Notes, Empty."
     )
 
 
