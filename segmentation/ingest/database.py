@@ -67,9 +67,7 @@ def parse(text: str, table: str | None = None, query: str | None = None) -> PgSo
         shown_netloc += f":{port}"
     if parts.username:
         shown_netloc = f"{parts.username}@{shown_netloc}"
-    base = urllib.parse.urlunsplit(
-        (parts.scheme, shown_netloc, parts.path, urllib.parse.urlencode(libpq), "")
-    )
+    base = _unsplit(parts.scheme, shown_netloc, parts.path, libpq)
     if table and query:
         raise InputError(f"{base}: give --table or --query, not both.")
     if not table and not query:
@@ -79,8 +77,14 @@ def parse(text: str, table: str | None = None, query: str | None = None) -> PgSo
     shown = f"{base}{sep}{what[0]}={urllib.parse.quote(str(what[1]), safe=_SHOWN_SAFE)}"
     if not any(k == "connect_timeout" for k, _ in libpq):
         libpq.append(("connect_timeout", str(CONNECT_TIMEOUT)))
-    uri = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, urllib.parse.urlencode(libpq), ""))
+    uri = _unsplit(parts.scheme, parts.netloc, parts.path, libpq)
     return PgSource(uri, shown, table, query, parts.password)
+
+
+def _unsplit(scheme: str, netloc: str, path: str, params: list[tuple[str, str]]) -> str:
+    """An address back together; unlike urlunsplit, keeps the // of an empty host (postgresql:///db)."""
+    query = urllib.parse.urlencode(params)
+    return f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "")
 
 
 def _redact(text: str) -> str:

@@ -333,3 +333,29 @@ def test_bad_object_storage_input_is_one_sentence_and_changes_nothing(
     sentence = _assert_refused([address, "--s3-endpoint", s3_sales], db_copy, capsys)
     assert sentence.startswith(expected), sentence
     assert "testing" not in sentence
+
+
+def test_service_file_and_pgpass_with_if_changed(
+    pg_sales: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Where a scheduled re-run gets its connection: a libpq service file and ~/.pgpass, nothing secret on
+    the command line; a second run of an unchanged table is skipped by --if-changed."""
+    parts = urllib.parse.urlsplit(pg_sales)
+    service = tmp_path / "pg_service.conf"
+    service.write_text(
+        f"[sales]\nhost={parts.hostname}\nport={parts.port}\nuser={parts.username}\ndbname=postgres\n"
+    )
+    pgpass = tmp_path / "pgpass"
+    pgpass.write_text(f"{parts.hostname}:{parts.port}:*:{parts.username}:{parts.password}\n")
+    pgpass.chmod(0o600)
+    monkeypatch.setenv("PGSERVICEFILE", str(service))
+    monkeypatch.setenv("PGPASSFILE", str(pgpass))
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    db = tmp_path / "s.duckdb"
+    args = ["run", "postgresql:///?service=sales", "--table", "sales", "--db", str(db), *K, "--quiet"]
+    assert main([*args, "--if-changed"]) == 0
+    first = capsys.readouterr().out
+    assert first.startswith(f"Run 1 stored in {db}")
+    assert _stored(db)[0] == ["postgresql:///?service=sales&table=sales"]
+    assert main([*args, "--if-changed"]) == 0
+    assert capsys.readouterr().out.startswith("segments: skipped: inputs unchanged since run 1")
