@@ -46,6 +46,10 @@ def format_run(s: RunSummary) -> str:
         f"Input: {', '.join(s.sources)}; {s.rows_in:,} rows"
         + (f"; dates read as {s.date_format}" if s.date_format else "")
     )
+    # how the input was read when not as a plain table (ingest: IngestResult.notes; the pipeline passes
+    # them as ingest_notes): "no invoice column: one purchase per customer and day", a detected layout
+    for note in getattr(s, "ingest_notes", ()):
+        out.append(f"Read: {note}")
     if s.currency_reason:
         out.append(f"Money: {s.currency or 'currency unknown'} ({s.currency_reason})")
     out.append("")

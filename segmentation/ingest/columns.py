@@ -19,8 +19,24 @@ _MONEY_WORDS = re.compile(r"amount|total|sales|revenue|value|sum|turnover")
 _PRICE_WORDS = re.compile(r"price|unit|each|rate|per")
 
 
+def _expand(column_map: dict[str, str]) -> dict[str, str]:
+    """--map customer_id=1,invoice_date=2 as two mappings: a value is split at commas only where every
+    later part is NAME=COLUMN with a known NAME (a column name may contain commas)."""
+    out: dict[str, str] = {}
+    for key, value in column_map.items():
+        first, *rest = value.split(",")
+        pairs = [part.split("=", 1) for part in rest]
+        if rest and all(len(p) == 2 and p[0].strip() in ALIASES for p in pairs):
+            out[key] = first.strip()
+            out.update((k.strip(), v.strip()) for k, v in pairs)
+        else:
+            out[key] = value
+    return out
+
+
 def _sales_wants(column_map: dict[str, str]) -> list[_Want]:
     """The sales columns to find: --map names first, else the aliases."""
+    column_map = _expand(column_map)
     unknown = sorted(set(column_map) - set(ALIASES))
     if unknown:
         raise InputError(f"--map: unknown column '{unknown[0]}'; use one of {', '.join(ALIASES)}.")

@@ -4,6 +4,7 @@ Every fixture is a small real file written here."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
@@ -252,3 +253,28 @@ def test_two_files_with_their_own_date_formats(tmp_path: Path, capsys: pytest.Ca
         assert con.execute("SELECT date_format FROM runs").fetchone() == (
             "2010a.csv: %Y-%m-%d %H:%M:%S; 2010b.csv: %m/%d/%Y %H:%M",
         )
+
+
+def test_report_prints_how_the_input_was_read(small_run: tuple[Path, object]) -> None:
+    from segmentation import report
+    from segmentation.pipeline import RunSummary
+
+    summary = small_run[1]
+    assert isinstance(summary, RunSummary)
+    noted = dataclasses.make_dataclass(
+        "Noted", [("ingest_notes", tuple, dataclasses.field(default=()))], bases=(RunSummary,), frozen=True
+    )
+    values = {f.name: getattr(summary, f.name) for f in dataclasses.fields(summary)}
+    lines = report.format_run(noted(**values, ingest_notes=(NO_INVOICE_NOTE,))).splitlines()
+    assert lines[2] == "Read: no invoice column: one purchase per customer and day"
+    assert "Read: " not in report.format_run(summary)
+
+
+def test_map_several_columns_in_one_flag(con: duckdb.DuckDBPyConnection) -> None:
+    path = Path("bare.txt")
+    path.write_text("7 19970101 2 5.00\n")
+    cfg = RunConfig(
+        inputs=(path,), no_header=True, column_map={"customer_id": "1,invoice_date=2,quantity=3,line_total=4"}
+    )
+    load_sales(con, cfg)
+    assert con.execute("SELECT customer_id, quantity, line_total FROM lines").fetchall() == [("7", 2.0, 5.0)]
