@@ -169,7 +169,7 @@ def choose_names(
                 else "kept by a closer segment of this run"
             )
         )
-        choices.append(_generated(seg, fresh[seg], "new name: " + note))
+        choices.append(_generated(seg, fresh[seg], "generated: " + note))
     line = (
         f"Names: matched with run {previous.run_id}'s {len(old_ids)} segments by centroid (one-to-one, "
         f"each within half the distance to its nearest neighbour); {len(kept)} of {len(levels)} kept."
