@@ -143,9 +143,10 @@ def _find_table(cur, source: PgSource) -> str:  # noqa: ANN001
     rows = cur.fetchall()
     exact = [r for r in rows if r[1] == rel] or [r for r in rows if r[1].lower() == rel.lower()]
     if len(exact) != 1:
-        known = ", ".join(r[1] if not schema else f"{r[0]}.{r[1]}" for r in rows[:10]) or "none"
+        known = ", ".join(r[1] if not schema else f"{r[0]}.{r[1]}" for r in rows[:10])
         more = ", ..." if len(rows) > 10 else ""
-        raise InputError(f"{source.shown}: no table or view named '{name}'; expected one of: {known}{more}.")
+        expected = f"expected one of: {known}{more}" if rows else "this user sees no table or view there"
+        raise InputError(f"{source.shown}: no table or view named '{name}'; {expected}.")
     return f"{_ident(exact[0][0])}.{_ident(exact[0][1])}"
 
 
@@ -224,7 +225,9 @@ def read_postgres(source: PgSource, out: Path, batch_bytes: int = BATCH_BYTES) -
             cur.close()
     finally:
         try:
-            con.rollback()
+            con.rollback()  # read only: nothing to keep
+        except adbc_driver_manager.Error:
+            pass  # a broken connection: the error that broke it is the one to tell
         finally:
             con.close()
     names = ", ".join(f"c{i}" for i in range(len(header)))

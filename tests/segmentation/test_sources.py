@@ -359,3 +359,20 @@ def test_service_file_and_pgpass_with_if_changed(
     assert _stored(db)[0] == ["postgresql:///?service=sales&table=sales"]
     assert main([*args, "--if-changed"]) == 0
     assert capsys.readouterr().out.startswith("segments: skipped: inputs unchanged since run 1")
+
+
+def test_customer_table_from_a_postgres_query(pg_sales: str, tmp_path: Path) -> None:
+    """Customer-table mode reads a database the same way: here one row per customer made by a query."""
+    query = (
+        "SELECT customerid::bigint AS id, sum(quantity * unitprice) AS spend, count(*) AS lines "
+        "FROM sales WHERE customerid IS NOT NULL GROUP BY 1"
+    )
+    cfg = dict(mode="customers", id_column="id", feature_columns=("spend", "lines"), k=3, progress=False)
+    db = tmp_path / "c.duckdb"
+    summary = pipeline.run(RunConfig(inputs=(pg_sales,), query=query, db_path=db, **cfg))
+    with duckdb.connect() as con:
+        expected = con.execute(
+            "SELECT count(DISTINCT CustomerID) FROM read_csv(?, all_varchar = true)", [str(SAMPLE)]
+        ).fetchone()
+    assert summary.rows_in == expected[0]
+    assert summary.customers > 0
