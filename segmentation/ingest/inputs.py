@@ -132,7 +132,7 @@ class _Inputs:
             self._count += 1
             return f"segments_ingest_sheet_{self._count}"
 
-        yield from xlsx_blocks(path, label, self.wants, view_name)
+        yield from xlsx_blocks(path, label, self.wants, view_name, self.shape)
 
 
 def _check_path(path: Path) -> None:

@@ -12,16 +12,24 @@ import python_calamine
 
 from segmentation.errors import InputError
 from segmentation.ingest.columns import _match
-from segmentation.ingest.common import _HEADER_SEARCH_ROWS, _Block, _first_line, _Want
+from segmentation.ingest.common import _HEADER_SEARCH_ROWS, TextShape, _Block, _first_line, _Want
 
 
-def _sheet_header(rows: list[list[Any]], wants: list[_Want]) -> tuple[tuple[str, ...], int] | None:
-    """The column names and their row's index: the first row with every required wanted column (title
-    rows above it are skipped), else the first non-empty row; None for an empty sheet."""
+def _sheet_header(
+    rows: list[list[Any]], wants: list[_Want], shape: TextShape | None = None
+) -> tuple[tuple[str, ...], int] | None:
+    """The column names and their row's index: after --skip-rows rows; with --no-header the positions
+    1, 2, ... and the index of the row above the data; else the first row with every required wanted
+    column (title rows above it are skipped), else the first non-empty row. None for an empty sheet."""
+    shape = shape or TextShape()
+    start = shape.skip_rows or 0
+    if shape.no_header:
+        width = max((len(row) for row in rows), default=0)
+        return (tuple(str(k + 1) for k in range(width)), start - 1) if width else None
     first = None
-    required = [w for w in wants if w.required]
+    required = [w for w in wants if w.required and shape.skip_rows is None]
     for index, row in enumerate(rows):
-        if any(cell != "" for cell in row):
+        if index >= start and any(cell != "" for cell in row):
             names = tuple((_cell_text(cell) or "").strip() for cell in row)
             first = first or (names, index)
             if not required or all(v is not None for v in _match(names, required).values()):
@@ -57,7 +65,11 @@ def _cell_text(value: Any) -> str | None:
 
 
 def xlsx_blocks(
-    path: Path, label: str, wants: list[_Want], view_name: Callable[[], str]
+    path: Path,
+    label: str,
+    wants: list[_Want],
+    view_name: Callable[[], str],
+    shape: TextShape | None = None,
 ) -> Iterator[tuple[_Block, dict[str, int | None]]]:
     """Every sheet whose header has the wanted columns, each as an Arrow table to register under
     view_name(); an error when no sheet has them."""
@@ -66,7 +78,10 @@ def xlsx_blocks(
         book = python_calamine.CalamineWorkbook.from_path(str(path))
         for name in book.sheet_names:
             sheet = book.get_sheet_by_name(name)
-            header = _sheet_header(sheet.to_python(skip_empty_area=False, nrows=_HEADER_SEARCH_ROWS), wants)
+            top = sheet.to_python(
+                skip_empty_area=False, nrows=_HEADER_SEARCH_ROWS + (shape and shape.skip_rows or 0)
+            )
+            header = _sheet_header(top, wants, shape)
             if header is None:
                 continue
             cols = _match(header[0], wants)
@@ -97,5 +112,6 @@ def xlsx_blocks(
             row_name=lambda i, rows=excel_rows, name=name: f"sheet '{name}', row {rows[i]}",
             arrow=table,
             view=view,
+            numbered=bool(shape and shape.no_header),
         )
         yield block, cols

@@ -278,3 +278,25 @@ def test_map_several_columns_in_one_flag(con: duckdb.DuckDBPyConnection) -> None
     )
     load_sales(con, cfg)
     assert con.execute("SELECT customer_id, quantity, line_total FROM lines").fetchall() == [("7", 2.0, 5.0)]
+
+
+def test_sheet_without_header_or_with_rows_to_skip(con: duckdb.DuckDBPyConnection) -> None:
+    path = Path("bare.xlsx")
+    book = xlsxwriter.Workbook(path)
+    sheet = book.add_worksheet("Log")
+    sheet.write_row(0, 0, ["7", "2011-01-02", 2, 5.0])
+    sheet.write_row(1, 0, ["8", "2011-01-03", 1, 1.5])
+    titled = book.add_worksheet("Titled")
+    titled.write_row(0, 0, ["Export"])
+    titled.write_row(1, 0, ["7", "2011-01-02", 2, 5.0])
+    book.close()
+    mapping = {"customer_id": "1", "invoice_date": "2", "quantity": "3", "line_total": "4"}
+    load_sales(con, RunConfig(inputs=(path,), no_header=True, column_map=mapping))
+    assert con.execute("SELECT customer_id, quantity, line_total FROM lines ORDER BY rowid").fetchall() == [
+        ("7", 2.0, 5.0),
+        ("8", 1.0, 1.5),
+        ("Export", None, None),  # the second sheet's title row is data without --skip-rows ...
+        ("7", 2.0, 5.0),
+    ]
+    load_sales(con, RunConfig(inputs=(path,), no_header=True, skip_rows=1, column_map=mapping))
+    assert con.execute("SELECT customer_id FROM lines ORDER BY rowid").fetchall() == [("8",), ("7",)]
