@@ -143,6 +143,12 @@ BAD: dict[str, tuple[Callable[[Path], list[str]], str]] = {
         "{d}/log.txt: --map line_total=5: expected a column position from 1 to 4 (with --no-header, columns "
         "are numbered from 1).",
     ),
+    "headerless file without --no-header": (
+        lambda d: ["run", str(write(d, "log.txt", "00001 19970101  1  11.77\n"))],
+        "{d}/log.txt: required column 'quantity' not found (looked for Quantity, Qty); columns found: 00001, "
+        "19970101, 1, 11.77 (the first line looks like data: without a header, pass --no-header and --map "
+        "columns by position).",
+    ),
     "no price and no line total": (
         lambda d: ["run", str(write(d, "noprice.csv", "Customer,Date,Qty\n7,2011-01-02,2\n"))],
         "{d}/noprice.csv: required column 'unit_price' not found (looked for UnitPrice, Price); columns "

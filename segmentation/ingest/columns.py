@@ -17,6 +17,7 @@ def _norm(name: str) -> str:
 # A mapped unit price whose header says it is a line's money (docs/cleaning.md, "Line totals").
 _MONEY_WORDS = re.compile(r"amount|total|sales|revenue|value|sum|turnover")
 _PRICE_WORDS = re.compile(r"price|unit|each|rate|per")
+_DATA_CELL = re.compile(r"[-+0-9.,:/ ]+")  # a number or a date, never a column name
 
 
 def _expand(column_map: dict[str, str]) -> dict[str, str]:
@@ -88,9 +89,18 @@ def _match_or_raise(block: _Block, wants: list[_Want]) -> dict[str, int | None]:
             raise InputError(f"{block.label}: column '{want.names[0]}' not found; columns found: {found}.")
         raise InputError(
             f"{block.label}: required column '{want.key}' not found (looked for {', '.join(want.names)}); "
-            f"columns found: {found}."
+            f"columns found: {found}{_no_header_hint(block)}."
         )
     return cols
+
+
+def _no_header_hint(block: _Block) -> str:
+    """A hint when the header row is all numbers and dates: the file probably has no header."""
+    if block.numbered or not block.header or not all(_DATA_CELL.fullmatch(h) for h in block.header):
+        return ""
+    return (
+        " (the first line looks like data: without a header, pass --no-header and --map columns by position)"
+    )
 
 
 def _money_columns(block: _Block, cols: dict[str, int | None], wants: list[_Want]) -> None:
