@@ -53,7 +53,10 @@ def latest_run(db_path: Path) -> tuple[int, str | None, dict[str, Any]] | None:
     """The newest stored run's id, input checksum and params; None when there is no readable run."""
     if not db_path.exists() or db_path.with_name(db_path.name + ".wal").exists():
         return None  # a stray .wal is settled by the run itself, under its lock
-    con = store.open_read_only(db_path)
+    try:  # a file the run cannot use either: the run itself says why, in one sentence
+        con = store.open_read_only(db_path)
+    except duckdb.Error:
+        return None
     try:
         row = con.execute("SELECT id, source_sha256, params FROM runs ORDER BY id DESC LIMIT 1").fetchone()
     except duckdb.CatalogException:

@@ -295,7 +295,14 @@ def staged_copy(con: duckdb.DuckDBPyConnection, db_path: Path) -> Iterator[None]
             shutil.copyfile(db_path, tmp)
         if wal_state == "own":  # ATTACH replays it into the copy, so its writes survive the swap
             shutil.copyfile(served_wal, tmp_wal)
-        con.execute("ATTACH ? AS out", [str(tmp)])
+        try:
+            con.execute("ATTACH ? AS out", [str(tmp)])
+        except duckdb.IOException as exc:
+            if "not a valid DuckDB database file" not in str(exc):
+                raise
+            raise InputError(
+                f"{db_path}: not a DuckDB database file; expected one made by `segments run`, or a new path."
+            ) from exc
         attached = True
         create_schema(con, "out")
         con.execute("BEGIN TRANSACTION")

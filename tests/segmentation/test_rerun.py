@@ -80,6 +80,23 @@ def test_if_changed_runs_on_changed_settings_a_changed_file_or_an_empty_db(
     assert "Run 1 stored" in capsys.readouterr().out
 
 
+def test_if_changed_leaves_a_file_it_cannot_read_to_the_run(
+    small_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not a DuckDB file: the run's own sentence and exit 2; a DuckDB file without runs: a normal run."""
+    bad = tmp_path / "bad" / "segments.duckdb"
+    bad.parent.mkdir()
+    bad.write_bytes(b"not a database" * 100)
+    assert main(["run", str(small_csv), "--db", str(bad), "--if-changed", "--quiet", "--k", "3"]) == 2
+    assert capsys.readouterr().err.startswith("Error: ")
+    assert bad.read_bytes() == b"not a database" * 100
+    empty = tmp_path / "empty" / "segments.duckdb"
+    empty.parent.mkdir()
+    duckdb.connect(str(empty)).close()
+    assert main(["run", str(small_csv), "--db", str(empty), "--if-changed", "--quiet", "--k", "3"]) == 0
+    assert "Run 1 stored" in capsys.readouterr().out
+
+
 def test_the_checksum_before_reading_equals_the_one_ingest_stores(small_csv: Path, tmp_path: Path) -> None:
     """For every local file kind and for several files, hashing the bytes first gives runs.source_sha256."""
     gz = tmp_path / "sales.csv.gz"
