@@ -106,7 +106,8 @@ def load_customer_table(con: duckdb.DuckDBPyConnection, cfg: RunConfig) -> Inges
     if cfg.tenure_column:
         wants.append(_Want("tenure", (cfg.tenure_column,), True, named=True))
     wants += [_Want(f"f{i}", (name,), True, named=True) for i, name in enumerate(cfg.feature_columns)]
-    with _Inputs(cfg.inputs, wants) as inputs:
+    shape = _shape(cfg)
+    with _Inputs(cfg.inputs, wants, shape) as inputs:
         con.execute(
             "CREATE OR REPLACE TABLE customer_rows "
             "(customer_id VARCHAR, country VARCHAR, tenure_days DOUBLE, features DOUBLE[])"
@@ -116,13 +117,15 @@ def load_customer_table(con: duckdb.DuckDBPyConnection, cfg: RunConfig) -> Inges
             file_rows = 0
             for block, cols in inputs.blocks(path):
                 features = [cols[f"f{i}"] for i in range(len(cfg.feature_columns))]
+                numbers = [cols.get("tenure"), *features]
+                decimal = shape.decimal or detect_decimal(con, block, numbers)
                 exprs = [
                     _customer_id_sql(cols["customer_id"]),
                     _text_sql(cols.get("country")),
-                    _number_sql(cols.get("tenure")),
-                    "[" + ", ".join(_number_sql(c) for c in features) + "]",
+                    _number_sql(cols.get("tenure"), decimal),
+                    "[" + ", ".join(_number_sql(c, decimal) for c in features) + "]",
                 ]
-                rows = _insert(con, "customer_rows", exprs, block, [cols.get("tenure"), *features])
+                rows = _insert(con, "customer_rows", exprs, block, numbers, decimal)
                 total += rows
                 file_rows += rows
             if file_rows == 0:

@@ -300,3 +300,68 @@ def test_sheet_without_header_or_with_rows_to_skip(con: duckdb.DuckDBPyConnectio
     ]
     load_sales(con, RunConfig(inputs=(path,), no_header=True, skip_rows=1, column_map=mapping))
     assert con.execute("SELECT customer_id FROM lines ORDER BY rowid").fetchall() == [("8",), ("7",)]
+
+
+def test_customer_table_with_decimal_commas_and_no_header(con: duckdb.DuckDBPyConnection) -> None:
+    from segmentation.ingest import load_customer_table
+
+    path = Path("people.csv")
+    path.write_text("Kundenliste\nID;Umsatz;Besuche\n1;1.234,50;3\n2;99,95;1\n")
+    load_customer_table(con, RunConfig(inputs=(path,), id_column="ID", feature_columns=("Umsatz", "Besuche")))
+    assert con.execute("SELECT customer_id, features FROM customer_rows").fetchall() == [
+        ("1", [1234.5, 3.0]),
+        ("2", [99.95, 1.0]),
+    ]
+    path.write_text("1;1.234,50;3\n2;99,95;1\n")
+    cfg = RunConfig(inputs=(path,), id_column="1", feature_columns=("2", "3"), no_header=True)
+    load_customer_table(con, cfg)
+    assert con.execute("SELECT customer_id, features FROM customer_rows").fetchall() == [
+        ("1", [1234.5, 3.0]),
+        ("2", [99.95, 1.0]),
+    ]
+
+
+def test_european_export_runs_end_to_end(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    rows = []
+    for c in range(30):
+        for i in range(3):
+            qty = rng.randint(1, 4)
+            euros, cents = rng.randint(0, 1500), rng.randint(0, 99)
+            price = (
+                f"{euros // 1000}.{euros % 1000:03d},{cents:02d}" if euros >= 1000 else f"{euros},{cents:02d}"
+            )
+            day = f"{1 + (c + i) % 28:02d}.{1 + i:02d}.2011 1{i}:15"
+            rows.append(
+                (
+                    f"{5000 + c * 3 + i}",
+                    f"K{i}",
+                    "Tasse für Kaffee",
+                    qty,
+                    day,
+                    price,
+                    f"{200 + c}",
+                    "Österreich",
+                )
+            )
+    header = "Rechnung;Artikel;Beschreibung;Menge;Datum;Preis;Kunde;Land"
+    text = "Export aus der Warenwirtschaft\r\n" + header + "\r\n"
+    text += "".join(";".join(map(str, r)) + "\r\n" for r in rows)
+    path = Path("export.csv")
+    path.write_bytes(text.encode("cp1252"))
+    db = tmp_path / "s.duckdb"
+    mapping = ["invoice=Rechnung", "stock_code=Artikel", "quantity=Menge", "invoice_date=Datum"]
+    mapping += ["unit_price=Preis", "customer_id=Kunde", "country=Land"]
+    args = ["run", str(path), *(x for m in mapping for x in ("--map", m)), "--db", str(db), "--k", "3"]
+    assert main([*args, "--quiet", "--outlier-factor", "0"]) == 0
+    frame = pd.DataFrame(rows, columns=["inv", "code", "desc", "qty", "day", "price", "customer", "land"])
+    frame["money"] = [
+        q * Decimal(p.replace(".", "").replace(",", ".")) for q, p in zip(frame.qty, frame.price, strict=True)
+    ]
+    expected = (
+        frame.groupby("customer")["money"].sum().map(lambda v: v.quantize(Decimal("0.01"), ROUND_HALF_UP))
+    )
+    with duckdb.connect(str(db), read_only=True) as con:
+        stored = dict(con.execute("SELECT customer_id, monetary FROM customers WHERE run_id = 1").fetchall())
+        assert con.execute("SELECT date_format FROM runs").fetchone() == ("%d.%m.%Y %H:%M",)
+    assert stored == expected.to_dict()
