@@ -136,6 +136,34 @@ def test_a_renamed_segment_keeps_its_user_name_in_later_runs(db_copy: Path, smal
     assert old not in {v[0] for v in _names(db_copy, 3).values()}
 
 
+def test_a_rerun_on_changed_data_with_more_segments(db_copy: Path, small_csv: Path, tmp_path: Path) -> None:
+    """Real data, a quarter later and one segment more: kept names are the old segments' names, each
+    taken once; the new ones differ from them; the report accounts for every segment."""
+    old_k = len(_names(db_copy, 1))
+    later = tmp_path / "later.csv"
+    with duckdb.connect() as con:  # drop the first month's lines: recency, tenure and money all move
+        con.sql(
+            "SELECT * FROM read_csv(?, all_varchar = true) WHERE InvoiceDate >= '2011-01-01'",
+            params=[str(small_csv)],
+        ).write_csv(str(later), header=True)
+    for inputs, k in (((small_csv,), old_k), ((later,), old_k + 1)):  # log all: one transform for both
+        summary = pipeline.run(
+            RunConfig(inputs=inputs, db_path=db_copy, progress=False, k=k, log_features="all")
+        )
+    assert "matched with run 2" in summary.names_line
+    old, new = _names(db_copy, 2), _names(db_copy, 3)
+    assert len(new) == old_k + 1
+    names = [v[0] for v in new.values()]
+    assert len(set(names)) == len(names)
+    carried = {seg: v for seg, v in new.items() if v[1] == "carried"}
+    assert len({v[4] for v in carried.values()}) == len(carried)  # one-to-one
+    assert all(v[0] == old[v[4]][0] for v in carried.values())
+    assert 0 < len(carried) < len(new)  # at least the extra segment is named afresh
+    fresh = {v[0] for v in new.values() if v[1] == "generated"}
+    assert not fresh & {v[0] for v in carried.values()}
+    assert [c.segment_id for c in summary.name_choices] == list(range(old_k + 1))
+
+
 def test_other_features_are_not_compared(db_copy: Path, small_csv: Path) -> None:
     summary = pipeline.run(
         RunConfig(
