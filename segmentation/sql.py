@@ -13,12 +13,12 @@ _UNITS = "TRY_CAST(abs(quantity) AS DECIMAL(18,4))"  # 8 bytes a value; sums are
 # The unit price given, else the line total over the quantity (docs/cleaning.md, "Line totals").
 _PRICE = "TRY_CAST(coalesce(unit_price, line_total / NULLIF(quantity, 0)) AS DECIMAL(18,4))"
 _IS_RETURN = "(upper(invoice) LIKE 'C%' OR quantity < 0)"
-# A line's signed money: its line total when the file gives one (negative for a return), else
-# |quantity| x unit price; a missing quantity or price counts as 0.
+# A line's signed money: a purchase's line total when the file gives one, else |quantity| x unit price,
+# negative for a return; a missing quantity or price counts as 0. A return is always valued by its units
+# (returned units are matched to purchases one by one), so the money removed and kept adds up exactly.
 LINE_MONEY = (
-    "(CASE WHEN line_total IS NOT NULL THEN "
-    f"(CASE WHEN coalesce({_IS_RETURN}, false) THEN -abs(TRY_CAST(line_total AS DECIMAL(18,4))) "
-    "ELSE TRY_CAST(line_total AS DECIMAL(18,4)) END) "
+    f"(CASE WHEN line_total IS NOT NULL AND NOT coalesce({_IS_RETURN}, false) "
+    "THEN TRY_CAST(line_total AS DECIMAL(18,4)) "
     f"ELSE (CASE WHEN coalesce({_IS_RETURN}, false) THEN -1 ELSE 1 END) "
     f"* coalesce({_UNITS}, 0) * coalesce({_PRICE}, 0) END)"
 )

@@ -365,3 +365,25 @@ def test_european_export_runs_end_to_end(tmp_path: Path) -> None:
         stored = dict(con.execute("SELECT customer_id, monetary FROM customers WHERE run_id = 1").fetchall())
         assert con.execute("SELECT date_format FROM runs").fetchone() == ("%d.%m.%Y %H:%M",)
     assert stored == expected.to_dict()
+
+
+def test_returns_in_a_file_of_line_totals(con: duckdb.DuckDBPyConnection) -> None:
+    from segmentation import features as feat
+    from segmentation.clean import clean_sales
+
+    path = Path("totals.csv")
+    path.write_text(
+        "Invoice,Code,Customer,Date,Qty,Total\n"
+        "1,X,7,2011-01-02,3,10.00\n"  # 3.3333 a unit
+        "C2,X,7,2011-01-05,-1,-3.33\n"  # a return of one unit
+        "3,Y,7,2011-01-06,0,4.00\n"  # quantity 0: rule 6, counted with its total
+        "4,Y,8,2011-01-06,2,5.00\n"
+    )
+    mapping = {"invoice": "Invoice", "stock_code": "Code", "quantity": "Qty", "line_total": "Total"}
+    load_sales(con, RunConfig(inputs=(path,), column_map=mapping))
+    cleaning = clean_sales(con, "totals.csv", outlier_factor=0)
+    assert cleaning.money_in == Decimal("15.67")  # 10.00 - 1 x 3.33 + 4.00 + 5.00
+    assert {s.rule: (s.removed, s.money) for s in cleaning.steps}["non_positive"] == (1, Decimal("4.00"))
+    frame = feat.sales_features(con, None, "totals.csv").frame.set_index("customer_id")
+    assert frame.loc["7", "monetary"] == 6.67  # 10.00 less one unit at 3.33
+    assert frame.loc["8", "monetary"] == 5.0
