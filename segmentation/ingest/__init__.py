@@ -1,13 +1,13 @@
 """Read the user's sales lines or customer table (CSV, Parquet, XLSX) into typed DuckDB tables.
 
 DuckDB reads CSV and Parquet itself; every file is read as text and typed in the same SELECT (the dates
-once their format is chosen from a sample of all rows), so bad values are found in SQL and only the error
-path looks for the offending row. Columns reach SQL under generated names (c0, c1, ...), never under the
-names in the file.
+once each file's format is chosen from a sample of its rows), so bad values are found in SQL and only
+the error path looks for the offending row. Columns reach SQL under generated names (c0, c1, ...), never
+under the names in the file.
 
 One module per concern: `inputs` opens the files, `text_files`, `spreadsheet` and `parquet` read each
-kind, `columns` matches headers, `typing_sql` types and inserts, `detection` chooses the date format, and
-`load` runs a whole read.
+kind, `columns` matches headers, `typing_sql` types and inserts, `detection` chooses the date formats, `money`
+checks unit prices against line totals and fills missing invoices, and `load` runs a whole read.
 """
 
 from segmentation.ingest.common import ALIASES, REQUIRED, SUFFIXES, IngestResult, file_sha256
