@@ -10,7 +10,7 @@ from segmentation.config import RunConfig
 from segmentation.errors import InputError
 from segmentation.ingest import money
 from segmentation.ingest.columns import _money_columns, _sales_wants
-from segmentation.ingest.common import _LINES_COLUMNS, IngestResult, TextShape, _Span, _Want
+from segmentation.ingest.common import _LINES_COLUMNS, IngestResult, TextShape, _Block, _Span, _Want
 from segmentation.ingest.detection import _type_dates
 from segmentation.ingest.inputs import _Inputs
 from segmentation.ingest.typing_sql import (
@@ -38,7 +38,7 @@ def load_sales(con: duckdb.DuckDBPyConnection, cfg: RunConfig) -> IngestResult:
             for block, cols in inputs.blocks(path):
                 _money_columns(block, cols, wants)
                 numbers = [cols["quantity"], cols["unit_price"], cols["line_total"]]
-                decimal = shape.decimal or detect_decimal(con, block, numbers)
+                decimal = _decimal(con, block, numbers, shape)
                 exprs = [
                     _text_sql(cols["invoice"]),
                     _text_sql(cols["stock_code"]),
@@ -87,6 +87,16 @@ def _shape(cfg: RunConfig) -> TextShape:
     )
 
 
+def _decimal(
+    con: duckdb.DuckDBPyConnection, block: _Block, numbers: list[int | None], shape: TextShape
+) -> str:
+    """The block's decimal mark: --decimal for text files, else detected (Parquet numbers and XLSX number
+    cells are written with a point; an XLSX text cell may have a comma)."""
+    if block.kind == "csv" and shape.decimal:
+        return shape.decimal
+    return detect_decimal(con, block, numbers)
+
+
 def _formats_text(spans: list[_Span], formats: list[str]) -> str | None:
     """The date format of every block: one format when they agree, else "file: format; file: format"."""
     if not formats:
@@ -118,7 +128,7 @@ def load_customer_table(con: duckdb.DuckDBPyConnection, cfg: RunConfig) -> Inges
             for block, cols in inputs.blocks(path):
                 features = [cols[f"f{i}"] for i in range(len(cfg.feature_columns))]
                 numbers = [cols.get("tenure"), *features]
-                decimal = shape.decimal or detect_decimal(con, block, numbers)
+                decimal = _decimal(con, block, numbers, shape)
                 exprs = [
                     _customer_id_sql(cols["customer_id"]),
                     _text_sql(cols.get("country")),

@@ -158,7 +158,7 @@ def _bad_number_error(block: _Block, numbers: list[int], decimal: str = ".") -> 
                 value = batch.column(1 + k)[i].as_py()
                 name = block.header[numbers[k]]
                 hint = ""
-                if decimal == "." and re.fullmatch(_COMMA_NUMBER, str(value).strip()):
+                if decimal == "." and block.kind == "csv" and re.fullmatch(_COMMA_NUMBER, str(value).strip()):
                     hint = " (with a decimal point; pass --decimal , for decimal commas)"
                 return InputError(
                     f"{block.label}: column '{name}', {block.row_name(offset + i)}: "

@@ -387,3 +387,22 @@ def test_returns_in_a_file_of_line_totals(con: duckdb.DuckDBPyConnection) -> Non
     frame = feat.sales_features(con, None, "totals.csv").frame.set_index("customer_id")
     assert frame.loc["7", "monetary"] == 6.67  # 10.00 less one unit at 3.33
     assert frame.loc["8", "monetary"] == 5.0
+
+
+def test_decimal_flag_is_for_text_files(con: duckdb.DuckDBPyConnection) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    text = Path("eu.csv")
+    text.write_text(UCI_HEADER.replace(",", ";") + "\n1;A;x;2;2011-01-02;2,55;7;AT\n")
+    table = pa.table(
+        {
+            h: [v]
+            for h, v in zip(
+                UCI_HEADER.split(","), ["2", "A", "x", 3, "2011-01-03", 1.5, "8", "AT"], strict=True
+            )
+        }
+    )
+    pq.write_table(table, "more.parquet")
+    load_sales(con, RunConfig(inputs=(text, Path("more.parquet")), decimal=","))
+    assert con.execute("SELECT unit_price FROM lines ORDER BY rowid").fetchall() == [(2.55,), (1.5,)]
