@@ -133,8 +133,9 @@ def _transcode(path: Path, gz: bool, encoding: str, target: Path) -> tuple[int |
     return newlines, tail
 
 
-def _head_lines(path: Path, gz: bool, encoding: str) -> list[str]:
-    """The first lines of the text (at most _HEADER_SEARCH_ROWS non-blank ones), endings kept."""
+def _head_lines(path: Path, gz: bool, encoding: str, skip: int = 0) -> list[str]:
+    """The first lines of the text (skip lines, then at most _HEADER_SEARCH_ROWS non-blank ones), endings
+    kept."""
     lines: list[str] = []
     with contextlib.ExitStack() as stack:
         raw = stack.enter_context(_open_bytes(path, gz))
@@ -142,7 +143,7 @@ def _head_lines(path: Path, gz: bool, encoding: str) -> list[str]:
         nonblank = 0
         while nonblank < _HEADER_SEARCH_ROWS and (line := text.readline()):
             lines.append(line.lstrip("\ufeff") if not lines else line)
-            nonblank += bool(line.strip("\r\n"))
+            nonblank += len(lines) > skip and bool(line.strip("\r\n"))
     return lines
 
 
@@ -271,7 +272,9 @@ def csv_block(
     else:
         read_path = duckdb_path(path)
     py_encoding = {"utf-8": "utf-8-sig", "latin-1": "latin-1", "utf-16": "utf-16-le"}[encoding]
-    delim, header, skip = _layout(_head_lines(Path(read_path), gz, py_encoding), label, shape, wants)
+    delim, header, skip = _layout(
+        _head_lines(Path(read_path), gz, py_encoding, shape.skip_rows or 0), label, shape, wants
+    )
     notes = []
     if delim == "whitespace":
         target = transcode_to().with_suffix(".tsv")  # not the transcoded copy it may read

@@ -406,3 +406,14 @@ def test_decimal_flag_is_for_text_files(con: duckdb.DuckDBPyConnection) -> None:
     pq.write_table(table, "more.parquet")
     load_sales(con, RunConfig(inputs=(text, Path("more.parquet")), decimal=","))
     assert con.execute("SELECT unit_price FROM lines ORDER BY rowid").fetchall() == [(2.55,), (1.5,)]
+
+
+def test_skip_rows_past_the_header_search(con: duckdb.DuckDBPyConnection) -> None:
+    path = Path("long.csv")
+    path.write_text("note\n" * 150 + UCI_HEADER + "\n1,A,x,2,2011-01-02 10:00:00,2.5,7,UK\n")
+    load_sales(con, RunConfig(inputs=(path,), skip_rows=150))
+    assert con.execute("SELECT invoice, unit_price FROM lines").fetchall() == [("1", 2.5)]
+    path.write_text(path.read_text().replace(",2.5,", ",x,"))
+    assert raises(RunConfig(inputs=(path,), skip_rows=150), con) == (
+        "long.csv: column 'UnitPrice', line 152: expected a number, got 'x'."
+    )
