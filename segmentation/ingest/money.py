@@ -23,17 +23,20 @@ _TOTAL_RATIO = 1.6
 _MIN_PRODUCTS = 10
 _MIN_LINES = 20
 
-# Blocks whose unit price and line total disagree (|quantity x unit price - line total| above a cent) on
-# more than half the lines where both are given are refused: one of the two is not what it is named.
-_DISAGREE = """
-SELECT segments_block, count(*),
-       count(*) FILTER (WHERE abs(quantity * unit_price - line_total) > 0.01),
-       arg_min([quantity, unit_price, line_total], rowid)
-           FILTER (WHERE abs(quantity * unit_price - line_total) > 0.01)
+# Blocks whose unit price and line total disagree (|quantity x unit price - line total| above a cent,
+# exactly, in decimals) on more than half the lines where both are given and the quantity is not 0 are
+# refused: one of the two is not what it is named.
+_GAP = (
+    "abs(TRY_CAST(quantity AS DECIMAL(18,4)) * TRY_CAST(unit_price AS DECIMAL(18,4)) "
+    "- TRY_CAST(line_total AS DECIMAL(18,4))) > 0.01"
+)
+_DISAGREE = f"""
+SELECT segments_block, count(*), count(*) FILTER (WHERE {_GAP}),
+       arg_min([quantity, unit_price, line_total], rowid) FILTER (WHERE {_GAP})
 FROM lines
-WHERE quantity IS NOT NULL AND unit_price IS NOT NULL AND line_total IS NOT NULL
+WHERE quantity <> 0 AND unit_price IS NOT NULL AND line_total IS NOT NULL
 GROUP BY segments_block ORDER BY segments_block
-"""
+"""  # noqa: S608 - no user text
 _PRICE_BY_QUANTITY = """
 WITH l AS (
     SELECT segments_block AS b, stock_code, quantity, unit_price FROM lines
