@@ -2,28 +2,50 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
-import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from segmentation import carry_over, currency, faults, ingest, persist, run_warnings, scratch, store
+from segmentation import currency, faults, ingest, scratch, store
 from segmentation import features as feat
 from segmentation.clean import CleaningStep, clean_customer_rows, clean_sales
 from segmentation.config import ALGORITHMS, LOG_FEATURES, SCALERS, TRANSACTION_FEATURES, RunConfig
 from segmentation.errors import InputError
-from segmentation.model import KScore, fit_model
 from segmentation.phases import Phase, PhaseClock
-from segmentation.value import run as value_run
+
+if TYPE_CHECKING:  # imported when the run gets to them (see _prefetch_model_libraries)
+    import pandas as pd
+
+    from segmentation import carry_over
+    from segmentation.model import KScore
+    from segmentation.value import run as value_run
+
+# The model's libraries, imported on a background thread while DuckDB reads and cleans (DuckDB releases
+# the GIL while a query runs): scikit-learn alone takes about 1.8 s to import on a 2-core laptop, more than
+# the whole run of the bundled sample.
+_MODEL_LIBRARIES = (
+    "pandas",
+    "scipy.special",
+    "scipy.optimize",
+    "scipy.spatial",
+    "scipy.stats",
+    "sklearn.cluster",
+    "sklearn.decomposition",
+    "sklearn.metrics",
+    "sklearn.preprocessing",
+)
 
 K_LIMITS = (2, 50)
 
@@ -60,6 +82,7 @@ class RunSummary:
     currency: str | None = None  # ISO 4217 code of the money, None: unknown
     currency_reason: str = ""  # how the currency was known ("set by --currency", the layout's, unknown)
     phases: tuple[Phase, ...] = ()  # wall time and peak memory of each phase, in order
+    ingest_notes: tuple[str, ...] = ()  # how the input was read (no invoice column, a title row, ...)
     name_choices: tuple[carry_over.NameChoice, ...] = ()  # each segment's name and where it came from
     names_line: str = ""  # what the names were matched with, one line
 
@@ -121,6 +144,7 @@ def run(cfg: RunConfig, progress: Progress | None = None) -> RunSummary:
     (InputError); other errors keep their traceback.
     """
     validate(cfg)
+    _prefetch_model_libraries()
     try:
         with scratch.run_scratch() as work:
             return _run(cfg, progress, work)
@@ -129,6 +153,21 @@ def run(cfg: RunConfig, progress: Progress | None = None) -> RunSummary:
         if sentence is None:
             raise
         raise InputError(sentence) from exc
+
+
+def _prefetch_model_libraries() -> None:
+    """Start importing the model's third-party libraries on a daemon thread; the run's own imports of
+    them later wait for it (Python's import locks) instead of importing twice. A failed import here is
+    ignored: the run's own import raises it where it is needed."""
+
+    def work() -> None:
+        for name in _MODEL_LIBRARIES:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - reported by the run's own import
+                return
+
+    threading.Thread(target=work, name="segments-import", daemon=True).start()
 
 
 def _run(cfg: RunConfig, progress: Progress | None, work: Path) -> RunSummary:
@@ -173,6 +212,8 @@ def _run(cfg: RunConfig, progress: Progress | None, work: Path) -> RunSummary:
             _check_holdout(cfg, result, source)
             say("fitting customer value (BG/NBD, Gamma-Gamma) ...")
             with clock.phase("value fit"):
+                from segmentation.value import run as value_run
+
                 value = value_run.fit(con, snapshot, cfg.horizon_days, cfg.discount_rate, cfg.holdout_days)
                 if value.predictions is not None:
                     frame = frame.merge(value.predictions, on="customer_id", how="left", validate="1:1")
@@ -180,6 +221,9 @@ def _run(cfg: RunConfig, progress: Progress | None, work: Path) -> RunSummary:
             f"{len(frame):,} customers as of {snapshot or 'the table'} "
             f"({time.perf_counter() - started:.1f}s); modelling ..."
         )
+        from segmentation import carry_over, persist, run_warnings
+        from segmentation.model import fit_model
+
         k_range = _k_range(cfg, len(frame), source)
         rfm_cuts = _rfm(frame, cfg) if cfg.mode == "transactions" else {}
         x = frame[list(model_features)].to_numpy(dtype=float)
@@ -252,6 +296,7 @@ def _run(cfg: RunConfig, progress: Progress | None, work: Path) -> RunSummary:
         customers=len(frame),
         snapshot=snapshot,
         date_format=loaded.date_format,
+        ingest_notes=loaded.notes,
         k=model.k,
         k_reason=model.k_reason,
         scores=model.scores,

@@ -48,7 +48,7 @@ def format_run(s: RunSummary) -> str:
     )
     # how the input was read when not as a plain table (ingest: IngestResult.notes; the pipeline passes
     # them as ingest_notes): "no invoice column: one purchase per customer and day", a detected layout
-    for note in getattr(s, "ingest_notes", ()):
+    for note in s.ingest_notes:
         out.append(f"Read: {note}")
     if s.currency_reason:
         out.append(f"Money: {s.currency or 'currency unknown'} ({s.currency_reason})")
