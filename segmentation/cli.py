@@ -133,8 +133,18 @@ def build_parser() -> argparse.ArgumentParser:
         "recency_days, frequency, monetary, quantity, avg_basket_value, "
         "tenure_days, distinct_products, return_rate; customer table: columns)",
     )
+    run.add_argument(
+        "--feature",
+        action="append",
+        default=[],
+        metavar='"NAME = EXPRESSION"',
+        help="customer-table mode: a derived feature from the table's columns, e.g. "
+        '"value = MntWines + MntFruits" or "years = years_since(Dt_Customer, \'%%d-%%m-%%Y\')" (repeatable)',
+    )
     run.add_argument("--country-column", help="customer-table mode: an optional country column")
-    run.add_argument("--tenure-column", help="customer-table mode: an optional tenure (days) column")
+    run.add_argument(
+        "--tenure-column", help="customer-table mode: an optional tenure column (days, or dates: days since)"
+    )
     run.add_argument(
         "--date-format", help="strptime format of the dates, e.g. %%d/%%m/%%Y %%H:%%M (default: detected)"
     )
@@ -364,15 +374,16 @@ def _config(a: argparse.Namespace) -> RunConfig:
         progress=not a.quiet,
     )
     if a.customer_table:
-        if not a.id_column or not features:
+        if not a.id_column or not (features or a.feature):
             raise InputError(
-                "segments run --customer-table: expected --id-column and --features naming "
+                "segments run --customer-table: expected --id-column and --features (or --feature) naming "
                 "the file's id column and its numeric feature columns."
             )
         return RunConfig(
             mode="customers",
             id_column=a.id_column,
             feature_columns=features,
+            derived_features=tuple(a.feature),
             country_column=a.country_column,
             tenure_column=a.tenure_column,
             **common,

@@ -57,6 +57,7 @@ class RunConfig:
     # customer-table mode
     id_column: str | None = None
     feature_columns: tuple[str, ...] = ()
+    derived_features: tuple[str, ...] = ()  # --feature "NAME = EXPRESSION" (segmentation/derived.py)
     country_column: str | None = None
     tenure_column: str | None = None
     # transactions mode

@@ -11,9 +11,10 @@ checks unit prices against line totals and fills missing invoices, and `load` ru
 """
 
 from segmentation.ingest.common import ALIASES, REQUIRED, SUFFIXES, IngestResult, file_sha256
+from segmentation.ingest.customer_table import load_customer_table
 from segmentation.ingest.detection import DATE_FORMATS, DATE_SAMPLE
 from segmentation.ingest.inputs import _Inputs
-from segmentation.ingest.load import load_customer_table, load_sales
+from segmentation.ingest.load import load_sales
 
 __all__ = [
     "ALIASES",

@@ -10,7 +10,7 @@ from segmentation.config import RunConfig
 from segmentation.errors import InputError
 from segmentation.ingest import money
 from segmentation.ingest.columns import _money_columns, _sales_wants
-from segmentation.ingest.common import _LINES_COLUMNS, IngestResult, TextShape, _Block, _Span, _Want
+from segmentation.ingest.common import _LINES_COLUMNS, IngestResult, TextShape, _Block, _Span
 from segmentation.ingest.detection import _type_dates
 from segmentation.ingest.inputs import _Inputs
 from segmentation.ingest.typing_sql import (
@@ -104,40 +104,3 @@ def _formats_text(spans: list[_Span], formats: list[str]) -> str | None:
     if len(set(formats)) == 1:
         return formats[0]
     return "; ".join(f"{b.label}{b.place}: {f}" for (b, _, _), f in zip(spans, formats, strict=True))
-
-
-def load_customer_table(con: duckdb.DuckDBPyConnection, cfg: RunConfig) -> IngestResult:
-    """Read a one-row-per-customer table into `customer_rows`, features as a list in the order named."""
-    if not cfg.id_column or not cfg.feature_columns:
-        raise InputError("A customer table needs an id column and at least one feature column.")
-    wants = [_Want("customer_id", (cfg.id_column,), True, named=True)]
-    if cfg.country_column:
-        wants.append(_Want("country", (cfg.country_column,), True, named=True))
-    if cfg.tenure_column:
-        wants.append(_Want("tenure", (cfg.tenure_column,), True, named=True))
-    wants += [_Want(f"f{i}", (name,), True, named=True) for i, name in enumerate(cfg.feature_columns)]
-    shape = _shape(cfg)
-    with _Inputs(cfg.inputs, wants, shape) as inputs:
-        con.execute(
-            "CREATE OR REPLACE TABLE customer_rows "
-            "(customer_id VARCHAR, country VARCHAR, tenure_days DOUBLE, features DOUBLE[])"
-        )
-        total = 0
-        for path in inputs.paths:
-            file_rows = 0
-            for block, cols in inputs.blocks(path):
-                features = [cols[f"f{i}"] for i in range(len(cfg.feature_columns))]
-                numbers = [cols.get("tenure"), *features]
-                decimal = _decimal(con, block, numbers, shape)
-                exprs = [
-                    _customer_id_sql(cols["customer_id"]),
-                    _text_sql(cols.get("country")),
-                    _number_sql(cols.get("tenure"), decimal),
-                    "[" + ", ".join(_number_sql(c, decimal) for c in features) + "]",
-                ]
-                rows = _insert(con, "customer_rows", exprs, block, numbers, decimal)
-                total += rows
-                file_rows += rows
-            if file_rows == 0:
-                raise InputError(f"{path}: no data rows after the header.")
-        return IngestResult(inputs.sources, inputs.sha256(), total, None, tuple(cfg.feature_columns))

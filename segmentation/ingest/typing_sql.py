@@ -110,13 +110,15 @@ def _insert(
     block: _Block,
     numbers: list[int | None],
     decimal: str = ".",
+    params: list[object] | None = None,
 ) -> int:
-    """INSERT one block's typed rows; bad numbers and broken CSV become one-sentence errors."""
+    """INSERT one block's typed rows; bad numbers and broken CSV become one-sentence errors. `params`
+    bind the ? placeholders of `exprs` (they come before the block's own)."""
     sql = f"INSERT INTO {table} SELECT {', '.join(exprs)} FROM {block.relation}"  # noqa: S608 - generated
     if block.arrow is not None:
         con.register(block.view, block.arrow)
     try:
-        row = con.execute(sql, list(block.params)).fetchone()
+        row = con.execute(sql, [*(params or []), *block.params]).fetchone()
     except duckdb.Error as exc:
         if _BAD_NUMBER in str(exc):
             raise _bad_number_error(block, [c for c in numbers if c is not None], decimal) from exc
