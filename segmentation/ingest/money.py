@@ -50,8 +50,10 @@ WITH l AS (
 ), overall AS (
     SELECT b, count(*) FILTER (WHERE quantity = 1) AS n1, count(*) FILTER (WHERE quantity = 2) AS n2,
            count(*) FILTER (WHERE quantity = 3) AS n3,
-           median(unit_price) FILTER (WHERE quantity = 2) / median(unit_price) FILTER (WHERE quantity = 1) AS r2,
-           median(unit_price) FILTER (WHERE quantity = 3) / median(unit_price) FILTER (WHERE quantity = 1) AS r3
+           median(unit_price) FILTER (WHERE quantity = 2)
+               / median(unit_price) FILTER (WHERE quantity = 1) AS r2,
+           median(unit_price) FILTER (WHERE quantity = 3)
+               / median(unit_price) FILTER (WHERE quantity = 1) AS r3
     FROM l GROUP BY b
 )
 SELECT o.b, coalesce(p.products, 0), p.ratio, o.n1, o.n2, o.n3, o.r2, o.r3
