@@ -376,3 +376,31 @@ def test_customer_table_from_a_postgres_query(pg_sales: str, tmp_path: Path) -> 
         ).fetchone()
     assert summary.rows_in == expected[0]
     assert summary.customers > 0
+
+
+def test_local_parquet_and_xlsx_give_the_csv_files_run(csv_run: tuple, tmp_path: Path) -> None:
+    """The bundled sample as typed Parquet and as an XLSX sheet (numbers, dates as date cells) gives the same
+    cleaning, features, segments and outliers as the CSV."""
+    import xlsxwriter
+
+    table = _typed_sample()
+    parquet = tmp_path / "sample.parquet"
+    pq.write_table(table, parquet)
+    book = tmp_path / "sample.xlsx"
+    with xlsxwriter.Workbook(str(book), {"constant_memory": True}) as workbook:
+        sheet = workbook.add_worksheet("Online Retail")
+        stamp = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        sheet.write_row(0, 0, ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate",
+                               "UnitPrice", "CustomerID", "Country"])  # fmt: skip
+        for r, row in enumerate(zip(*(table.column(i).to_pylist() for i in range(8)), strict=True), 1):
+            for c, value in enumerate(row):
+                if value is None:
+                    continue
+                if c == 4:
+                    sheet.write_datetime(r, c, value, stamp)
+                else:
+                    sheet.write(r, c, value)
+    for source in (parquet, book):
+        db = tmp_path / f"{source.suffix[1:]}.duckdb"
+        summary = pipeline.run(RunConfig(inputs=(source,), db_path=db, k=4, progress=False))
+        _assert_same_run(summary, db, csv_run)
