@@ -36,7 +36,9 @@ def segment_shares(df: pd.DataFrame, currency: str | None = None) -> dict[str, A
     df = df.iloc[::-1]  # first segment on top
     palette = segment_colors(df["name"])  # every segment of the run is a row (zeros included)
     colors = [palette[str(n)] for n in df["name"]]
-    labels = [plain(name) for name in df["name"]]  # names from data: inert in tick and hover labels
+    # names from data: inert in tick and hover labels; a long generated name ("High Frequency · High Spend")
+    # breaks at its " · " so the tick label fits the narrow card instead of running past its left edge
+    labels = [_two_lines(plain(name)) for name in df["name"]]
     before, after = money.affixes(currency)
     revenue_share = (df["revenue_share"].astype(float) * 100).tolist()
     share = (df["share"].astype(float) * 100).tolist()
@@ -76,6 +78,14 @@ def segment_shares(df: pd.DataFrame, currency: str | None = None) -> dict[str, A
         "margin": {"t": 10, "r": 48},  # r: the last label past the longest bar stays inside the figure
     }
     return plain_figure(data, layout, height=max(420, 60 * len(df) + 80))
+
+
+def _two_lines(label: str, longest: int = 16) -> str:
+    """A tick label longer than `longest` characters on two lines, broken at its first " · " (if any)."""
+    if len(label) <= longest or " · " not in label:
+        return label
+    head, tail = label.split(" · ", 1)
+    return f"{head} ·<br>{tail}"
 
 
 def _id_and(ids: pd.Series, values: pd.Series) -> list[list[Any]]:

@@ -42,7 +42,8 @@ def overview_bar_colors(page: Page, url: str) -> dict[str, str]:
     customers = next(t for t in traces if t["name"] == "Customers")
     colors = customers["marker"]["color"]
     assert len(colors) == len(customers["y"])
-    return dict(zip(customers["y"], colors, strict=True))
+    names = [label.replace(" ·<br>", " · ") for label in customers["y"]]  # long names are on two lines
+    return dict(zip(names, colors, strict=True))
 
 
 def test_brws011_one_name_one_colour_across_runs_and_pages(

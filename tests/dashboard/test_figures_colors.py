@@ -125,7 +125,8 @@ def _shares(names: Mapping[int, str]) -> dict[str, str]:
     )
     fig = go.Figure(figures.segment_shares(df))  # a plain dict; go.Figure validates it
     customers = fig.data[-1]
-    return dict(zip(customers.y, customers.marker.color, strict=True))
+    names = [label.replace(" ·<br>", " · ") for label in customers.y]  # long names are on two lines
+    return dict(zip(names, customers.marker.color, strict=True))
 
 
 def _pca(names: Mapping[int, str]) -> dict[str, str]:
