@@ -15,11 +15,17 @@ import duckdb
 from segmentation import derived as expressions
 from segmentation.config import RunConfig
 from segmentation.errors import InputError
-from segmentation.ingest.common import IngestResult, _Block, _quote, _Want
+from segmentation.ingest.common import _NULL_WORDS, IngestResult, _Block, _quote, _Want
 from segmentation.ingest.detection import DATE_FORMATS
 from segmentation.ingest.inputs import _Inputs
 from segmentation.ingest.load import _decimal, _shape
-from segmentation.ingest.typing_sql import _customer_id_sql, _insert, _number_sql, _text_sql
+from segmentation.ingest.typing_sql import (
+    _bad_number_sql,
+    _customer_id_sql,
+    _insert,
+    _number_sql,
+    _text_sql,
+)
 
 _DATE_PROBE_ROWS = 1_000  # the tenure column's first values that decide between numbers and a date format
 
@@ -131,22 +137,23 @@ def _tenure_format(
     --date-format, or the one known format that reads every one of its first non-empty values."""
     if col is None:
         return None
+    # a number by the numbers path's own rule, with either decimal mark (typing_sql); empty and null words
+    # ('nan', 'None', ...) are missing values, not dates
+    number = f"NOT ({_bad_number_sql(col, '.')} AND {_bad_number_sql(col, ',')})"
+    probe = (
+        f"SELECT trim(c{col}), {number}, lower(trim(c{col})) IN {_NULL_WORDS} "  # noqa: S608 - generated
+        f"FROM {block.relation} WHERE c{col} IS NOT NULL LIMIT {_DATE_PROBE_ROWS}"
+    )
     if block.arrow is not None:
         con.register(block.view, block.arrow)
     try:
-        values = [
-            row[0]
-            for row in con.execute(
-                f"SELECT NULLIF(trim(c{col}), '') AS v FROM {block.relation} LIMIT {_DATE_PROBE_ROWS}",  # noqa: S608
-                list(block.params),
-            ).fetchall()
-            if row[0] is not None
-        ]
+        rows = con.execute(probe, list(block.params)).fetchall()
     finally:
         if block.arrow is not None:
             con.unregister(block.view)
-    if not values or all(_is_number(v) for v in values):
+    if all(is_number for _, is_number, _ in rows):
         return None
+    values = [text for text, _, missing in rows if not missing]
     if cfg.date_format:
         return cfg.date_format
     fits = [(fmt, order) for fmt, order in DATE_FORMATS if all(_parses(v, fmt) for v in values)]
@@ -162,14 +169,6 @@ def _tenure_format(
             f"month first (e.g. {_quote(values[0])}); give the format with --date-format."
         )
     return fits[0][0]
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _parses(text: str, fmt: str) -> bool:

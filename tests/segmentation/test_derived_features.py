@@ -115,3 +115,16 @@ def test_a_tenure_column_of_ambiguous_dates_asks_for_the_format(tmp_path: Path) 
     assert not db.exists()
     assert main([*args, "--date-format", "%d/%m/%Y", "--snapshot-date", "2014-01-01"]) == 0
     assert stored(db)["tenure_days"].min() > 0
+
+
+def test_a_tenure_column_of_numbers_stays_days_with_decimal_commas_and_null_words(tmp_path: Path) -> None:
+    """Only text that is no number by the numbers' own rule (either decimal mark, 'None' missing) is dates."""
+    path = tmp_path / "eu.csv"
+    rows = [f"{i};{i * 3};{i * 10},25" for i in range(1, 30)] + ["30;90;None"]
+    path.write_text("ID;Spend;Days\n" + "\n".join(rows) + "\n")
+    db = tmp_path / "s.duckdb"
+    args = ["run", str(path), "--db", str(db), "--customer-table", "--id-column", "ID", "--features", "Spend"]
+    assert main([*args, "--tenure-column", "Days", "--k", "2", "--quiet"]) == 0
+    tenure = dict(zip(stored(db)["customer_id"], stored(db)["tenure_days"], strict=True))
+    assert tenure["7"] == 70 and tenure["29"] == 290  # 70,25 and 290,25 days, stored in whole days
+    assert pd.isna(tenure["30"])
