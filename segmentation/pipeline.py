@@ -36,7 +36,6 @@ if TYPE_CHECKING:  # imported when the run gets to them (see _prefetch_model_lib
 # the GIL while a query runs): scikit-learn alone takes about 1.8 s to import on a 2-core laptop, more than
 # the whole run of the bundled sample.
 _MODEL_LIBRARIES = (
-    "pandas",
     "scipy.special",
     "scipy.optimize",
     "scipy.spatial",
