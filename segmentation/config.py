@@ -60,6 +60,10 @@ class RunConfig:
     derived_features: tuple[str, ...] = ()  # --feature "NAME = EXPRESSION" (segmentation/derived.py)
     country_column: str | None = None
     tenure_column: str | None = None
+    # customer attributes beside the run's customers (segmentation/attributes.py)
+    attributes: Path | str | None = None  # a file, or a PostgreSQL / s3:// address
+    attributes_key: str | None = None  # its customer id column
+    attributes_use: tuple[str, ...] = ()  # its numeric columns that join the model's features
     # transactions mode
     date_format: str | None = None  # strptime format; detected when None
     dayfirst: bool | None = None  # --dayfirst/--monthfirst: d/m vs m/d when no date tells; None: stop
@@ -105,6 +109,11 @@ class RunConfig:
 
             resolved = resolve_inputs(self.inputs, self.table, self.query, self.s3_endpoint)
             object.__setattr__(self, "inputs", resolved)
+        if isinstance(self.attributes, str) and "://" in self.attributes:
+            from segmentation.ingest.addresses import resolve_inputs
+
+            (attributes,) = resolve_inputs((self.attributes,), None, None, self.s3_endpoint)
+            object.__setattr__(self, "attributes", attributes)
 
     def to_params(self) -> dict[str, Any]:
         """The parameters as JSON-ready values (paths and dates as strings)."""

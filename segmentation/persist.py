@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from segmentation import ingest, naming, rfm_groups, sql
+from segmentation import attributes, ingest, naming, rfm_groups, sql
 from segmentation.clean import CleaningStep
 from segmentation.config import RunConfig
 from segmentation.model import ModelResult
@@ -20,7 +20,11 @@ from segmentation.value import run as value_run
 
 
 def customer_table(
-    frame: pd.DataFrame, model: ModelResult, model_features: tuple[str, ...], mode: str
+    frame: pd.DataFrame,
+    model: ModelResult,
+    model_features: tuple[str, ...],
+    mode: str,
+    joined: attributes.Joined | None = None,
 ) -> pa.Table:
     """The customers rows of this run as Arrow, in the stored column order (run_id added on insert)."""
     n = len(frame)
@@ -67,6 +71,8 @@ def customer_table(
             "next_segment_id": pa.array(model.next_segment.astype(np.int32)),
             "features": pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat)),
             **{c: column(c, "float64") for c in VALUE_COLUMNS},
+            "attr_numbers": joined.numbers if joined else pa.nulls(n, pa.list_(pa.float64())),
+            "attr_texts": joined.texts if joined else pa.nulls(n, pa.list_(pa.string())),
         }
     )
 
@@ -79,7 +85,7 @@ SELECT $run, customer_id, country, first_purchase, last_purchase, recency_days, 
        quantity, avg_basket_value, tenure_days::INTEGER, distinct_products, return_rate, r_score, f_score,
        m_score, CASE WHEN r_score IS NULL THEN NULL ELSE (@RFM_GROUP) END, segment_id, is_outlier, pc1, pc2,
        pc3, dist_own, dist_next, CASE WHEN next_segment_id < 0 THEN NULL ELSE next_segment_id END, features,
-       p_alive, expected_purchases, predicted_value, value_at_risk
+       p_alive, expected_purchases, predicted_value, value_at_risk, attr_numbers, attr_texts
 FROM new_customers
 """.replace("@RFM_GROUP", rfm_groups.rfm_group_sql())
 

@@ -216,11 +216,15 @@ def _run(cfg: RunConfig, progress: Progress | None, work: Path) -> RunSummary:
                 value = value_run.fit(con, snapshot, cfg.horizon_days, cfg.discount_rate, cfg.holdout_days)
                 if value.predictions is not None:
                     frame = frame.merge(value.predictions, on="customer_id", how="left", validate="1:1")
+        from segmentation import attributes, carry_over, persist, run_warnings
+
+        with clock.phase("attributes"):
+            joined = attributes.attach(con, cfg, frame)  # None without --attributes
+        model_features = (*model_features, *cfg.attributes_use)
         say(
             f"{len(frame):,} customers as of {snapshot or 'the table'} "
             f"({time.perf_counter() - started:.1f}s); modelling ..."
         )
-        from segmentation import carry_over, persist, run_warnings
         from segmentation.model import fit_model
 
         k_range = _k_range(cfg, len(frame), source)
@@ -252,9 +256,9 @@ def _run(cfg: RunConfig, progress: Progress | None, work: Path) -> RunSummary:
                 int(s): int(c) for s, c in zip(*np.unique(model.labels, return_counts=True), strict=True)
             }
         with clock.phase("store"):
-            customers = persist.customer_table(frame, model, model_features, cfg.mode)
+            customers = persist.customer_table(frame, model, model_features, cfg.mode, joined)
             con.register("new_customers", customers)
-            warnings = run_warnings.collect(cfg, frame, steps, model, value)
+            warnings = run_warnings.collect(cfg, frame, steps, model, value) + attributes.warnings(joined)
             money_unit, money_unit_reason = currency.resolve(cfg.currency, loaded.headers)
             with store.run_lock(cfg.db_path), store.staged_copy(con, cfg.db_path):
                 run_id = store.next_run_id(con)
@@ -281,6 +285,7 @@ def _run(cfg: RunConfig, progress: Progress | None, work: Path) -> RunSummary:
                     value,
                     money_unit,
                 )
+                attributes.store(con, run_id, joined)
                 carry_over.store(con, run_id, choices)
                 segments = persist.segment_report(con, run_id, profile_features[:3])
     finally:
@@ -295,7 +300,7 @@ def _run(cfg: RunConfig, progress: Progress | None, work: Path) -> RunSummary:
         customers=len(frame),
         snapshot=snapshot,
         date_format=loaded.date_format,
-        ingest_notes=loaded.notes,
+        ingest_notes=loaded.notes + attributes.notes(joined),
         k=model.k,
         k_reason=model.k_reason,
         scores=model.scores,

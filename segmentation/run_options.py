@@ -126,6 +126,20 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
         help="customer-table mode: a derived feature from the table's columns, e.g. "
         '"value = MntWines + MntFruits" or "years = years_since(Dt_Customer, \'%%d-%%m-%%Y\')" (repeatable)',
     )
+    run.add_argument(
+        "--attributes",
+        type=_input,
+        metavar="FILE_OR_ADDRESS",
+        help="a table of what you know about customers (age, plan, region...), one row per customer: "
+        "a CSV, XLSX or Parquet file, postgresql://...?table=NAME or s3://...; every column becomes a "
+        "dashboard filter, a Compare row and an export column",
+    )
+    run.add_argument("--attributes-key", metavar="COLUMN", help="--attributes: its customer id column")
+    run.add_argument(
+        "--use",
+        metavar="COLUMNS",
+        help="comma-separated numeric --attributes columns that join the model's features, e.g. age,income",
+    )
     run.add_argument("--country-column", help="customer-table mode: an optional country column")
     run.add_argument(
         "--tenure-column", help="customer-table mode: an optional tenure column (days, or dates: days since)"
@@ -275,6 +289,21 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
     )
 
 
+def _attribute_options(a: argparse.Namespace) -> dict[str, object]:
+    """--attributes, --attributes-key and --use: all or none of the first two; --use needs them."""
+    use = tuple(u.strip() for u in a.use.split(",") if u.strip()) if a.use else ()
+    if (a.attributes is None) != (a.attributes_key is None):
+        raise InputError(
+            "segments run: --attributes and --attributes-key go together: the table and its customer id "
+            "column."
+        )
+    if use and a.attributes is None:
+        raise InputError(
+            f"--use {a.use}: expected --attributes FILE --attributes-key COLUMN to take the columns from."
+        )
+    return {"attributes": a.attributes, "attributes_key": a.attributes_key, "attributes_use": use}
+
+
 def config(a: argparse.Namespace) -> RunConfig:
     features = tuple(f.strip() for f in a.features.split(",") if f.strip()) if a.features else ()
     common = dict(
@@ -311,6 +340,7 @@ def config(a: argparse.Namespace) -> RunConfig:
         threads=a.threads,
         memory_limit=a.memory_limit,
         progress=not a.quiet,
+        **_attribute_options(a),
     )
     if a.customer_table:
         if not a.id_column or not (features or a.feature):

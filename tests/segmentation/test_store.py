@@ -96,6 +96,8 @@ ALTER TABLE customers ALTER avg_basket_value TYPE DOUBLE;
 ALTER TABLE segments ALTER revenue TYPE DOUBLE;
 ALTER TABLE models DROP COLUMN pca_explained;
 ALTER TABLE runs DROP COLUMN currency;
+ALTER TABLE customers DROP COLUMN attr_numbers;
+ALTER TABLE customers DROP COLUMN attr_texts;
 UPDATE meta SET value = '1' WHERE key = 'schema_version';
 """
 
@@ -107,7 +109,7 @@ def test_a_version_1_file_is_migrated_by_the_next_run(db_copy: Path, small_csv: 
         before = con.execute("SELECT customer_id, monetary FROM customers ORDER BY 1").fetchall()
     pipeline.run(RunConfig(inputs=(small_csv,), db_path=db_copy, progress=False))
     con = store.open_read_only(db_copy)
-    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("5",)
+    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("6",)
     # run 1 predates currencies (unknown); run 2 knows the Online Retail layout's pounds
     assert con.execute("SELECT id, currency FROM runs ORDER BY id").fetchall() == [(1, None), (2, "GBP")]
     types = dict(
