@@ -65,9 +65,14 @@ def _fmt(value: Any, feature: str = "") -> str:
 
 
 def profile_table(
-    prof: pd.DataFrame, series: Sequence[int], names: dict[int, str], features: Sequence[str]
+    prof: pd.DataFrame,
+    series: Sequence[int],
+    names: dict[int, str],
+    features: Sequence[str],
+    categories: pd.DataFrame | None = None,
 ) -> dbc.Table:
-    """Features as rows; per series a mean and a median column (plain text cells)."""
+    """Features as rows; per series a mean and a median column (plain text cells); then each category
+    attribute as a row of the series' commonest value and its share."""
     by_key = prof.set_index(["segment_id", "feature"])
     head_top = [html.Th("", rowSpan=2)] + [
         html.Th(
@@ -89,6 +94,7 @@ def profile_table(
                     html.Td(_fmt(None if row is None else row[column], feature), className="text-end")
                 )
         body.append(html.Tr(cells))
+    body += _category_rows(categories, series)
     return dbc.Table(
         [html.Thead([html.Tr(head_top), html.Tr(head_sub)]), html.Tbody(body)],
         size="sm",
@@ -96,6 +102,25 @@ def profile_table(
         className="mb-0 compare-table",
         style={"fontVariantNumeric": "tabular-nums"},
     )
+
+
+def _category_rows(categories: pd.DataFrame | None, series: Sequence[int]) -> list[html.Tr]:
+    """One row per category attribute: in each series, 'value · share' across its two columns."""
+    if categories is None or categories.empty:
+        return []
+    by_key = categories.set_index(["segment_id", "attribute"])
+    rows = []
+    for attribute in dict.fromkeys(categories["attribute"]):
+        cells: list[Any] = [html.Th(f"{attribute} (commonest)", className="fw-normal")]
+        for s in series:
+            top = by_key.loc[(s, attribute)] if (s, attribute) in by_key.index else None
+            text = "–"
+            if top is not None:
+                value = "no value" if top["value"] is None or pd.isna(top["value"]) else str(top["value"])
+                text = f"{value} · {float(top['share']):.0%}"
+            cells.append(html.Td(text, colSpan=2, className="text-end"))
+        rows.append(html.Tr(cells))
+    return rows
 
 
 def segment_cards(

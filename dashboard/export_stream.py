@@ -76,9 +76,11 @@ def export_stream(
     """
     params = f.params()
     rows_cte = filtered.cte(f)
+    attribute_items, attribute_names = filtered.attribute_export(f.run_id)
+    select = _SELECT + attribute_items
     cur = queries.connection().cursor()
     try:
-        typed_sql = queries.sql(rows_cte, "SELECT", _SELECT, "FROM filtered LIMIT 0")
+        typed_sql = queries.sql(rows_cte, "SELECT", select, "FROM filtered LIMIT 0")
         typed = cur.sql(typed_sql, params=queries.bound(typed_sql, params))
         columns = [(name, str(t)) for name, t in zip(typed.columns, typed.types, strict=True)]
         ids_sql = queries.sql(
@@ -93,7 +95,7 @@ def export_stream(
             queries.sql(
                 rows_cte,
                 "SELECT p._export_pos,",
-                _SELECT,
+                select,
                 f"FROM filtered JOIN {_CHUNK_VIEW} AS p USING (customer_id)",
             ),
             columns,
@@ -120,4 +122,5 @@ def export_stream(
         finally:
             cur.close()
 
-    return ExportStream([name for name, _ in columns], len(ids), pieces())
+    names = [attribute_names.get(name, name) for name, _ in columns]  # attributes under their own names
+    return ExportStream(names, len(ids), pieces())

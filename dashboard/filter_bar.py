@@ -17,7 +17,7 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, dcc, html
 from dash.exceptions import MissingCallbackContextException
 
-from dashboard import callback_errors
+from dashboard import attribute_filters, callback_errors
 from dashboard.filter_values import (  # noqa: F401 - re-exported: pages use them as filter_bar.*
     NO_PRESET,
     STEPS,
@@ -90,17 +90,25 @@ def triggered() -> str | None:
 
 def inputs(prefix: str, without: tuple[str, ...] = ()) -> dict[str, Input]:
     """Every control's value as a callback Input, keyed like CONTROLS."""
-    return {key: Input(control_id(prefix, key), "value") for key in CONTROLS if key not in without}
+    controls = {key: Input(control_id(prefix, key), "value") for key in CONTROLS if key not in without}
+    return {**controls, "attributes": Input(attribute_control(prefix), "value")}
 
 
 def states(prefix: str, without: tuple[str, ...] = ()) -> dict[str, State]:
     """Every control's value as a callback State, keyed like CONTROLS."""
-    return {key: State(control_id(prefix, key), "value") for key in CONTROLS if key not in without}
+    controls = {key: State(control_id(prefix, key), "value") for key in CONTROLS if key not in without}
+    return {**controls, "attributes": State(attribute_control(prefix), "value")}
 
 
 def outputs(prefix: str, without: tuple[str, ...] = ()) -> dict[str, Output]:
     """Every control's value as a callback Output, keyed like CONTROLS (cross-filter clicks, clear)."""
-    return {key: Output(control_id(prefix, key), "value") for key in CONTROLS if key not in without}
+    controls = {key: Output(control_id(prefix, key), "value") for key in CONTROLS if key not in without}
+    return {**controls, "attributes": Output(attribute_control(prefix), "value")}
+
+
+def attribute_control(prefix: str) -> dict[str, Any]:
+    """The pattern of the bar's attribute controls (one per attribute of the run, values in its order)."""
+    return {"type": attribute_filters.CONTROL_TYPE, "prefix": prefix, "name": ALL}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -275,6 +283,7 @@ def filter_bar(prefix: str, f: Filters, allowed: Allowed, without: tuple[str, ..
             ],
             className="mb-3",
         ),
+        *attribute_filters.controls(prefix, allowed.attributes, values["attributes"]),
         dbc.Button(
             "Clear filters", id=clear_id(prefix), color="secondary", outline=True, size="sm", n_clicks=0
         ),

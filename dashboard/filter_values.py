@@ -12,7 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
-from dashboard import queries
+import dash
+from dash.exceptions import MissingCallbackContextException
+
+from dashboard import attribute_filters, queries
 from dashboard.filters import AT_RISK_ALIVE_PERCENT, RANGE_COLUMNS, Allowed, Filters
 from dashboard.queries import filtered
 
@@ -60,7 +63,10 @@ def filters_from_controls(controls: Mapping[str, Any], run: Any) -> tuple[Filter
     """Validate the controls' values against the run (an untrusted id: the latest run if unknown)."""
     run_id = queries.resolve_run(run)
     allowed = filtered.allowed(run_id)
-    return Filters.from_query(controls_to_query(controls, run_id), allowed), allowed
+    query = controls_to_query(controls, run_id)
+    if isinstance(controls, Mapping):
+        query.update(attribute_filters.controls_query(controls.get("attributes"), allowed.attributes))
+    return Filters.from_query(query, allowed), allowed
 
 
 def filters_from_search(search: Any) -> tuple[Filters, Allowed]:
@@ -116,6 +122,7 @@ def control_values(f: Filters, allowed: Allowed) -> dict[str, Any]:
         values["alive"][1] = _num(min(AT_RISK_ALIVE_PERCENT, values["alive"][1]))  # the list's threshold
     values["outliers"] = f.outliers
     values["preset"] = f.preset or NO_PRESET
+    values["attributes"] = attribute_filters.control_values(f.attributes, allowed.attributes)
     return values
 
 
@@ -140,7 +147,29 @@ def _num(value: float) -> float | int:
 
 def cleared(f: Filters, allowed: Allowed) -> dict[str, Any]:
     """The controls' values with every filter removed (same run)."""
-    return control_values(Filters(run_id=f.run_id, segment_names=f.segment_names), allowed)
+    return fit_attributes(
+        control_values(Filters(run_id=f.run_id, segment_names=f.segment_names), allowed), allowed
+    )
+
+
+def fit_attributes(values: dict[str, Any], allowed: Allowed) -> dict[str, Any]:
+    """In a callback whose outputs hold the attribute controls, their values in the order and number the
+    browser listed them (by name; a control the run does not know keeps its value). A page rendered for
+    another run, or a forged request, lists other controls than the run has."""
+    try:
+        spec = dash.ctx.outputs_grouping
+    except MissingCallbackContextException:
+        return values
+    listed = spec.get("attributes") if isinstance(spec, Mapping) else None
+    if not isinstance(listed, list):
+        return values
+    by_name = {a.name: v for a, v in zip(allowed.attributes, values.get("attributes", []), strict=False)}
+    fitted = []
+    for item in listed:
+        name = item.get("id", {}).get("name") if isinstance(item, Mapping) else None
+        name = name if isinstance(name, str) else None
+        fitted.append(by_name[name] if name in by_name else dash.no_update)
+    return {**values, "attributes": fitted}
 
 
 def with_added(f: Filters, allowed: Allowed, country: Any = None, segment: Any = None) -> dict[str, Any]:
@@ -151,7 +180,7 @@ def with_added(f: Filters, allowed: Allowed, country: Any = None, segment: Any =
     seg = _segment_id(segment)
     if seg is not None:
         query["segment"] = [*query.get("segment", []), str(seg)]
-    return control_values(Filters.from_query(query, allowed), allowed)
+    return fit_attributes(control_values(Filters.from_query(query, allowed), allowed), allowed)
 
 
 def _query_of(f: Filters) -> dict[str, Any]:
@@ -160,6 +189,8 @@ def _query_of(f: Filters) -> dict[str, Any]:
     for key, value in f.query_pairs():
         if key in ("country", "segment"):
             query[key].append(value)
+        elif key.startswith(attribute_filters.IN):
+            query.setdefault(key, []).append(value)
         else:
             query[key] = value
     return query

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from dashboard import attribute_filters as attrs
 from dashboard.measures import MEASURES
 from segmentation.rfm_groups import RFM_GROUP_ACTIONS
 
@@ -104,6 +105,7 @@ class Allowed:
     ranges: Mapping[str, tuple[float | None, float | None]] = field(default_factory=dict)
     value_ready: bool = False  # the run has a value model (p_alive stored)
     currency: str | None = None  # the run's money unit (ISO 4217), for labels; None: unknown
+    attributes: tuple[attrs.AttributeInfo, ...] = ()  # the run's --attributes columns (attribute_filters)
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,7 @@ class Filters:
     alive_max: float | None = None
     outliers: str = "include"
     preset: str | None = None
+    attributes: tuple[attrs.AttributeFilter, ...] = ()  # filters on the run's customer attributes
     value_ready: bool = field(default=False, compare=False, repr=False)  # from Allowed, for the at-risk rule
     # The run's segment names (id, name), for describe() and file names only; not part of equality.
     segment_names: tuple[tuple[int, str], ...] = field(default=(), compare=False, repr=False)
@@ -167,6 +170,7 @@ class Filters:
             segments=segments,
             outliers=_choice(query.get("outliers"), OUTLIER_MODES) or "include",
             preset=preset,
+            attributes=attrs.parse(query, allowed.attributes),
             value_ready=allowed.value_ready,
             segment_names=tuple(sorted(allowed.segments.items())),
             **bounds,
@@ -186,7 +190,7 @@ class Filters:
             pairs.append(("outliers", self.outliers))
         if self.preset:
             pairs.append(("preset", self.preset))
-        return pairs
+        return pairs + attrs.query_pairs(self.attributes)
 
     def to_query(self) -> str:
         """The URL query string (no leading '?'), e.g. 'run=3&country=France&segment=2'."""
@@ -208,6 +212,7 @@ class Filters:
             "at_risk_names": list(AT_RISK_NAMES),
             "rfm_groups": list(RFM_GROUP_ACTIONS),
             "rfm_actions": list(RFM_GROUP_ACTIONS.values()),
+            **attrs.params(self.attributes),
         }
 
     def segment_name(self, segment_id: int) -> str:
@@ -231,6 +236,7 @@ class Filters:
                 lines.append(f"{label}: at least {_fmt(lo)}{unit}")
             elif hi is not None:
                 lines.append(f"{label}: at most {_fmt(hi)}{unit}")
+        lines += attrs.describe(self.attributes)
         if self.outliers != "include":
             lines.append("Outliers: " + ("excluded" if self.outliers == "exclude" else "only"))
         if self.preset == "at-risk" and self.value_ready:
@@ -300,7 +306,7 @@ def query_from_args(args: Any) -> dict[str, Any]:
     """A werkzeug MultiDict (request.args) as the {key: str | list[str]} shape Dash passes to layouts."""
     out: dict[str, Any] = {}
     for key in args:
-        if key in QUERY_KEYS:
+        if key in QUERY_KEYS or attrs.is_key(key):
             values = args.getlist(key)
             out[key] = values[0] if len(values) == 1 else values
     return out

@@ -290,7 +290,8 @@ def show_why(clicked: Any, run: Any) -> tuple[Any, Any]:
 clientside_callback(  # a filter change: drop the grid's blocks and go back to the top (at-risk: its ranking)
     ClientsideFunction(namespace="customers_grid", function_name="refresh"),
     Output("customers-grid-sink", "data"),
-    [Input(filter_bar.control_id(PREFIX, key), "value") for key in filter_bar.CONTROLS],
+    [Input(filter_bar.control_id(PREFIX, key), "value") for key in filter_bar.CONTROLS]
+    + [Input(filter_bar.attribute_control(PREFIX), "value")],
     prevent_initial_call=True,
 )
 clientside_callback(  # filters + sort (server) and columns (server) + scroll page (browser) -> address bar

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from dashboard import queries
+from dashboard import attribute_filters, queries
 from dashboard.filters import RANGE_COLUMNS, SORT_KEYS, Allowed, Filters, TableView
 from dashboard.queries import result_cache
 
@@ -93,6 +93,7 @@ def cte(f: Filters, rows: bool = True) -> str:
     columns a list shows (segment_name, list_reason, action); aggregates leave them out (no join)."""
     params = f.params()
     conditions = [c for key, c in _CONDITIONS if params[key] is not None and params[key] is not False]
+    conditions += attribute_filters.conditions(f.attributes)
     at_risk = rows or bool(params["at_risk"])
     columns = _ROW_COLUMNS if rows else "\n    FROM seg.customers AS c"
     where = "".join(f"\n      AND ({c})" for c in conditions)
@@ -210,7 +211,24 @@ def _allowed_uncached(run_id: int) -> Allowed:
         ranges=ranges,
         value_ready=ranges["alive"][0] is not None,
         currency=queries.run_currency(int(run_id)),
+        attributes=_attributes(int(run_id)),
     )
+
+
+def _attributes(run_id: int) -> tuple[attribute_filters.AttributeInfo, ...]:
+    """The run's attribute columns (none in files written before attributes existed)."""
+    present = queries.fetch_one(
+        "SELECT count(*) FROM duckdb_tables() "
+        "WHERE database_name = 'seg' AND table_name = 'attribute_columns'"
+    )
+    if not present or not present[0]:
+        return ()
+    rows = queries.fetch_all(
+        "SELECT name, kind, slot, min_value, max_value, categories FROM seg.attribute_columns "
+        "WHERE run_id = ? ORDER BY position",
+        [run_id],
+    )
+    return attribute_filters.info_from_rows(rows)
 
 
 def _float(value: Any) -> float | None:
@@ -315,7 +333,7 @@ def _export_sql(f: Filters, view: TableView | None) -> str:
     return queries.sql(
         cte(f),
         "SELECT",
-        _EXPORT_SELECT,
+        _EXPORT_SELECT + attribute_export(f.run_id)[0],
         "FROM filtered",
         _order_by(f, view or TableView()),
         "LIMIT $top",
@@ -323,5 +341,19 @@ def _export_sql(f: Filters, view: TableView | None) -> str:
 
 
 def export_frame(f: Filters, view: TableView | None = None) -> pd.DataFrame:
-    """Every filtered customer as one DataFrame (EXPORT_COLUMNS), for small sets and tests."""
-    return queries.fetch_df(_export_sql(f, view), {**f.params(), "top": None})
+    """Every filtered customer as one DataFrame (EXPORT_COLUMNS, then the run's attributes), for small sets
+    and tests."""
+    frame = queries.fetch_df(_export_sql(f, view), {**f.params(), "top": None})
+    return frame.rename(columns=attribute_export(f.run_id)[1])
+
+
+def attribute_export(run_id: int) -> tuple[str, dict[str, str]]:
+    """The run's attribute columns for an export: SQL select items over `filtered` (`, attr_numbers[2] AS
+    "attr_1"`: only stored slots and generated aliases in the text) and each alias's attribute name."""
+    items, names = [], {}
+    for i, a in enumerate(allowed(run_id).attributes):
+        alias = f"attr_{i}"
+        column = "attr_numbers" if a.kind == "number" else "attr_texts"
+        items.append(f', {column}[{int(a.slot)}] AS "{alias}"')
+        names[alias] = a.name
+    return "".join(items), names

@@ -17,7 +17,7 @@ import pandas as pd
 from dashboard import queries
 from dashboard.filters import Filters, as_filters
 from dashboard.queries import result_cache
-from dashboard.queries.filtered import cte
+from dashboard.queries.filtered import allowed, cte
 from segmentation.config import TRANSACTION_FEATURES
 from segmentation.rfm_groups import RFM_GROUPS
 
@@ -36,11 +36,14 @@ _LONG = """, run AS (
 ),
 wide AS (
     SELECT c.segment_id,
-           CASE WHEN run.mode = 'customers' THEN run.names ELSE $columns END AS names,
-           CASE WHEN run.mode = 'customers' THEN c.features
+           list_concat(CASE WHEN run.mode = 'customers' THEN run.names ELSE $columns END,
+                       $attribute_names::VARCHAR[]) AS names,
+           list_concat(CASE WHEN run.mode = 'customers' THEN c.features
                 ELSE [c.recency_days::DOUBLE, c.frequency::DOUBLE, c.monetary::DOUBLE, c.quantity::DOUBLE,
                       c.avg_basket_value::DOUBLE, c.tenure_days::DOUBLE, c.distinct_products::DOUBLE,
-                      c.return_rate::DOUBLE] END AS vals
+                      c.return_rate::DOUBLE] END,
+                       -- the numeric attributes (--attributes); none for a customer without a row
+                       coalesce(c.attr_numbers, [])) AS vals
     FROM filtered AS c, run
 ),
 long AS (
@@ -142,7 +145,62 @@ def _feature_stats(f: Filters, ids: list[int], population: bool) -> pd.DataFrame
                q[5] AS p95
         FROM stats ORDER BY segment_id, feature""",
         ),
-        {**f.params(), "columns": list(FEATURE_COLUMNS), "ids": ids, "population": bool(population)},
+        {
+            **f.params(),
+            "columns": list(FEATURE_COLUMNS),
+            "attribute_names": _number_attributes(f.run_id),
+            "ids": ids,
+            "population": bool(population),
+        },
+    )
+
+
+def _number_attributes(run_id: int) -> list[str]:
+    """The run's numeric attribute names in their list order (attr_numbers' slots)."""
+    return [a.name for a in sorted(allowed(run_id).attributes, key=lambda a: a.slot) if a.kind == "number"]
+
+
+# Per segment (and -1, the population) and category attribute: its commonest value and that value's share
+# of the segment's (filtered) customers; a customer without the value counts as "no value" (NULL).
+_CATEGORY_TOPS = """, long AS (
+    SELECT c.segment_id, unnest($names::VARCHAR[]) AS attribute,
+           unnest(coalesce(c.attr_texts, list_transform($names::VARCHAR[], lambda x: NULL::VARCHAR))) AS value
+    FROM filtered AS c
+), counts AS (
+    SELECT CASE WHEN grouping(segment_id) = 1 THEN -1 ELSE segment_id END AS segment_id, attribute, value,
+           count(*) AS n
+    FROM long GROUP BY GROUPING SETS ((segment_id, attribute, value), (attribute, value))
+)
+SELECT segment_id, attribute, value, n / sum(n) OVER (PARTITION BY segment_id, attribute) AS share
+FROM counts
+QUALIFY row_number() OVER (PARTITION BY segment_id, attribute ORDER BY n DESC, value NULLS LAST) = 1
+ORDER BY segment_id, attribute
+"""
+
+
+def category_tops(run: int | Filters) -> pd.DataFrame:
+    """Each segment's (and the population's, -1) commonest value per category attribute, with its share:
+    stored by the run without filters, computed from the filtered customers otherwise. Columns: segment_id,
+    attribute, value (None: no value), share. Empty when the run has no category attributes."""
+    f = as_filters(run)
+    names = [
+        a.name for a in sorted(allowed(f.run_id).attributes, key=lambda a: a.slot) if a.kind == "category"
+    ]
+    if not names:
+        return pd.DataFrame(columns=["segment_id", "attribute", "value", "share"])
+    if f.is_default():
+        return queries.fetch_df(
+            """SELECT segment_id, attribute, value, share FROM seg.segment_categories
+               WHERE run_id = $run_id AND rank = 1 ORDER BY segment_id, attribute""",
+            {"run_id": int(f.run_id)},
+        )
+    key = {**f.params(), "names": names}
+    return result_cache.memo(
+        "category_tops",
+        key,
+        lambda: queries.fetch_df(
+            queries.sql(cte(f, rows=False), _CATEGORY_TOPS), {**f.params(), "names": names}
+        ),
     )
 
 

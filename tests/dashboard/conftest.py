@@ -236,14 +236,17 @@ def post_dash_callback(client: FlaskClient, output_prefix: str, values: dict[str
     the given input/state values by 'id.prop'; returns the status code."""
     deps = client.get("/_dash-dependencies").get_json()
     dep = next(d for d in deps if d["output"].startswith(output_prefix))
-    outputs = [
-        {"id": o.split(".")[0], "property": o.split(".")[1].split("@")[0]}
-        for o in dep["output"].strip(".").split("...")
+    outputs: list[Any] = [
+        [] if _is_pattern(raw) else {"id": raw, "property": prop.split("@")[0]}
+        for raw, prop in _split_outputs(dep["output"])
     ]
 
-    def items(kind: str) -> list[dict[str, Any]]:
+    def items(kind: str) -> list[Any]:
+        # a pattern (ALL) names no component here: the fixture runs have no --attributes controls
         return [
-            {"id": i["id"], "property": i["property"], "value": values.get(f"{i['id']}.{i['property']}")}
+            []
+            if _is_pattern(i["id"])
+            else {"id": i["id"], "property": i["property"], "value": values.get(f"{i['id']}.{i['property']}")}
             for i in dep[kind]
         ]
 

@@ -36,6 +36,7 @@ FULL = {
     "alive": [12.3, 100],
     "outliers": "include",
     "preset": "none",
+    "attributes": [],  # the run has no --attributes columns
 }
 
 
@@ -209,7 +210,7 @@ def test_fb011_the_bar_has_every_control_with_the_filters_values() -> None:
 
 
 def test_fb012_inputs_outputs_and_trigger_outside_a_callback() -> None:
-    assert set(filter_bar.inputs("p")) == set(filter_bar.CONTROLS) == set(filter_bar.outputs("p"))
+    assert set(filter_bar.inputs("p")) == {*filter_bar.CONTROLS, "attributes"} == set(filter_bar.outputs("p"))
     assert filter_bar.inputs("p")["tenure"].component_id == "p-tenure"
     assert filter_bar.triggered() is None
 

@@ -213,6 +213,7 @@ def compare_body(segments: Any, vs: Any, run: Any, controls: dict[str, Any] | No
             {"id": "compare-segments", "property": "value", "value": segments},
             {"id": "compare-vs", "property": "value", "value": vs},
             *filter_inputs,
+            [],  # the attribute controls (ALL): none, the run has no --attributes
         ],
         "changedPropIds": ["compare-segments.value"],
         "state": [{"id": "compare-run", "property": "data", "value": run}],

@@ -21,6 +21,7 @@ from flask.testing import FlaskClient
 from dashboard import create_app, filter_bar, queries
 from dashboard.filters import Filters
 from dashboard.queries import filtered
+from tests.dashboard.conftest import _split_outputs
 from tests.dashboard.conftest import post_dash_callback as post
 
 
@@ -194,9 +195,9 @@ def test_pg016_cross_filter_through_the_route_adds_the_country(client: FlaskClie
     dep = next(d for d in deps if d["output"].startswith("..explore-country"))
     body = {
         "output": dep["output"],
-        "outputs": [
-            {"id": o.split(".")[0], "property": o.split(".")[1]}
-            for o in dep["output"].strip(".").split("...")
+        "outputs": [  # the attribute controls (a pattern) name no component: the run has no attributes
+            [] if raw.startswith("{") else {"id": raw, "property": prop}
+            for raw, prop in _split_outputs(dep["output"])
         ],
         "inputs": [
             {"id": "explore-segments", "property": "clickData", "value": None},
@@ -209,7 +210,9 @@ def test_pg016_cross_filter_through_the_route_adds_the_country(client: FlaskClie
             {"id": "explore-clear", "property": "n_clicks", "value": 0},
         ],
         "state": [
-            {
+            []
+            if s["id"].startswith("{")
+            else {
                 "id": s["id"],
                 "property": s["property"],
                 "value": {"explore-country": ["France"], "explore-run": 1}.get(s["id"]),
