@@ -216,11 +216,12 @@ def _run(cfg: RunConfig, progress: Progress | None, work: Path) -> RunSummary:
                 value = value_run.fit(con, snapshot, cfg.horizon_days, cfg.discount_rate, cfg.holdout_days)
                 if value.predictions is not None:
                     frame = frame.merge(value.predictions, on="customer_id", how="left", validate="1:1")
-        from segmentation import attributes, carry_over, persist, run_warnings
+        from segmentation import attributes, carry_over, derived_sales, persist, run_warnings
 
         with clock.phase("attributes"):
             joined = attributes.attach(con, cfg, frame)  # None without --attributes
-        model_features = (*model_features, *cfg.attributes_use)
+            derived = derived_sales.add(con, cfg, frame, joined, snapshot)  # --feature of a sales run
+        model_features = (*model_features, *cfg.attributes_use, *derived.names)
         say(
             f"{len(frame):,} customers as of {snapshot or 'the table'} "
             f"({time.perf_counter() - started:.1f}s); modelling ..."
@@ -259,6 +260,7 @@ def _run(cfg: RunConfig, progress: Progress | None, work: Path) -> RunSummary:
             customers = persist.customer_table(frame, model, model_features, cfg.mode, joined)
             con.register("new_customers", customers)
             warnings = run_warnings.collect(cfg, frame, steps, model, value) + attributes.warnings(joined)
+            warnings += derived.warnings
             money_unit, money_unit_reason = currency.resolve(cfg.currency, loaded.headers)
             with store.run_lock(cfg.db_path), store.staged_copy(con, cfg.db_path):
                 run_id = store.next_run_id(con)
@@ -286,6 +288,7 @@ def _run(cfg: RunConfig, progress: Progress | None, work: Path) -> RunSummary:
                     money_unit,
                 )
                 attributes.store(con, run_id, joined)
+                derived_sales.store_profiles(con, run_id, derived, model_features)
                 carry_over.store(con, run_id, choices)
                 segments = persist.segment_report(con, run_id, profile_features[:3])
     finally:

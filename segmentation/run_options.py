@@ -123,8 +123,9 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar='"NAME = EXPRESSION"',
-        help="customer-table mode: a derived feature from the table's columns, e.g. "
-        '"value = MntWines + MntFruits" or "years = years_since(Dt_Customer, \'%%d-%%m-%%Y\')" (repeatable)',
+        help="a derived model feature (repeatable): customer tables from their columns, e.g. "
+        '"value = MntWines + MntFruits" or "years = years_since(Dt_Customer, \'%%d-%%m-%%Y\')"; sales runs '
+        'from the per-customer features and numeric --attributes, e.g. "aov = monetary / frequency"',
     )
     run.add_argument(
         "--attributes",
@@ -359,4 +360,4 @@ def config(a: argparse.Namespace) -> RunConfig:
         )
     if features:
         common["model_features"] = features
-    return RunConfig(**common)
+    return RunConfig(derived_features=tuple(a.feature), **common)

@@ -37,13 +37,16 @@ _LONG = """, run AS (
 wide AS (
     SELECT c.segment_id,
            list_concat(CASE WHEN run.mode = 'customers' THEN run.names ELSE $columns END,
-                       $attribute_names::VARCHAR[]) AS names,
+                       $attribute_names::VARCHAR[], $derived_names::VARCHAR[]) AS names,
            list_concat(CASE WHEN run.mode = 'customers' THEN c.features
                 ELSE [c.recency_days::DOUBLE, c.frequency::DOUBLE, c.monetary::DOUBLE, c.quantity::DOUBLE,
                       c.avg_basket_value::DOUBLE, c.tenure_days::DOUBLE, c.distinct_products::DOUBLE,
                       c.return_rate::DOUBLE] END,
-                       -- the numeric attributes (--attributes); none for a customer without a row
-                       coalesce(c.attr_numbers, [])) AS vals
+                       -- the numeric attributes (--attributes; NULLs for a customer without a row),
+                       -- then a sales run's derived features (--feature), from the model's inputs
+                       coalesce(c.attr_numbers, list_transform($attribute_names::VARCHAR[],
+                                                               lambda x: NULL::DOUBLE)),
+                       list_select(c.features, $derived_positions::INTEGER[])) AS vals
     FROM filtered AS c, run
 ),
 long AS (
@@ -149,10 +152,26 @@ def _feature_stats(f: Filters, ids: list[int], population: bool) -> pd.DataFrame
             **f.params(),
             "columns": list(FEATURE_COLUMNS),
             "attribute_names": _number_attributes(f.run_id),
+            **_derived(f.run_id),
             "ids": ids,
             "population": bool(population),
         },
     )
+
+
+def _derived(run_id: int) -> dict[str, list]:
+    """A sales run's derived features (--feature): names and 1-based positions in runs.features; none for a
+    customer-table run, whose features list holds them already."""
+    row = queries.fetch_one("SELECT mode, features FROM seg.runs WHERE id = ?", [int(run_id)])
+    attributes = {a.name for a in allowed(run_id).attributes}
+    names: list[str] = []
+    positions: list[int] = []
+    if row is not None and row[0] != "customers":
+        for i, name in enumerate(row[1] or []):
+            if name not in FEATURE_COLUMNS and name not in attributes:
+                names.append(name)
+                positions.append(i + 1)
+    return {"derived_names": names, "derived_positions": positions}
 
 
 def _number_attributes(run_id: int) -> list[str]:
