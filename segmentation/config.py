@@ -99,12 +99,17 @@ class RunConfig:
     threads: int | None = None
     memory_limit: str | None = None
     progress: bool = True
+    # --engine spark: reading, cleaning and features in Spark SQL (segmentation/spark_engine) at
+    # --spark-master; past spark_kmeans_above customers the final k-means fit runs in Spark MLlib
+    engine: str = "duckdb"
+    spark_master: str = "local[*]"
+    spark_kmeans_above: int = 10_000_000
 
     def __post_init__(self) -> None:
         """Database and object-storage addresses become ingest Addresses: a password leaves the text
         (which is shown and stored) and travels beside it, for the connection only."""
         remote = any(isinstance(p, str) and "://" in p for p in self.inputs)
-        if remote or self.table or self.query or self.s3_endpoint:
+        if (remote or self.table or self.query or self.s3_endpoint) and self.engine != "spark":
             from segmentation.ingest.addresses import resolve_inputs
 
             resolved = resolve_inputs(self.inputs, self.table, self.query, self.s3_endpoint)

@@ -248,6 +248,7 @@ def fit_model(
     stability_rounds: int = 5,
     progress: Callable[[str], None] = lambda message: None,
     clock: PhaseClock | None = None,
+    final_kmeans: Callable[[np.ndarray, int, int], np.ndarray] | None = None,
 ) -> ModelResult:
     """Fit the whole model on raw feature rows `x` (customers x features).
 
@@ -255,7 +256,8 @@ def fit_model(
     seeded sample whose distance matrix is computed once and reused for every k. Agglomerative (Ward, on a
     sample, then nearest centroid) and DBSCAN (on a sample) are scored beside it on the same features;
     the density rule marks outlier customers over all rows. `algorithm` picks the model whose segments are
-    stored.
+    stored. `final_kmeans(z, k, seed)`, when given, makes the final K-Means fit on every row at the chosen k
+    (the Spark engine's MLlib fit past --spark-kmeans-above customers).
     """
     clock = clock or PhaseClock()
     rng = np.random.default_rng(seed)
@@ -312,6 +314,8 @@ def fit_model(
     with clock.phase("final fit"):
         if algorithm != "kmeans":
             centroids = agglo_centroids[chosen_k]
+        elif final_kmeans is not None:
+            centroids = final_kmeans(z, chosen_k, seed)
         elif sweep_rows is None:
             centroids = kmeans_fits[chosen_k].cluster_centers_
         else:  # Lloyd's iterations on every row, from the sample's centroids

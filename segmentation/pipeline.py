@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
@@ -133,6 +134,10 @@ def validate(cfg: RunConfig) -> None:
         raise InputError(
             "segments run: no input file given; expected at least one CSV, XLSX or Parquet file."
         )
+    if cfg.engine not in ("duckdb", "spark"):
+        raise InputError(f"--engine {cfg.engine}: expected duckdb or spark.")
+    if cfg.engine == "spark" and cfg.mode != "transactions":
+        raise InputError("--engine spark reads sales lines; a customer table is read with --engine duckdb.")
 
 
 def run(cfg: RunConfig, progress: Progress | None = None) -> RunSummary:
@@ -179,6 +184,7 @@ def _run(cfg: RunConfig, progress: Progress | None, work: Path) -> RunSummary:
     con = duckdb.connect(config=_duckdb_config(cfg, str(spill)))
     # DuckDB's bar on long queries, only on a terminal (a redirected log would fill with bar redraws)
     con.execute("SET enable_progress_bar = ?", [cfg.progress and sys.stderr.isatty()])
+    engine = contextlib.ExitStack()  # --engine spark: its session, ended with the run
     try:
         say(f"reading {source} ...")
         if cfg.mode == "customers":
@@ -194,17 +200,25 @@ def _run(cfg: RunConfig, progress: Progress | None, work: Path) -> RunSummary:
             snapshot = None
             value = None
         else:
+            # where reading, cleaning, features and value inputs run: this DuckDB connection, or Spark SQL
+            # through a DuckDB-shaped connection running the same statements (segmentation/spark_engine)
+            sales, load_sales = con, ingest.load_sales
+            if cfg.engine == "spark":
+                from segmentation import spark_engine
+
+                sales = engine.enter_context(spark_engine.connect(cfg, work))
+                load_sales = spark_engine.load_sales
             with clock.phase("read"):
-                loaded = ingest.load_sales(con, cfg)
+                loaded = load_sales(sales, cfg)
             say(f"read {loaded.rows_in:,} lines in {time.perf_counter() - started:.1f}s; cleaning ...")
             with clock.phase("clean"):
                 cleaning = clean_sales(
-                    con, source, cfg.snapshot_date, cfg.line_outlier_factor, cfg.non_product_codes
+                    sales, source, cfg.snapshot_date, cfg.line_outlier_factor, cfg.non_product_codes
                 )
-                con.execute("DROP TABLE lines")  # cleaning read them into dedup; free their memory
+                sales.execute("DROP TABLE lines")  # cleaning read them into dedup; free their memory
             steps, money_in = cleaning.steps, cleaning.money_in
             with clock.phase("features"):
-                result = feat.sales_features(con, cfg.snapshot_date, source)
+                result = feat.sales_features(sales, cfg.snapshot_date, source)
             frame, snapshot = result.frame, result.snapshot
             model_features = cfg.model_features
             profile_features = TRANSACTION_FEATURES
@@ -213,7 +227,7 @@ def _run(cfg: RunConfig, progress: Progress | None, work: Path) -> RunSummary:
             with clock.phase("value fit"):
                 from segmentation.value import run as value_run
 
-                value = value_run.fit(con, snapshot, cfg.horizon_days, cfg.discount_rate, cfg.holdout_days)
+                value = value_run.fit(sales, snapshot, cfg.horizon_days, cfg.discount_rate, cfg.holdout_days)
                 if value.predictions is not None:
                     frame = frame.merge(value.predictions, on="customer_id", how="left", validate="1:1")
         from segmentation import attributes, carry_over, derived_sales, persist, run_warnings
@@ -249,6 +263,7 @@ def _run(cfg: RunConfig, progress: Progress | None, work: Path) -> RunSummary:
                 stability_rounds=cfg.stability_rounds,
                 progress=lambda m: say("  " + m),
                 clock=clock,
+                final_kmeans=_final_kmeans(cfg, sales if cfg.engine == "spark" else None, len(frame)),
             )
         say(f"k = {model.k}; naming segments and storing ...")
         with clock.phase("naming"):
@@ -292,6 +307,7 @@ def _run(cfg: RunConfig, progress: Progress | None, work: Path) -> RunSummary:
                 carry_over.store(con, run_id, choices)
                 segments = persist.segment_report(con, run_id, profile_features[:3])
     finally:
+        engine.close()
         con.close()
     chosen = next(s for s in model.scores if s.chosen)
     return RunSummary(
@@ -325,6 +341,15 @@ def _run(cfg: RunConfig, progress: Progress | None, work: Path) -> RunSummary:
         name_choices=tuple(choices),
         names_line=names_line,
     )
+
+
+def _final_kmeans(cfg: RunConfig, spark: object, customers: int) -> Callable | None:
+    """The Spark engine's MLlib final fit past --spark-kmeans-above customers, else None (scikit-learn)."""
+    if spark is None or cfg.algorithm != "kmeans" or customers <= cfg.spark_kmeans_above:
+        return None
+    from segmentation.spark_engine import mllib
+
+    return mllib.final_fit(spark.spark)  # type: ignore[attr-defined]
 
 
 def _check_holdout(cfg: RunConfig, result: feat.FeatureResult, source: str) -> None:

@@ -76,7 +76,7 @@ def _non_negative(text: str) -> int:
 
 def _input(text: str) -> Path | str:
     """An input file as a Path; a database or object-storage address as given (a Path folds its //)."""
-    return text if text.lower().startswith(("postgresql://", "postgres://", "s3://")) else Path(text)
+    return text if "://" in text else Path(text)  # s3a://, hdfs://... too: --engine spark reads them
 
 
 def add_db(p: argparse.ArgumentParser) -> None:
@@ -269,6 +269,25 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
     run.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 4GB (it spills beyond it)")
+    run.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        default="duckdb",
+        help="where reading, cleaning and features run: duckdb (default) or spark (needs the spark extra)",
+    )
+    run.add_argument(
+        "--spark-master",
+        default="local[*]",
+        metavar="URL",
+        help="--engine spark: the Spark master, e.g. spark://host:7077 or yarn (default local[*])",
+    )
+    run.add_argument(
+        "--spark-kmeans-above",
+        type=_non_negative,
+        default=10_000_000,
+        metavar="N",
+        help="--engine spark: past N customers the final k-means fit runs in Spark MLlib (default 10000000)",
+    )
     run.add_argument("--table", help="PostgreSQL input: the table or view to read ([SCHEMA.]NAME)")
     run.add_argument("--query", help="PostgreSQL input: a SELECT to read, run in a read-only transaction")
     run.add_argument(
@@ -341,6 +360,9 @@ def config(a: argparse.Namespace) -> RunConfig:
         threads=a.threads,
         memory_limit=a.memory_limit,
         progress=not a.quiet,
+        engine=a.engine,
+        spark_master=a.spark_master,
+        spark_kmeans_above=a.spark_kmeans_above,
         **_attribute_options(a),
     )
     if a.customer_table:

@@ -1,8 +1,10 @@
 """All set-work SQL of a run (cleaning, per-customer features, profiles), in one place and written once.
 
 Statements read the tables named in their comments and take only bound parameters ($name); none is
-built from user text. Keeping them here, apart from the Python that runs them, is what lets the same
-cleaning and feature logic be ported to another engine (Spark SQL) in one file.
+built from user text. They are also the Spark engine's statements: segmentation/spark_engine/dialect.py
+transpiles them with sqlglot (DuckDB to Spark SQL), so they are written in a form both engines run (no
+ASOF join, ordered aggregate or subquery inside a FILTER; tests/segmentation/test_spark_dialect.py checks
+every one) and there is no second copy to drift.
 """
 
 # --- Cleaning of sales lines: lines -> sales (purchase lines kept) + kept_alloc (returned units kept) ----
@@ -144,7 +146,7 @@ FROM priced WHERE NOT is_return;
 -- only purchases of a (customer, stock key) with a return can be matched: the running sums skip the rest
 CREATE OR REPLACE TEMP TABLE bought_cum AS
 SELECT line_id, customer_id, stock_key, invoice_ts,
-       sum(units) OVER w - units AS cum_start, sum(units) OVER w AS cum_end
+       (sum(units) OVER w) - units AS cum_start, sum(units) OVER w AS cum_end
 FROM bought
 SEMI JOIN (SELECT DISTINCT customer_id, stock_key FROM priced WHERE is_return) k
   USING (customer_id, stock_key)
@@ -152,23 +154,22 @@ WINDOW w AS (PARTITION BY customer_id, stock_key ORDER BY invoice_ts, line_id
              ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW);
 
 CREATE OR REPLACE TEMP TABLE returned AS
-WITH bought_by_time AS (
-    SELECT customer_id, stock_key, invoice_ts, max(cum_end) AS bought_so_far
-    FROM bought_cum GROUP BY ALL
-), r AS (
-    SELECT p.line_id, p.customer_id, p.stock_key, p.invoice_ts, p.units, p.price,
-           coalesce(b.bought_so_far, 0) AS bought_so_far,
-           sum(p.units) OVER (PARTITION BY p.customer_id, p.stock_key ORDER BY p.invoice_ts, p.line_id
-                              ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS returned_so_far
-    FROM priced p
-    ASOF LEFT JOIN bought_by_time b
-      ON p.customer_id = b.customer_id AND p.stock_key = b.stock_key AND p.invoice_ts >= b.invoice_ts
-    WHERE p.is_return
+WITH r AS (
+    -- purchases and returns of a group in one (time, purchases first, line) order: at a return, the running
+    -- purchase units are P(t) (every purchase at or before its time) and the running return units R
+    SELECT line_id, customer_id, stock_key, invoice_ts, units, price, is_return,
+           sum(CASE WHEN is_return THEN 0 ELSE units END) OVER w AS bought_so_far,
+           sum(CASE WHEN is_return THEN units ELSE 0 END) OVER w AS returned_so_far
+    FROM priced
+    SEMI JOIN (SELECT DISTINCT customer_id, stock_key FROM priced WHERE is_return) k
+      USING (customer_id, stock_key)
+    WINDOW w AS (PARTITION BY customer_id, stock_key ORDER BY invoice_ts, is_return, line_id
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ), m AS (
     SELECT *, returned_so_far + least(0, min(bought_so_far - returned_so_far) OVER (
                   PARTITION BY customer_id, stock_key ORDER BY invoice_ts, line_id
                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) AS m_end
-    FROM r
+    FROM r WHERE is_return
 )
 SELECT line_id, customer_id, stock_key, invoice_ts, units, price,
        coalesce(lag(m_end) OVER (PARTITION BY customer_id, stock_key ORDER BY invoice_ts, line_id), 0)
@@ -234,13 +235,13 @@ FROM returned r JOIN (SELECT return_id, sum(units) AS units FROM kept_alloc GROU
 # Lines and customers after rule 7 (returns kept whole or in part) and after rule 8 (outliers out; their
 # returns are still there until rule 9), and the customers rule 8 touched.
 MATCH_OUTLIER_STAGES = """
-SELECT count(*), count(DISTINCT customer_id),
-       count(*) FILTER (WHERE line_id NOT IN (SELECT line_id FROM outliers)),
-       count(DISTINCT customer_id) FILTER (WHERE line_id NOT IN (SELECT line_id FROM outliers)),
+SELECT count(*), count(DISTINCT m.customer_id),
+       count(*) FILTER (WHERE o.line_id IS NULL),
+       count(DISTINCT m.customer_id) FILTER (WHERE o.line_id IS NULL),
        (SELECT count(DISTINCT customer_id) FROM outliers),
        (SELECT coalesce(sum(money), 0) FROM outliers),
        (SELECT count(*) FROM outliers)
-FROM matched
+FROM matched m LEFT JOIN outliers o ON o.line_id = m.line_id  -- a subquery may not sit in a FILTER in Spark
 """
 
 LAST_SALE = "SELECT max(invoice_ts), min(invoice_ts) FROM sales"
@@ -285,9 +286,11 @@ WITH bought AS (
     GROUP BY ALL
 ), main_country AS (
     -- the country of most kept purchase lines; ties go to the first name alphabetically
-    SELECT customer_id, first(country ORDER BY n DESC, country) AS country
-    FROM by_country
-    GROUP BY customer_id
+    SELECT customer_id, country
+    FROM (SELECT customer_id, country,
+                 row_number() OVER (PARTITION BY customer_id ORDER BY n DESC, country) AS place
+          FROM by_country)
+    WHERE place = 1
 ), net AS (
     SELECT b.*, b.gross - coalesce(r.value, 0) AS net_money, coalesce(r.value, 0) AS returned_money,
            b.units - coalesce(r.units, 0) AS net_units
