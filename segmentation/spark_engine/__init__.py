@@ -15,6 +15,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from segmentation import scratch
 from segmentation.config import RunConfig
 from segmentation.spark_engine.connection import SparkConnection
 from segmentation.spark_engine.session import INSTALL_HINT, pyspark_module, spark_session
@@ -28,7 +29,8 @@ def connect(cfg: RunConfig, work: Path) -> Iterator[SparkConnection]:
     --spark-master (local dirs in the run's scratch directory `work`), stopped when the block ends."""
     pyspark_module()  # the one-sentence install hint before anything else
     master = getattr(cfg, "spark_master", None) or "local[*]"
-    with spark_session(master, work, getattr(cfg, "memory_limit", None)) as spark:
+    memory = getattr(cfg, "memory_limit", None) or scratch.default_memory_limit()
+    with spark_session(master, work, memory) as spark:
         con = SparkConnection(spark)
         try:
             yield con

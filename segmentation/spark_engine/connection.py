@@ -9,6 +9,9 @@ same Python and pandas types as the DuckDB engine (DECIMAL as Decimal or float64
 
 from __future__ import annotations
 
+import os
+import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -19,6 +22,10 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
+
+
+# SEGMENTS_SPARK_PROFILE=1: each statement's seconds on stderr (bench/spark_bench.py's breakdown)
+PROFILE = os.environ.get("SEGMENTS_SPARK_PROFILE") == "1"
 
 
 class SparkResult:
@@ -67,6 +74,7 @@ class SparkConnection:
         """Run one or more DuckDB statements; the result holds the last query's rows (none after a CREATE)."""
         result = SparkResult(None)
         for statement in dialect.to_spark(sql, params):
+            started = time.perf_counter()
             if statement.drop is not None:
                 self.drop(statement.drop)
             elif statement.create is not None:
@@ -74,11 +82,15 @@ class SparkConnection:
                 result = SparkResult(None)
             else:
                 result = SparkResult(self.spark.sql(statement.sql).toArrow())
+            if PROFILE and statement.create is None:
+                what = statement.drop or " ".join(statement.sql.split())[:70]
+                print(f"spark {time.perf_counter() - started:7.2f} s  {what}", file=sys.stderr, flush=True)
         return result
 
     def register(self, name: str, frame: DataFrame, cache: bool = False) -> None:
         """Make `frame` the temp view `name`; cached and counted now when `cache` (a TEMP TABLE)."""
         old = self._cached.pop(name, None)
+        started = time.perf_counter()
         if cache:
             # rows kept on the executors and the plan cut there: later statements plan against a scan of
             # these rows instead of the whole chain of statements before (planning time grows with it)
@@ -86,6 +98,8 @@ class SparkConnection:
             self._cached[name] = frame
         frame.createOrReplaceTempView(name)
         self._views.add(name)
+        if PROFILE:
+            print(f"spark {time.perf_counter() - started:7.2f} s  {name}", file=sys.stderr, flush=True)
         if old is not None:
             old.unpersist()
 

@@ -8,6 +8,8 @@ cluster's) can read.
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,7 +46,20 @@ appender.console.name = console
 appender.console.target = SYSTEM_ERR
 appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
+# the shell logger Spark compares with the root's level (else it prints "Setting default log level")
+logger.repl.name = org.apache.spark.repl.Main
+logger.repl.level = fatal
 """
+
+
+def driver_memory(limit: str | None) -> str | None:
+    """A DuckDB-style memory size ('4GB', '14123MiB', '512MB') as Spark's '<MiB>m'; None if unreadable."""
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?)B?\s*", limit or "", re.IGNORECASE)
+    if found is None:
+        return None
+    number, unit, binary = float(found.group(1)), found.group(2).upper(), found.group(3)
+    scale = (1024 if binary else 1000) ** "BKMGT".index(unit or "B")
+    return f"{max(int(number * scale / 2**20), 512)}m"
 
 
 def pyspark_module() -> Any:
@@ -77,7 +92,8 @@ def builder_settings(master: str, work: Path, memory: str | None = None) -> dict
     }
     if master.startswith("local"):
         settings["spark.sql.shuffle.partitions"] = "8"  # 200 tasks of nothing on one machine otherwise
-        if memory:
+        memory = driver_memory(memory)
+        if memory:  # local mode: the driver JVM is the whole cluster; Spark's 1 GB default spills early
             settings["spark.driver.memory"] = memory
     return settings
 
@@ -95,7 +111,11 @@ def spark_session(master: str, work: Path, memory: str | None = None) -> Iterato
         yield active
         return
     builder = SparkSession.builder
-    for key, value in builder_settings(master, work, memory).items():
+    # under spark-submit (its Python runner sets PYSPARK_GATEWAY_PORT) the master, resources and dirs are
+    # spark-submit's; the run adds only the SQL settings its answers depend on
+    submitted = "PYSPARK_GATEWAY_PORT" in os.environ
+    settings = dict(SQL_SETTINGS) if submitted else builder_settings(master, work, memory)
+    for key, value in settings.items():
         builder = builder.config(key, value)
     try:
         session = builder.getOrCreate()

@@ -84,3 +84,18 @@ def test_duckdb_only_types_and_functions() -> None:
     assert "RLIKE '^(?:[0-9]+\\\\.0+)$'" in dialect.expression(typing_sql._customer_id_sql(2))
     assert dialect.expression("try_strptime(d, '%m/%d/%Y %H:%M')") == "TRY_TO_TIMESTAMP(d, 'M/d/yyyy H:m')"
     assert dialect.expression("try_strptime(d, '%Y%m%d')") == "TRY_TO_TIMESTAMP(d, 'yyyyMMdd')"
+
+
+def test_session_settings_keep_money_exact_and_files_in_the_run(tmp_path) -> None:  # noqa: ANN001
+    from segmentation.spark_engine import session
+
+    settings = session.builder_settings("local[2]", tmp_path, "4GB")
+    assert settings["spark.sql.decimalOperations.allowPrecisionLoss"] == "false"
+    assert settings["spark.sql.timestampType"] == "TIMESTAMP_NTZ"
+    assert settings["spark.local.dir"].startswith(str(tmp_path))
+    assert f"-Djava.io.tmpdir={tmp_path}" in settings["spark.driver.extraJavaOptions"]
+    assert settings["spark.driver.memory"] == "3814m"
+    assert not any("packages" in key for key in settings)  # nothing downloaded at run time
+    assert "spark.driver.memory" not in session.builder_settings("spark://h:7077", tmp_path, "4GB")
+    assert [session.driver_memory(t) for t in ("14123MiB", "1.5GiB", "bad", None)] == [
+        "14123m", "1536m", None, None]  # fmt: skip
