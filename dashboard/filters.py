@@ -106,6 +106,7 @@ class Allowed:
     value_ready: bool = False  # the run has a value model (p_alive stored)
     currency: str | None = None  # the run's money unit (ISO 4217), for labels; None: unknown
     attributes: tuple[attrs.AttributeInfo, ...] = ()  # the run's --attributes columns (attribute_filters)
+    country_codes: Mapping[str, int] = field(default_factory=dict)  # customers.country_code (empty: none)
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,8 @@ class Filters:
     outliers: str = "include"
     preset: str | None = None
     attributes: tuple[attrs.AttributeFilter, ...] = ()  # filters on the run's customer attributes
+    # the countries' codes in the run (Allowed.country_codes), for the SQL only: equality follows countries
+    country_codes: tuple[int, ...] = field(default=(), compare=False, repr=False)
     value_ready: bool = field(default=False, compare=False, repr=False)  # from Allowed, for the at-risk rule
     # The run's segment names (id, name), for describe() and file names only; not part of equality.
     segment_names: tuple[tuple[int, str], ...] = field(default=(), compare=False, repr=False)
@@ -171,6 +174,9 @@ class Filters:
             outliers=_choice(query.get("outliers"), OUTLIER_MODES) or "include",
             preset=preset,
             attributes=attrs.parse(query, allowed.attributes),
+            country_codes=tuple(allowed.country_codes[c] for c in countries if c in allowed.country_codes)
+            if allowed.country_codes
+            else (),
             value_ready=allowed.value_ready,
             segment_names=tuple(sorted(allowed.segments.items())),
             **bounds,
@@ -201,6 +207,7 @@ class Filters:
         return {
             "run_id": self.run_id,
             "countries": list(self.countries) or None,
+            "country_codes": list(self.country_codes) if self.countries and self.country_codes else None,
             "segments": list(self.segments) or None,
             **{f"{n}_{e}": getattr(self, f"{n}_{e}") for n in RANGE_COLUMNS for e in ("min", "max")},
             "outliers_only": self.outliers == "only" or self.preset == "outliers",

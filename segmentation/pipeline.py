@@ -232,7 +232,9 @@ def _run(cfg: RunConfig, progress: Progress | None, work: Path) -> RunSummary:
                     frame = frame.merge(value.predictions, on="customer_id", how="left", validate="1:1")
         from segmentation import attributes, carry_over, derived_sales, persist, run_warnings
 
-        with clock.phase("attributes"):
+        # a phase of its own only when there is something to do (--attributes, or --feature on sales lines)
+        extra = cfg.attributes is not None or (cfg.mode == "transactions" and bool(cfg.derived_features))
+        with clock.phase("attributes") if extra else contextlib.nullcontext():
             joined = attributes.attach(con, cfg, frame)  # None without --attributes
             derived = derived_sales.add(con, cfg, frame, joined, snapshot)  # --feature of a sales run
         model_features = (*model_features, *cfg.attributes_use, *derived.names)

@@ -3,7 +3,7 @@ an older file up to the current version (store.create_schema applies them)."""
 
 SCHEMA_VERSION = 6  # 2: exact money (DECIMAL), cleaning customers/money, run warnings; 3: customer value;
 # 4: the PCA's explained variance; 5: the run's currency; 6: customer attributes (attr_numbers, attr_texts;
-# the attribute tables). (segment_names and the attribute tables are new tables that SCHEMA creates in any
+# the attribute tables) and customers.country_code. (segment_names and the attribute tables are new tables that SCHEMA creates in any
 # file, so they need no migration; readers of older files find them absent or empty.)
 
 # One statement per table. Every table but meta is keyed by run_id; customers and segments join on
@@ -91,6 +91,8 @@ CREATE TABLE IF NOT EXISTS customers (
     value_at_risk DECIMAL(18,2),    -- predicted_value x (1 - p_alive)
     attr_numbers DOUBLE[],       -- numeric attributes (--attributes), in attribute_columns' slot order
     attr_texts VARCHAR[],        -- category attributes, likewise; NULL: no attributes row for the customer
+    country_code SMALLINT,       -- the country's 1-based rank among the run's countries in text order (the
+                                 -- dashboard groups and filters on it; NULL in runs stored before v6)
     PRIMARY KEY (run_id, customer_id)
 );
 CREATE TABLE IF NOT EXISTS segments (
@@ -275,4 +277,5 @@ TABLES = (
 MIGRATE_5_TO_6 = """
 ALTER TABLE customers ADD COLUMN IF NOT EXISTS attr_numbers DOUBLE[];
 ALTER TABLE customers ADD COLUMN IF NOT EXISTS attr_texts VARCHAR[];
+ALTER TABLE customers ADD COLUMN IF NOT EXISTS country_code SMALLINT;
 """

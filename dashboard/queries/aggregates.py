@@ -17,7 +17,7 @@ import pandas as pd
 from dashboard import queries
 from dashboard.filters import Filters
 from dashboard.queries import result_cache
-from dashboard.queries.filtered import cte
+from dashboard.queries.filtered import allowed, cte
 
 # Map metric key -> fixed column of country_summary.
 METRICS: dict[str, str] = {"customers": "customers", "revenue": "revenue"}
@@ -49,6 +49,11 @@ SELECT GROUPING(segment_id, country) AS g, segment_id, country,
        (SELECT count(*) FROM seg.customers WHERE run_id = $run_id) AS run_customers
 FROM cells GROUP BY GROUPING SETS ((), (segment_id), (country))
 """
+# The same over the run's country codes (customers.country_code, v6+): a 2-byte integer groups 3-8x faster
+# than the text on 1M customers (one thread); the codes become names in Python (Allowed.country_codes).
+_SUMMARY_CODED = _SUMMARY.replace(
+    "SELECT segment_id, country, count(*)", "SELECT segment_id, country_code AS country, count(*)", 1
+).replace("FROM filtered GROUP BY segment_id, country", "FROM filtered GROUP BY segment_id, country_code", 1)
 _SEGMENT_COLUMNS = (
     "segment_id",
     "name",
@@ -95,8 +100,10 @@ class Summary:
 
 def summary(f: Filters) -> Summary:
     """KPIs, segment_summary and the per-country aggregates of the customers f keeps, from one scan."""
+    names = {code: name for name, code in allowed(f.run_id).country_codes.items()}
+    sql = _SUMMARY_CODED if names else _SUMMARY
     rows = result_cache.memo(
-        "summary", f.params(), lambda: queries.fetch_df(cte(f, rows=False) + _SUMMARY, f.params())
+        "summary", f.params(), lambda: queries.fetch_df(cte(f, rows=False) + sql, f.params())
     )
     total = rows[rows["g"] == 3]
     if total.empty or pd.isna(total["customers"].iloc[0]):  # no customer passes: one all-NULL total row
@@ -113,6 +120,8 @@ def summary(f: Filters) -> Summary:
             int(t["run_customers"]),
         )
     countries = rows[rows["g"] == 2][["country", "customers", "revenue"]].reset_index(drop=True)
+    if names:
+        countries["country"] = [names.get(int(c)) if pd.notna(c) else None for c in countries["country"]]
     countries["country"] = countries["country"].astype(object).where(countries["country"].notna(), None)
     return Summary(kpis, _segments(f.run_id, rows[rows["g"] == 1]), countries)
 

@@ -60,9 +60,10 @@ _ROW_COLUMNS = """, s.name AS segment_name,
                 ELSE s.action END AS action
     FROM seg.customers AS c
     LEFT JOIN seg.segments AS s ON s.run_id = c.run_id AND s.segment_id = c.segment_id"""
+_COUNTRY_TEXT = "list_contains($countries, c.country)"
 # Each filter's condition on `c` (seg.customers), in the text only when Filters.params() sets its key.
 _CONDITIONS: tuple[tuple[str, str], ...] = (
-    ("countries", "list_contains($countries, c.country)"),
+    ("countries", _COUNTRY_TEXT),
     ("segments", "list_contains($segments, c.segment_id)"),
     ("tenure_min", "c.tenure_days >= $tenure_min"),
     ("tenure_max", "c.tenure_days <= $tenure_max"),
@@ -93,6 +94,8 @@ def cte(f: Filters, rows: bool = True) -> str:
     columns a list shows (segment_name, list_reason, action); aggregates leave them out (no join)."""
     params = f.params()
     conditions = [c for key, c in _CONDITIONS if params[key] is not None and params[key] is not False]
+    if params["country_codes"] is not None:  # the run's codes: the same countries, compared as integers
+        conditions[conditions.index(_COUNTRY_TEXT)] = "list_contains($country_codes, c.country_code)"
     conditions += attribute_filters.conditions(f.attributes)
     at_risk = rows or bool(params["at_risk"])
     columns = _ROW_COLUMNS if rows else "\n    FROM seg.customers AS c"
@@ -183,10 +186,21 @@ def allowed(run_id: int) -> Allowed:
 
 def _allowed_uncached(run_id: int) -> Allowed:
     """allowed() read from the file."""
-    countries = queries.fetch_all(
-        "SELECT DISTINCT country FROM seg.customers WHERE run_id = ? AND country IS NOT NULL "
-        "ORDER BY country",
-        [int(run_id)],
+    countries = (
+        queries.fetch_all(
+            "SELECT country, min(country_code) FROM seg.customers WHERE run_id = ? AND country IS NOT NULL "
+            "GROUP BY country ORDER BY country",
+            [int(run_id)],
+        )
+        if _has_country_codes()
+        else [
+            (c, None)
+            for (c,) in queries.fetch_all(
+                "SELECT DISTINCT country FROM seg.customers WHERE run_id = ? AND country IS NOT NULL "
+                "ORDER BY country",
+                [int(run_id)],
+            )
+        ]
     )
     segments = queries.fetch_all(
         "SELECT segment_id, coalesce(name, 'Segment ' || segment_id) FROM seg.segments WHERE run_id = ? "
@@ -207,12 +221,25 @@ def _allowed_uncached(run_id: int) -> Allowed:
     return Allowed(
         run_id=int(run_id),
         countries=tuple(r[0] for r in countries),
+        # every country's code, or none (a run stored before v6: filters and groups use the text)
+        country_codes={r[0]: int(r[1]) for r in countries}
+        if all(r[1] is not None for r in countries)
+        else {},
         segments={int(r[0]): str(r[1]) for r in segments},
         ranges=ranges,
         value_ready=ranges["alive"][0] is not None,
         currency=queries.run_currency(int(run_id)),
         attributes=_attributes(int(run_id)),
     )
+
+
+def _has_country_codes() -> bool:
+    """The file's customers table has country_code (schema v6+)."""
+    row = queries.fetch_one(
+        "SELECT count(*) FROM duckdb_columns() WHERE database_name = 'seg' AND table_name = 'customers' "
+        "AND column_name = 'country_code'"
+    )
+    return bool(row and row[0])
 
 
 def _attributes(run_id: int) -> tuple[attribute_filters.AttributeInfo, ...]:

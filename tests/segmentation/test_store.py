@@ -98,6 +98,7 @@ ALTER TABLE models DROP COLUMN pca_explained;
 ALTER TABLE runs DROP COLUMN currency;
 ALTER TABLE customers DROP COLUMN attr_numbers;
 ALTER TABLE customers DROP COLUMN attr_texts;
+ALTER TABLE customers DROP COLUMN country_code;
 UPDATE meta SET value = '1' WHERE key = 'schema_version';
 """
 
