@@ -21,7 +21,8 @@ import duckdb
 from segmentation import ingest, scratch, store
 from segmentation.config import RunConfig
 
-RESOURCE_PARAMS = ("threads", "memory_limit")  # change how fast a run is, never what it stores
+# change how fast a run is (or where it runs), never what it stores
+RESOURCE_PARAMS = ("threads", "memory_limit", "spark_master")
 
 
 def input_checksum(cfg: RunConfig) -> str:
@@ -29,6 +30,10 @@ def input_checksum(cfg: RunConfig) -> str:
     if all(Path(p).is_file() for p in cfg.inputs):
         digests = [ingest.file_sha256(Path(p)) for p in cfg.inputs]
         return hashlib.sha256("".join(digests).encode("ascii")).hexdigest()
+    if getattr(cfg, "engine", "duckdb") == "spark":  # URIs Spark reads: the sha256 of their listings
+        from segmentation import spark_engine
+
+        return spark_engine.input_checksum(cfg)
     with scratch.run_scratch() as work:  # read, then stop before cleaning
         con = duckdb.connect(
             config={

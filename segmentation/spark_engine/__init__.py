@@ -38,6 +38,17 @@ def connect(cfg: RunConfig, work: Path) -> Iterator[SparkConnection]:
             con.close()
 
 
+def input_checksum(cfg: RunConfig) -> str:
+    """The checksum a Spark run of cfg stores (--if-changed): a file's sha256, else its listing's."""
+    import hashlib
+
+    from segmentation.spark_engine import read
+
+    with scratch.run_scratch() as work, connect(cfg, work) as con:
+        digests = [read.checksum(con.spark, str(source)) for source in cfg.inputs]
+    return hashlib.sha256("".join(digests).encode("ascii")).hexdigest()
+
+
 def load_sales(con: SparkConnection, cfg: RunConfig):  # noqa: ANN201 - IngestResult, imported lazily
     """Read the sales inputs into the connection's `lines` (spark_engine/read.py)."""
     from segmentation.spark_engine import read

@@ -61,7 +61,7 @@ def _is_local(source: str) -> bool:
     return "://" not in source and not source.startswith("file:")
 
 
-def _checksum(spark: SparkSession, source: str) -> str:
+def checksum(spark: SparkSession, source: str) -> str:
     """A local file's sha256 (as the DuckDB engine computes it), else the sha256 of the listing of what
     the URI names (path, size and modification time of every file: Spark reads them where they are)."""
     if _is_local(source) and Path(source).is_file():
@@ -229,7 +229,7 @@ def load_sales(con: SparkConnection, cfg: RunConfig) -> IngestResult:
             _check_path(Path(source))
     for source in sources:
         kind = _kind(source)
-        digests.append(_checksum(spark, source))
+        digests.append(checksum(spark, source))
         raw = _raw(spark, source, kind, cfg)
         first_data = 2 if kind == "csv" else 1
         block = _Block(

@@ -228,3 +228,47 @@ def test_mllib_only_past_the_flag() -> None:
     assert pipeline._final_kmeans(cfg, fake, 1000) is None
     assert pipeline._final_kmeans(cfg, None, 5000) is None  # the DuckDB engine never uses MLlib
     assert callable(pipeline._final_kmeans(cfg, fake, 1001))
+
+
+@pytest.fixture(scope="module")
+def sample_parquet(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled sample as typed Parquet (dates as timestamps, ids and prices as numbers)."""
+    out = tmp_path_factory.mktemp("parquet") / "sample.parquet"
+    with duckdb.connect() as con:
+        con.sql("SELECT * FROM read_csv(?)", params=[str(SAMPLE)]).write_parquet(str(out))
+    return out
+
+
+def test_parquet_input_same_run_in_both_engines(spark: object, sample_parquet: Path, tmp_path: Path) -> None:
+    summaries, frames = {}, {}
+    for engine in ("duckdb", "spark"):
+        db = tmp_path / f"{engine}.duckdb"
+        summaries[engine] = pipeline.run(RunConfig(inputs=(sample_parquet,), db_path=db, engine=engine,
+                                                   progress=False))  # fmt: skip
+        frames[engine] = _customers(db)
+    assert summaries["spark"].steps == summaries["duckdb"].steps
+    assert summaries["spark"].money_in == summaries["duckdb"].money_in
+    duck, spark_frame = frames["duckdb"], frames["spark"]
+    assert list(spark_frame.index) == list(duck.index)
+    for column in COUNTS:
+        assert (spark_frame[column].to_numpy() == duck[column].to_numpy()).all(), column
+    np.testing.assert_allclose(
+        spark_frame["monetary"].astype(float), duck["monetary"].astype(float), atol=1e-6
+    )
+    assert adjusted_rand_score(duck["segment_id"], spark_frame["segment_id"]) >= 0.95
+
+
+def test_if_changed_checksum_of_a_parquet_folder(spark: object, sample_parquet: Path, tmp_path: Path) -> None:
+    """A folder (or URI) Spark reads is checksummed by its listing: stable, and changed by a new file."""
+    from segmentation import rerun
+
+    folder = tmp_path / "sales"
+    folder.mkdir()
+    shutil.copy(sample_parquet, folder / "part-0.parquet")
+    cfg = RunConfig(inputs=(folder,), engine="spark", progress=False)
+    first = rerun.input_checksum(cfg)
+    assert first == rerun.input_checksum(cfg) and len(first) == 64
+    shutil.copy(sample_parquet, folder / "part-1.parquet")
+    assert rerun.input_checksum(cfg) != first
+    file_cfg = RunConfig(inputs=(sample_parquet,), engine="spark", progress=False)
+    assert rerun.input_checksum(file_cfg) == rerun.input_checksum(RunConfig(inputs=(sample_parquet,)))
