@@ -25,6 +25,7 @@ from urllib.parse import urlencode
 
 from dashboard import attribute_filters as attrs
 from dashboard.measures import MEASURES
+from dashboard.tenure_bands import tenure_bands  # noqa: F401 - re-exported: the bar's bands (filters.tenure_bands)
 from segmentation.rfm_groups import RFM_GROUP_ACTIONS
 
 # UI name -> customers column; the keys are also the URL prefixes (tenure_min, tenure_max, ...).
@@ -55,9 +56,6 @@ TENURE_BANDS: dict[str, tuple[float, float | None]] = {
     "1-2y": (365, 729),
     "2y+": (730, None),
 }
-# Where a band may start (days), most useful first: a run spanning many of them gets the first four inside.
-_BAND_EDGES: tuple[int, ...] = (365, 90, 730, 180, 1825, 30, 1095, 3650)
-_MAX_BANDS = 5
 OUTLIER_MODES = ("include", "exclude", "only")
 PRESETS: dict[str, str] = {"at-risk": "At risk", "outliers": "Outliers"}
 # Segment names the at-risk preset selects (compared lower-cased); rfm_group is the fallback.
@@ -376,37 +374,6 @@ def _number(value: Any) -> float | None:
     except ValueError:
         return None
     return number if math.isfinite(number) else None
-
-
-def tenure_bands(lo: float | None, hi: float | None) -> list[tuple[str, float, float]]:
-    """Tenure bands cut from a run's own range [lo, hi] days: (label, first day, last day), at most
-    _MAX_BANDS, at the usual edges (90 days, 1 year, 2 years...) that fall inside the range; none if the
-    run has no tenure or spans less than two bands."""
-    if lo is None or hi is None or hi <= lo:
-        return []
-    inside = sorted([e for e in _BAND_EDGES if lo < e < hi][: _MAX_BANDS - 1])
-    if not inside:
-        return []
-    starts = [math.floor(lo), *inside]
-    ends = [e - 1 for e in inside] + [math.ceil(hi)]
-    bands = []
-    for i, (a, b) in enumerate(zip(starts, ends, strict=True)):
-        if i == 0:
-            label = f"under {_days(inside[0])}"
-        elif i == len(starts) - 1:
-            label = f"{_days(a)}+"
-        else:
-            label = f"{_days(a)}–{_days(b + 1)}"
-        bands.append((label, float(a), float(b)))
-    return bands
-
-
-def _days(days: float) -> str:
-    """90 -> '90 days', 365 -> '1 year', 730 -> '2 years' (band labels)."""
-    years = days / 365
-    if days >= 365 and years.is_integer():
-        return f"{int(years)} year" + ("s" if years > 1 else "")
-    return f"{int(days)} days"
 
 
 def _choice(value: Any, options: Iterable[str]) -> str | None:
