@@ -176,11 +176,16 @@ def control_values(filters: tuple[AttributeFilter, ...], attributes: tuple[Attri
     return out
 
 
-def controls(prefix: str, attributes: tuple[AttributeInfo, ...], values: list[Any]) -> list[Any]:
-    """The bar's attribute section (nothing when the run has no attributes)."""
+def controls(
+    prefix: str, attributes: tuple[AttributeInfo, ...], values: list[Any], source: str = ""
+) -> list[Any]:
+    """The bar's attribute section (nothing when the run has no attributes); `source` says where they came
+    from and how many customers have them (customers without a row pass no attribute filter)."""
     if not attributes:
         return []
-    items: list[Any] = [html.Div("Customer attributes", className="small fw-semibold text-muted mb-2")]
+    items: list[Any] = [html.Div("Customer attributes", className="small fw-semibold text-muted mb-1")]
+    if source:
+        items.append(html.Div(source, className="small text-muted mb-2 attribute-source"))
     for a, value in zip(attributes, values, strict=True):
         control_id = {"type": CONTROL_TYPE, "prefix": prefix, "name": a.name}
         label = html.Label(a.name, className="form-label small mb-1")

@@ -283,7 +283,9 @@ def filter_bar(prefix: str, f: Filters, allowed: Allowed, without: tuple[str, ..
             ],
             className="mb-3",
         ),
-        *attribute_filters.controls(prefix, allowed.attributes, values["attributes"]),
+        *attribute_filters.controls(
+            prefix, allowed.attributes, values["attributes"], allowed.attribute_source
+        ),
         dbc.Button(
             "Clear filters", id=clear_id(prefix), color="secondary", outline=True, size="sm", n_clicks=0
         ),

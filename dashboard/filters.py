@@ -105,6 +105,7 @@ class Allowed:
     currency: str | None = None  # the run's money unit (ISO 4217), for labels; None: unknown
     attributes: tuple[attrs.AttributeInfo, ...] = ()  # the run's --attributes columns (attribute_filters)
     country_codes: Mapping[str, int] = field(default_factory=dict)  # customers.country_code (empty: none)
+    attribute_source: str = ""  # where the attributes came from and how many customers matched (one line)
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from typing import Any
 import pandas as pd
 
 from dashboard import attribute_filters, queries
-from dashboard.filters import RANGE_COLUMNS, SORT_KEYS, Allowed, Filters, TableView
-from dashboard.queries import result_cache
+from dashboard.filters import SORT_KEYS, Allowed, Filters, TableView
+from dashboard.queries import allowed_values, result_cache
 
 PAGE_SIZE_MAX = 100
 SAMPLE_MAX = 5000
@@ -181,85 +181,9 @@ def allowed(run_id: int) -> Allowed:
 
     Kept per (file identity, run): every callback validates against it (three scans saved each time).
     """
-    return result_cache.memo("allowed", {"run": int(run_id)}, lambda: _allowed_uncached(run_id), always=True)
-
-
-def _allowed_uncached(run_id: int) -> Allowed:
-    """allowed() read from the file."""
-    countries = (
-        queries.fetch_all(
-            "SELECT country, min(country_code) FROM seg.customers WHERE run_id = ? AND country IS NOT NULL "
-            "GROUP BY country ORDER BY country",
-            [int(run_id)],
-        )
-        if _has_country_codes()
-        else [
-            (c, None)
-            for (c,) in queries.fetch_all(
-                "SELECT DISTINCT country FROM seg.customers WHERE run_id = ? AND country IS NOT NULL "
-                "ORDER BY country",
-                [int(run_id)],
-            )
-        ]
+    return result_cache.memo(
+        "allowed", {"run": int(run_id)}, lambda: allowed_values.read(run_id), always=True
     )
-    segments = queries.fetch_all(
-        "SELECT segment_id, coalesce(name, 'Segment ' || segment_id) FROM seg.segments WHERE run_id = ? "
-        "ORDER BY segment_id",
-        [int(run_id)],
-    )
-    row = (
-        queries.fetch_one(
-            """SELECT min(tenure_days), max(tenure_days), min(recency_days), max(recency_days),
-                  min(frequency), max(frequency), min(monetary), max(monetary),
-                  min(predicted_value), max(predicted_value), min(p_alive) * 100, max(p_alive) * 100
-           FROM seg.customers WHERE run_id = ?""",
-            [int(run_id)],
-        )
-        or (None,) * 12
-    )
-    ranges = {name: (_float(row[2 * i]), _float(row[2 * i + 1])) for i, name in enumerate(RANGE_COLUMNS)}
-    return Allowed(
-        run_id=int(run_id),
-        countries=tuple(r[0] for r in countries),
-        # every country's code, or none (a run stored before v6: filters and groups use the text)
-        country_codes={r[0]: int(r[1]) for r in countries}
-        if all(r[1] is not None for r in countries)
-        else {},
-        segments={int(r[0]): str(r[1]) for r in segments},
-        ranges=ranges,
-        value_ready=ranges["alive"][0] is not None,
-        currency=queries.run_currency(int(run_id)),
-        attributes=_attributes(int(run_id)),
-    )
-
-
-def _has_country_codes() -> bool:
-    """The file's customers table has country_code (schema v6+)."""
-    row = queries.fetch_one(
-        "SELECT count(*) FROM duckdb_columns() WHERE database_name = 'seg' AND table_name = 'customers' "
-        "AND column_name = 'country_code'"
-    )
-    return bool(row and row[0])
-
-
-def _attributes(run_id: int) -> tuple[attribute_filters.AttributeInfo, ...]:
-    """The run's attribute columns (none in files written before attributes existed)."""
-    present = queries.fetch_one(
-        "SELECT count(*) FROM duckdb_tables() "
-        "WHERE database_name = 'seg' AND table_name = 'attribute_columns'"
-    )
-    if not present or not present[0]:
-        return ()
-    rows = queries.fetch_all(
-        "SELECT name, kind, slot, min_value, max_value, categories FROM seg.attribute_columns "
-        "WHERE run_id = ? ORDER BY position",
-        [run_id],
-    )
-    return attribute_filters.info_from_rows(rows)
-
-
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
 
 
 def filters_from_query(query: Mapping[str, Any]) -> Filters:

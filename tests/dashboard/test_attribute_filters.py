@@ -58,6 +58,10 @@ def test_the_run_lists_its_attributes_and_urls_keep_only_its_values(attributes_r
             "age", "number", 1, float(joined["age"].min()), float(joined["age"].max())
         )
         assert set(allowed.attributes[1].categories) == {"basic", "plus", "pro", "=HYPERLINK(1)"}
+        matched = int(joined["age"].notna().sum())
+        assert allowed.attribute_source.endswith(
+            f": {matched:,} of {len(joined):,} customers have attributes."
+        ), allowed.attribute_source
         assert f.query_pairs()[1:] == [
             ("attr_min:age", "30"),
             ("attr_max:age", "60"),
