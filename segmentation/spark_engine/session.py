@@ -49,6 +49,8 @@ appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
 # the shell logger Spark compares with the root's level (else it prints "Setting default log level")
 logger.repl.name = org.apache.spark.repl.Main
 logger.repl.level = fatal
+logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer
+logger.gateway.level = fatal
 """
 
 
