@@ -71,9 +71,9 @@ def join(
 ) -> Joined:
     """Read the attributes, check their keys, and attach them to `frame`'s customers (use: adds columns)."""
     table = load_attributes(con, source, key, shape)
-    (without_key,) = con.execute(
-        "SELECT count(*) FROM attribute_rows WHERE customer_id IS NULL"
-    ).fetchall()[0]
+    (without_key,) = con.execute("SELECT count(*) FROM attribute_rows WHERE customer_id IS NULL").fetchall()[
+        0
+    ]
     _check_unique(con, table)
     _check_use(table, use, frame)
     ids = pa.table(

@@ -52,7 +52,7 @@ def add(
         expressions.check_columns(d, available)
         if d.name in taken or d.name in names:
             raise InputError(
-                f'--feature "{d.source}": the run already has a column named \'{d.name}\'; '
+                f"--feature \"{d.source}\": the run already has a column named '{d.name}'; "
                 "expected a new name."
             )
         names.append(d.name)

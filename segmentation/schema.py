@@ -3,8 +3,9 @@ an older file up to the current version (store.create_schema applies them)."""
 
 SCHEMA_VERSION = 6  # 2: exact money (DECIMAL), cleaning customers/money, run warnings; 3: customer value;
 # 4: the PCA's explained variance; 5: the run's currency; 6: customer attributes (attr_numbers, attr_texts;
-# the attribute tables) and customers.country_code. (segment_names and the attribute tables are new tables that SCHEMA creates in any
-# file, so they need no migration; readers of older files find them absent or empty.)
+# the attribute tables) and customers.country_code. (segment_names and the attribute tables are new tables
+# that SCHEMA creates in any file, so they need no migration; readers of older files find them absent or
+# empty.)
 
 # One statement per table. Every table but meta is keyed by run_id; customers and segments join on
 # (run_id, segment_id). Names live only in segments, so a rename touches one row.

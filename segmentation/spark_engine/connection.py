@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -35,15 +36,19 @@ class SparkResult:
         self._table = table
         self._rows: list[tuple[Any, ...]] | None = None
 
-    def _relation(self) -> duckdb.DuckDBPyRelation:
+    def _read(self, how: Callable[[duckdb.DuckDBPyRelation], Any]) -> Any:
+        """The rows read through DuckDB on a connection of their own: the module's default connection is
+        shared with whatever else the process runs, and DuckDB refuses new work on a connection that has
+        an unfinished result (a full CI run found one left there by an earlier test)."""
         if self._table is None:
             raise ValueError("the statement returned no rows")
-        return duckdb.from_arrow(self._table)
+        with duckdb.connect() as con:
+            return how(con.from_arrow(self._table))
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         """Every row, as DuckDB would give them."""
         if self._rows is None:
-            self._rows = self._relation().fetchall()
+            self._rows = self._read(lambda relation: relation.fetchall())
         return self._rows
 
     def fetchone(self) -> tuple[Any, ...] | None:
@@ -53,7 +58,7 @@ class SparkResult:
 
     def df(self) -> pd.DataFrame:
         """The rows as pandas, with DuckDB's type mapping."""
-        return self._relation().df()
+        return self._read(lambda relation: relation.df())
 
     def arrow(self) -> pa.Table:
         """The rows as Arrow, as Spark gave them."""

@@ -24,7 +24,8 @@ def test_brws014_map_fits_europe_and_the_country_bar_filters(browser, live_serve
         page.goto(live_server.url + "/explore")
         wait_idle(page)
         # plotly draws the geo paths after its topojson arrives, which can be after the callbacks are idle
-        page.wait_for_function(f"({GERMANY_BOX})() !== null", timeout=15_000)
+        # (a function, not an expression: Playwright evaluates an expression with eval, which the CSP blocks)
+        page.wait_for_function(f"() => ({GERMANY_BOX})() !== null", timeout=15_000)
         box = page.evaluate(GERMANY_BOX)
         assert box is not None and box["width"] > 40 and box["height"] > 40, box
         shot(page, "explore-map-1440")

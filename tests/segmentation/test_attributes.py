@@ -187,8 +187,17 @@ def test_attributes_from_postgres_and_xlsx_equal_the_csv(
 
     dbs = [tmp_path / f"{name}.duckdb" for name in ("csv", "pg", "xlsx")]
     sources = [str(attributes_csv), f"{pg_url}?table=customer_facts", str(xlsx)]
+    try:
+        _run_all(small_csv, dbs, sources)
+    finally:  # the server is shared: other tests list its tables
+        with pg.connect(pg_url) as con, con.cursor() as cur:
+            cur.execute("DROP TABLE IF EXISTS customer_facts")
+            con.commit()
+    assert stored(dbs[0]) == stored(dbs[1]) == stored(dbs[2])
+
+
+def _run_all(small_csv: Path, dbs: list[Path], sources: list[str]) -> None:
     for db, source in zip(dbs, sources, strict=True):
         args = ["run", str(small_csv), "--db", str(db), "--attributes", source,
                 "--attributes-key", "Customer", "--k", "3", "--quiet"]  # fmt: skip
         assert main(args) == 0
-    assert stored(dbs[0]) == stored(dbs[1]) == stored(dbs[2])

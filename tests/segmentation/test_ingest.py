@@ -67,7 +67,8 @@ def rows(
 
 def h(text: str | None) -> int:
     """The description column's value for `text`: DuckDB's 64-bit hash of it (of NULL when missing)."""
-    row = duckdb.execute("SELECT hash(?::VARCHAR)", [text]).fetchone()
+    # fetchall: DuckDB refuses new work on the shared default connection while a result is unfinished
+    row = duckdb.execute("SELECT hash(?::VARCHAR)", [text]).fetchall()[0]
     assert row is not None
     return int(row[0])
 
