@@ -21,7 +21,10 @@ from dashboard import queries
 from dashboard.filters import Filters, TableView
 from dashboard.queries import filtered
 
-EXPORT_CHUNK_ROWS = 50_000  # customers formatted per query (bounds the memory of one step)
+# Customers formatted per query: it bounds the memory of one step, and each step scans the filtered set
+# again to join its ids back. On 1M customers (one thread, in-process, CPU seconds of the whole CSV): 50,000
+# took 5.5 s, 200,000 took 2.9-3.5 s with 60 MB more peak memory, 1,000,000 (one step) 3.0 s and 335 MB more.
+EXPORT_CHUNK_ROWS = 200_000
 EXPORT_BATCH_ROWS = 8_192  # rows per Arrow batch handed to the writer
 _SELECT = ", ".join(f'"{c}"' for c in filtered.EXPORT_COLUMNS)
 _CHUNK_VIEW = "export_chunk_ids"  # the registered Arrow table of one chunk's ids, on the export's cursor
