@@ -169,7 +169,7 @@ def render(f: Filters, allowed: Allowed, metric: Any) -> dict[str, Any]:
     """Everything the filters drive: KPI cards, the three figures, the summary, links and the URL state."""
     metric = metric if metric in ("customers", "revenue") else "customers"
     names = {int(s): n for s, n in allowed.segments.items()}
-    summary = aggregates.summary(f)  # KPIs, segment bars and map from one scan
+    summary = aggregates.summary(f, lean=True)  # KPIs, segment bars and map from one scan
     kpi_row: Any = _kpi_row(summary.kpis, allowed)
     if summary.kpis.customers == 0:  # say which filter emptied the view, and what the data holds for it
         kpi_row = [

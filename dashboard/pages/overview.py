@@ -221,7 +221,7 @@ def map_figures(
         summary = None
     names = dict(f.segment_names)
     color = None if segment_id is None else figures.id_colors(names, [segment_id])[segment_id]
-    summary = (summary or aggregates.summary(f)).country_summary(metric)
+    summary = (summary or aggregates.summary(f, lean=True)).country_summary(metric)
     cur = queries.run_currency(f.run_id)
     return (
         figures.country_map(summary, metric, color, cur),

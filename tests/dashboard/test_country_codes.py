@@ -61,3 +61,18 @@ def test_country_filters_and_sums_over_codes_equal_the_text_and_pandas(
     assert got["customers"].to_dict() == by_country["size"].to_dict()
     for country, total in by_country["sum"].items():
         assert abs(got.loc[country, "revenue"] - float(total)) < 1e-6
+
+
+def test_the_lean_summary_equals_the_full_one_where_it_has_values(
+    small_run: tuple[Path, pipeline.RunSummary],
+) -> None:
+    with queries.using(small_run[0]):
+        allowed = filtered.allowed(1)
+        for query in ({}, {"tenure_min": "100"}, {"country": [allowed.countries[0]]}):
+            f = Filters.from_query(query, allowed)
+            full, lean = aggregates.summary(f), aggregates.summary(f, lean=True)
+            assert lean.kpis == full.kpis
+            pd.testing.assert_frame_equal(lean.country_summary(), full.country_summary())
+            columns = ["segment_id", "name", "customers", "revenue", "share", "revenue_share", "outliers"]
+            pd.testing.assert_frame_equal(lean.segments[columns], full.segments[columns])
+            assert lean.segments["recency_days"].isna().all()
