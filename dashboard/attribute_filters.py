@@ -16,9 +16,11 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from dashboard import url_values
+
 CONTROL_TYPE = "attr-filter"  # pattern-matching id type: {"type": CONTROL_TYPE, "prefix": ..., "name": ...}
 IN, MIN, MAX = "attr:", "attr_min:", "attr_max:"  # URL key prefixes
-_MAX_TEXT = 200
+
 _MAX_VALUES = 1000
 
 
@@ -48,7 +50,7 @@ class AttributeFilter:
 
 def is_key(key: str) -> bool:
     """A URL key of an attribute filter."""
-    return isinstance(key, str) and key.startswith((IN, MIN, MAX)) and len(key) <= _MAX_TEXT
+    return isinstance(key, str) and key.startswith((IN, MIN, MAX)) and len(key) <= url_values.MAX_TEXT
 
 
 def info_from_rows(rows: list[tuple[Any, ...]]) -> tuple[AttributeInfo, ...]:
@@ -72,7 +74,7 @@ def parse(query: Mapping[str, Any], attributes: tuple[AttributeInfo, ...]) -> tu
     out: list[AttributeFilter] = []
     for a in attributes:
         if a.kind == "number":
-            lo, hi = _number(query.get(MIN + a.name)), _number(query.get(MAX + a.name))
+            lo, hi = url_values.number(query.get(MIN + a.name)), url_values.number(query.get(MAX + a.name))
             if lo is not None and hi is not None and lo > hi:
                 lo, hi = hi, lo
             if a.lo is None or a.hi is None:
@@ -84,7 +86,7 @@ def parse(query: Mapping[str, Any], attributes: tuple[AttributeInfo, ...]) -> tu
         else:
             raw = query.get(IN + a.name)
             items = raw if isinstance(raw, (list, tuple)) else [] if raw is None else [raw]
-            chosen = {v for v in items[:_MAX_VALUES] if isinstance(v, str) and len(v) <= _MAX_TEXT}
+            chosen = {v for v in items[:_MAX_VALUES] if isinstance(v, str) and len(v) <= url_values.MAX_TEXT}
             values = tuple(v for v in a.categories if v in chosen)
             if values:
                 out.append(AttributeFilter(a.name, a.kind, a.slot, values=values))
@@ -233,21 +235,6 @@ def _step(bounds: tuple[float, float]) -> float:
     return 10.0 ** (math.floor(math.log10(span)) - 2)
 
 
-def _number(value: Any) -> float | None:
-    """A finite float from a number or short numeric text (one-item lists unwrapped); None otherwise."""
-    if isinstance(value, (list, tuple)) and len(value) == 1:
-        value = value[0]
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        return None
-    if isinstance(value, str) and len(value) > 32:
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _num(value: float | None) -> float | int | None:
     """Whole numbers as ints (tidy labels)."""
     if value is None:
@@ -256,7 +243,5 @@ def _num(value: float | None) -> float | int | None:
 
 
 def _fmt(value: float | None) -> str:
-    """A number for URLs and labels."""
-    if value is None:
-        return ""
-    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(float(value))
+    """A number for URLs and labels ('' for none)."""
+    return "" if value is None else url_values.fmt(value)

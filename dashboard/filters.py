@@ -17,7 +17,6 @@ export's header (`describe()`). Rules, decided once:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +25,10 @@ from urllib.parse import urlencode
 from dashboard import attribute_filters as attrs
 from dashboard.measures import MEASURES
 from dashboard.tenure_bands import tenure_bands  # noqa: F401 - re-exported: the bar's bands (filters.tenure_bands)
+from dashboard.url_values import MAX_TEXT as _MAX_TEXT
+from dashboard.url_values import fmt as _fmt
+from dashboard.url_values import number as _number
+from dashboard.url_values import scalar as _scalar
 from segmentation.rfm_groups import RFM_GROUP_ACTIONS
 
 # UI name -> customers column; the keys are also the URL prefixes (tenure_min, tenure_max, ...).
@@ -78,7 +81,6 @@ SORT_KEYS: tuple[str, ...] = (
     "value_at_risk",
 )
 MAX_PAGE = 1_000_000
-_MAX_TEXT = 200  # longest string value considered at all
 QUERY_KEYS: tuple[str, ...] = (
     "run",
     "country",
@@ -322,19 +324,6 @@ def query_from_args(args: Any) -> dict[str, Any]:
 # Parsing helpers: every function returns None (or empty) for anything it cannot prove valid.
 
 
-def _scalar(value: Any) -> str | None:
-    """A short string from a str/int/float (one-element lists unwrapped); None otherwise."""
-    if isinstance(value, (list, tuple)) and len(value) == 1:
-        value = value[0]
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return str(value)
-    if isinstance(value, str) and len(value) <= _MAX_TEXT:
-        return value.strip()
-    return None
-
-
 def _items(value: Any, cap: int) -> list[Any]:
     """A value as a list of at most cap items (a single value becomes a one-item list)."""
     if value is None:
@@ -365,24 +354,7 @@ def _int(value: Any) -> int | None:
     return int(text)
 
 
-def _number(value: Any) -> float | None:
-    """A finite float from a number or a short numeric string; None for NaN, inf, text or containers."""
-    text = _scalar(value)
-    if text is None or len(text) > 32:
-        return None
-    try:
-        number = float(text)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _choice(value: Any, options: Iterable[str]) -> str | None:
     """The value if it is exactly one of options."""
     text = _scalar(value)
     return text if text is not None and text in set(options) else None
-
-
-def _fmt(value: float) -> str:
-    """A number for URLs and labels: integers without '.0', others in full precision."""
-    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(float(value))
