@@ -95,7 +95,8 @@ def start_rows(f: Filters, view: TableView | None, fmt: str, top: int | None = N
 def csv_bytes(stream: ExportStream, tally: Tally) -> Iterator[bytes]:
     """The CSV file in pieces: line one is the column header, then the rows; nothing else."""
     try:
-        yield export_sql.csv_header(stream.columns)
+        # names too: an --attributes column is named by the user's file (e.g. "=SUM(A1)")
+        yield export_sql.csv_header([neutralise(c) for c in stream.columns])
         for piece, rows in stream.pieces:
             tally.rows += rows
             yield piece
@@ -108,7 +109,7 @@ def xlsx_bytes(ctx: ExportContext, stream: ExportStream, tally: Tally) -> Iterat
     after the rows so it can say how many there are and how many Excel's row limit cut."""
 
     def customers() -> Iterator[bytes]:
-        yield xlsx_stream.text_row(stream.columns, xlsx_stream.BOLD).encode()
+        yield xlsx_stream.text_row([neutralise(c) for c in stream.columns], xlsx_stream.BOLD).encode()
         for piece, rows in stream.pieces:
             tally.rows += rows
             yield piece

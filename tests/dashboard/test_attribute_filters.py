@@ -145,3 +145,12 @@ def test_csv_export_through_the_app_has_the_attribute_columns_neutralised(attrib
     assert lines[0].endswith(",age,plan")
     assert len(lines) - 1 == int((joined["plan"] == "=HYPERLINK(1)").sum())
     assert all(line.endswith(",'=HYPERLINK(1)") or line.endswith(',"\'=HYPERLINK(1)"') for line in lines[1:])
+
+
+def test_an_attribute_named_like_a_formula_is_a_neutralised_header() -> None:
+    from dashboard import export
+    from dashboard.export_stream import ExportStream
+
+    stream = ExportStream(["customer_id", "=SUM(A1)", "@cmd", "plan"], 0, iter([]))
+    header = b"".join(export.csv_bytes(stream, export.Tally()))
+    assert header.decode().strip() == "customer_id,'=SUM(A1),'@cmd,plan"
