@@ -188,6 +188,8 @@ def _run(cfg: RunConfig, progress: Progress | None, work: Path) -> RunSummary:
             joined = attributes.attach(con, cfg, frame)  # None without --attributes
             derived = derived_sales.add(con, cfg, frame, joined, snapshot)  # --feature of a sales run
         model_features = (*model_features, *cfg.attributes_use, *derived.names)
+        if cfg.mode == "customers":  # a customer table's profiles follow its stored features list
+            profile_features = model_features
         say(
             f"{len(frame):,} customers as of {snapshot or 'the table'} "
             f"({time.perf_counter() - started:.1f}s); modelling ..."

@@ -201,3 +201,28 @@ def _run_all(small_csv: Path, dbs: list[Path], sources: list[str]) -> None:
         args = ["run", str(small_csv), "--db", str(db), "--attributes", source,
                 "--attributes-key", "Customer", "--k", "3", "--quiet"]  # fmt: skip
         assert main(args) == 0
+
+
+def test_a_customer_table_takes_attributes_and_use_too(tmp_path: Path) -> None:
+    """--use on a customer table: the model's features end with the attribute, and every feature (the
+    table's, a derived one, the attribute) has its profile rows."""
+    rng = np.random.default_rng(1)
+    table, attrs, db = tmp_path / "t.csv", tmp_path / "a.csv", tmp_path / "t.duckdb"
+    pd.DataFrame(
+        {"ID": range(200), "Spend": rng.integers(10, 1000, 200), "Visits": rng.integers(1, 30, 200)}
+    ).to_csv(table, index=False)
+    pd.DataFrame(
+        {"cid": range(195), "age": rng.integers(18, 80, 195), "tier": rng.choice(["a", "b"], 195)}
+    ).to_csv(attrs, index=False)
+    args = ["run", str(table), "--customer-table", "--id-column", "ID", "--features", "Spend,Visits",
+            "--feature", "ratio = Spend / Visits", "--attributes", str(attrs), "--attributes-key", "cid",
+            "--use", "age", "--k", "3", "--db", str(db), "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.sql("SELECT features FROM runs").fetchall()[0][0] == ["Spend", "Visits", "ratio", "age"]
+        profiled = dict(con.sql("SELECT feature, count(*) FROM segment_profiles GROUP BY ALL").fetchall())
+        ages = con.sql("SELECT features[4], attr_numbers[1] FROM customers").fetchall()
+    assert profiled == {"Spend": 4, "Visits": 4, "ratio": 4, "age": 4}  # 3 segments and everyone
+    known = [a for _, a in ages if a is not None]
+    assert len(known) == 195 and all(f == a for f, a in ages if a is not None)
+    assert {f for f, a in ages if a is None} == {float(np.median(known))}
