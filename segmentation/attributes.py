@@ -71,9 +71,7 @@ def join(
 ) -> Joined:
     """Read the attributes, check their keys, and attach them to `frame`'s customers (use: adds columns)."""
     table = load_attributes(con, source, key, shape)
-    (without_key,) = con.execute("SELECT count(*) FROM attribute_rows WHERE customer_id IS NULL").fetchall()[
-        0
-    ]
+    without_key = _count(con, "SELECT count(*) FROM attribute_rows WHERE customer_id IS NULL")
     _check_unique(con, table)
     _check_use(table, use, frame)
     ids = pa.table(
@@ -93,7 +91,7 @@ def join(
     finally:
         con.unregister("attribute_run_ids")
     joined = con.sql("SELECT numbers, texts FROM attribute_joined ORDER BY row").to_arrow_table()
-    (matched,) = con.execute("SELECT count(*) FROM attribute_joined WHERE numbers IS NOT NULL").fetchall()[0]
+    matched = _count(con, "SELECT count(*) FROM attribute_joined WHERE numbers IS NOT NULL")
     with_value, distinct = _column_counts(con, table)
     imputed = _add_used(con, frame, table, use)
     return Joined(
@@ -109,6 +107,11 @@ def join(
         used=use,
         imputed=imputed,
     )
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    """A count query's number (fetchall: DuckDB refuses new work while a result is unfinished)."""
+    return int(con.execute(sql).fetchall()[0][0])
 
 
 def _check_unique(con: duckdb.DuckDBPyConnection, table: AttributeTable) -> None:
