@@ -21,6 +21,20 @@ from segmentation.errors import InputError
 from segmentation.ingest.attributes import AttributeTable, load_attributes
 from segmentation.ingest.common import TextShape, _quote
 
+MAX_CATEGORIES = 1_000  # values a category filter lists (commonest first)
+
+
+@dataclass(frozen=True)
+class ColumnFacts:
+    """One attribute column among the run's customers: how many have a value, how many distinct values,
+    a number column's range and a category column's values (commonest first)."""
+
+    with_value: int
+    distinct: int
+    lo: float | None = None
+    hi: float | None = None
+    categories: list[str] | None = None
+
 
 @dataclass(frozen=True)
 class Joined:
@@ -33,8 +47,7 @@ class Joined:
     matched: int
     missing: int
     unmatched_rows: int
-    with_value: dict[str, int]  # column -> customers with a value
-    distinct: dict[str, int]  # column -> distinct values among the run's customers
+    facts: dict[str, ColumnFacts]  # column -> what the run's customers hold in it
     used: tuple[str, ...] = ()  # --use columns, now columns of the frame
     imputed: dict[str, tuple[int, float]] | None = None  # --use column -> (customers imputed, median)
 
@@ -92,7 +105,7 @@ def join(
         con.unregister("attribute_run_ids")
     joined = con.sql("SELECT numbers, texts FROM attribute_joined ORDER BY row").to_arrow_table()
     matched = _count(con, "SELECT count(*) FROM attribute_joined WHERE numbers IS NOT NULL")
-    with_value, distinct = _column_counts(con, table)
+    facts = _column_facts(con, table)
     imputed = _add_used(con, frame, table, use)
     return Joined(
         table=table,
@@ -102,8 +115,7 @@ def join(
         matched=int(matched),
         missing=len(frame) - int(matched),
         unmatched_rows=int(unmatched),
-        with_value=with_value,
-        distinct=distinct,
+        facts=facts,
         used=use,
         imputed=imputed,
     )
@@ -150,19 +162,46 @@ def _check_use(table: AttributeTable, use: tuple[str, ...], frame: pd.DataFrame)
             raise InputError(f"--use {name}: the run already has a feature of that name; rename the column.")
 
 
-def _column_counts(con: duckdb.DuckDBPyConnection, table: AttributeTable) -> tuple[dict, dict]:
-    """Per column: the run's customers with a value, and their distinct values."""
+def _column_facts(con: duckdb.DuckDBPyConnection, table: AttributeTable) -> dict[str, ColumnFacts]:
+    """Per column, from the joined customers: counts and a number's range in one scan, the categories'
+    values (at most MAX_CATEGORIES each, commonest first) in a second."""
     parts = [
-        f"count(numbers[{c.slot}]), count(DISTINCT numbers[{c.slot}])"
+        f"count(numbers[{c.slot}]), count(DISTINCT numbers[{c.slot}]), min(numbers[{c.slot}]), "
+        f"max(numbers[{c.slot}])"
         if c.kind == "number"
-        else f"count(texts[{c.slot}]), count(DISTINCT texts[{c.slot}])"
+        else f"count(texts[{c.slot}]), count(DISTINCT texts[{c.slot}]), NULL, NULL"
         for c in table.columns
     ]
     row = con.execute(f"SELECT {', '.join(parts)} FROM attribute_joined").fetchall()[0]  # noqa: S608 - slots
-    assert row is not None
-    with_value = {c.name: int(row[2 * i]) for i, c in enumerate(table.columns)}
-    distinct = {c.name: int(row[2 * i + 1]) for i, c in enumerate(table.columns)}
-    return with_value, distinct
+    names = [c.name for c in table.categories()]
+    values: dict[str, list[str]] = {name: [] for name in names}
+    if names:
+        for name, value in con.execute(_CATEGORY_VALUES, {"names": names, "top": MAX_CATEGORIES}).fetchall():
+            values[name].append(value)
+    return {
+        c.name: ColumnFacts(
+            int(row[4 * i]),
+            int(row[4 * i + 1]),
+            row[4 * i + 2],
+            row[4 * i + 3],
+            values[c.name] if c.kind == "category" else None,
+        )
+        for i, c in enumerate(table.columns)
+    }
+
+
+# Each category column's values among the joined customers, commonest first (ties by value).
+_CATEGORY_VALUES = """
+WITH long AS (
+    SELECT unnest($names::VARCHAR[]) AS attribute, unnest(texts) AS value
+    FROM attribute_joined WHERE texts IS NOT NULL
+), counted AS (
+    SELECT attribute, value, count(*) AS n FROM long WHERE value IS NOT NULL GROUP BY attribute, value
+)
+SELECT attribute, value FROM counted
+QUALIFY row_number() OVER (PARTITION BY attribute ORDER BY n DESC, value) <= $top
+ORDER BY attribute, n DESC, value
+"""
 
 
 def _add_used(
@@ -196,7 +235,6 @@ def _add_used(
 
 # --- The run's side: attach before the model, store after the customers -------------------------------
 
-MAX_CATEGORIES = 1_000  # values a category filter lists (commonest first)
 TOP_VALUES = 5  # per segment and category attribute, in segment_categories
 
 
@@ -258,26 +296,10 @@ def store(con: duckdb.DuckDBPyConnection, run_id: int, joined: Joined | None) ->
     table = joined.table
     rows = []
     for c in table.columns:
-        lo = hi = None
-        values = None
-        if c.kind == "number":
-            lo, hi = con.execute(
-                f"SELECT min(attr_numbers[{int(c.slot)}]), max(attr_numbers[{int(c.slot)}]) "  # noqa: S608
-                "FROM out.customers WHERE run_id = ?",
-                [run_id],
-            ).fetchall()[0]
-        else:
-            values = [
-                v
-                for (v,) in con.execute(
-                    f"SELECT attr_texts[{int(c.slot)}] AS v FROM out.customers "  # noqa: S608 - slot
-                    "WHERE run_id = ? AND v IS NOT NULL GROUP BY v ORDER BY count(*) DESC, v LIMIT ?",
-                    [run_id, MAX_CATEGORIES],
-                ).fetchall()
-            ]
+        f = joined.facts[c.name]
         rows.append(
-            [run_id, c.position, c.name, c.kind, c.slot, c.name in joined.used, joined.with_value[c.name],
-             joined.distinct[c.name], lo, hi, values]
+            [run_id, c.position, c.name, c.kind, c.slot, c.name in joined.used, f.with_value, f.distinct,
+             f.lo, f.hi, f.categories]
         )  # fmt: skip
     con.executemany("INSERT INTO out.attribute_columns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     con.execute(
