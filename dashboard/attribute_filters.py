@@ -17,6 +17,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from dashboard import url_values
+from dashboard.slider_range import widened
 
 CONTROL_TYPE = "attr-filter"  # pattern-matching id type: {"type": CONTROL_TYPE, "prefix": ..., "name": ...}
 IN, MIN, MAX = "attr:", "attr_min:", "attr_max:"  # URL key prefixes
@@ -221,10 +222,7 @@ def _bounds(a: AttributeInfo) -> tuple[float, float] | None:
     """A number attribute's slider range: the run's range, widened to whole steps."""
     if a.lo is None or a.hi is None:
         return None
-    step = _step((a.lo, a.hi))
-    lo = math.floor(round(a.lo / step, 6)) * step
-    hi = math.ceil(round(a.hi / step, 6)) * step
-    return round(lo, 6), round(hi if hi > lo else lo + step, 6)
+    return widened(a.lo, a.hi, _step((a.lo, a.hi)))
 
 
 def _step(bounds: tuple[float, float]) -> float:

@@ -7,7 +7,6 @@ single validation path (unknown values are dropped). dashboard.filter_bar re-exp
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
@@ -18,6 +17,7 @@ from dash.exceptions import MissingCallbackContextException
 from dashboard import attribute_filters, queries
 from dashboard.filters import AT_RISK_ALIVE_PERCENT, RANGE_COLUMNS, Allowed, Filters
 from dashboard.queries import filtered
+from dashboard.slider_range import widened
 
 NO_PRESET = "none"  # the preset radio's "no preset" value
 _MAX_ITEMS = 1000  # longest list looked at before Filters.from_query caps it to the run's own values
@@ -97,12 +97,8 @@ def slider_bounds(allowed: Allowed, name: str) -> tuple[float, float] | None:
     lo, hi = allowed.ranges.get(name, (None, None))
     if lo is None or hi is None:
         return None
-    step = STEPS.get(name, 1.0)
-    lo_i = math.floor(round(lo / step, 6)) * step  # rounded first: 12.3 / 0.1 is 122.99999999999999
-    hi_i = math.ceil(round(hi / step, 6)) * step
-    if name == "alive":  # a chance: never past 0..100
-        lo_i, hi_i = max(lo_i, 0.0), min(hi_i, 100.0)
-    return round(lo_i, 6), round(hi_i if hi_i > lo_i else lo_i + step, 6)
+    # a chance: never past 0..100
+    return widened(lo, hi, STEPS.get(name, 1.0), (0.0, 100.0) if name == "alive" else None)
 
 
 def control_values(f: Filters, allowed: Allowed) -> dict[str, Any]:

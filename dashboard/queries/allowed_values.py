@@ -17,7 +17,7 @@ def read(run_id: int) -> Allowed:
             "GROUP BY country ORDER BY country",
             [int(run_id)],
         )
-        if _has_country_codes()
+        if _has("customers", "country_code")
         else [
             (c, None)
             for (c,) in queries.fetch_all(
@@ -59,22 +59,20 @@ def read(run_id: int) -> Allowed:
     )
 
 
-def _has_country_codes() -> bool:
-    """The file's customers table has country_code (schema v6+)."""
+def _has(table: str, column: str | None = None) -> bool:
+    """The served file has the table (and column): files written before schema v6 lack the attribute tables
+    and customers.country_code."""
     row = queries.fetch_one(
-        "SELECT count(*) FROM duckdb_columns() WHERE database_name = 'seg' AND table_name = 'customers' "
-        "AND column_name = 'country_code'"
+        "SELECT count(*) FROM duckdb_columns() WHERE database_name = 'seg' AND table_name = ? "
+        "AND (? IS NULL OR column_name = ?)",
+        [table, column, column],
     )
     return bool(row and row[0])
 
 
 def _attribute_source(run_id: int) -> str:
     """'From crm.csv: 1,076 of 1,096 customers have attributes', or '' (no attributes)."""
-    present = queries.fetch_one(
-        "SELECT count(*) FROM duckdb_tables() "
-        "WHERE database_name = 'seg' AND table_name = 'attribute_sources'"
-    )
-    if not present or not present[0]:
+    if not _has("attribute_sources"):
         return ""
     row = queries.fetch_one(
         "SELECT source, customers_matched, customers_missing FROM seg.attribute_sources WHERE run_id = ?",
@@ -88,11 +86,7 @@ def _attribute_source(run_id: int) -> str:
 
 def _attributes(run_id: int) -> tuple[attribute_filters.AttributeInfo, ...]:
     """The run's attribute columns (none in files written before attributes existed)."""
-    present = queries.fetch_one(
-        "SELECT count(*) FROM duckdb_tables() "
-        "WHERE database_name = 'seg' AND table_name = 'attribute_columns'"
-    )
-    if not present or not present[0]:
+    if not _has("attribute_columns"):
         return ()
     rows = queries.fetch_all(
         "SELECT name, kind, slot, min_value, max_value, categories FROM seg.attribute_columns "

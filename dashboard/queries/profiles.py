@@ -151,7 +151,7 @@ def _feature_stats(f: Filters, ids: list[int], population: bool) -> pd.DataFrame
         {
             **f.params(),
             "columns": list(FEATURE_COLUMNS),
-            "attribute_names": _number_attributes(f.run_id),
+            "attribute_names": _attribute_names(f.run_id, "number"),
             **_derived(f.run_id),
             "ids": ids,
             "population": bool(population),
@@ -174,9 +174,10 @@ def _derived(run_id: int) -> dict[str, list]:
     return {"derived_names": names, "derived_positions": positions}
 
 
-def _number_attributes(run_id: int) -> list[str]:
-    """The run's numeric attribute names in their list order (attr_numbers' slots)."""
-    return [a.name for a in sorted(allowed(run_id).attributes, key=lambda a: a.slot) if a.kind == "number"]
+def _attribute_names(run_id: int, kind: str) -> list[str]:
+    """The run's attribute names of one kind ('number' or 'category') in their list order (the slots of
+    attr_numbers or attr_texts)."""
+    return [a.name for a in sorted(allowed(run_id).attributes, key=lambda a: a.slot) if a.kind == kind]
 
 
 # Per segment (and -1, the population) and category attribute: its commonest value and that value's share
@@ -202,9 +203,7 @@ def category_tops(run: int | Filters) -> pd.DataFrame:
     stored by the run without filters, computed from the filtered customers otherwise. Columns: segment_id,
     attribute, value (None: no value), share. Empty when the run has no category attributes."""
     f = as_filters(run)
-    names = [
-        a.name for a in sorted(allowed(f.run_id).attributes, key=lambda a: a.slot) if a.kind == "category"
-    ]
+    names = _attribute_names(f.run_id, "category")
     if not names:
         return pd.DataFrame(columns=["segment_id", "attribute", "value", "share"])
     if f.is_default():
