@@ -123,6 +123,26 @@ def _category_rows(categories: pd.DataFrame | None, series: Sequence[int]) -> li
     return rows
 
 
+def sample_note(stats: pd.DataFrame, names: dict[int, str], table_sampled: bool) -> html.P | None:
+    """One line naming the series whose percentiles came from a sample (feature_stats' q_n below n), and
+    where that shows: the box plots, and the table's median and quartiles when it was computed live."""
+    if stats.empty or "q_n" not in stats:
+        return None
+    sampled = stats[(stats["q_n"] < stats["n"]) & (stats["n"] > 0)]
+    if sampled.empty:
+        return None
+    groups = [
+        f"{names.get(int(s), s)} ({sampled.loc[sampled['segment_id'] == s, 'n'].max():,} customers)"
+        for s in dict.fromkeys(sampled["segment_id"])
+    ]
+    where = "The median and quartiles in the table and the box plots" if table_sampled else "The box plots"
+    return html.P(
+        f"{where} of {', '.join(groups)} come from an evenly spaced sample of about "
+        f"{int(sampled['q_n'].max()):,} customers each; counts, means, minima and maxima use every customer.",
+        className="small text-muted mb-0",
+    )
+
+
 def segment_cards(
     segs: pd.DataFrame,
     chosen: Sequence[int],

@@ -269,7 +269,10 @@ def render(sel: Selection, segs: pd.DataFrame) -> dict[str, Any]:
         )
     return {
         "scope": compare_view.scope_line(scope),
-        "table": compare_view.profile_table(prof, series, names, features, profiles.category_tops(scope)),
+        "table": [
+            compare_view.profile_table(prof, series, names, features, profiles.category_tops(scope)),
+            compare_view.sample_note(stats, names, table_sampled=not scope.is_default()),
+        ],
         "radar": figures.profile_radar(profiles.normalise(prof), names, features),
         "boxes": figures.profile_boxes(stats, names, features),
         "cards": cards,

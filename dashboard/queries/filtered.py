@@ -89,9 +89,10 @@ _CONDITIONS: tuple[tuple[str, str], ...] = (
 )
 
 
-def cte(f: Filters, rows: bool = True) -> str:
+def cte(f: Filters, rows: bool = True, row_ids: bool = False) -> str:
     """`WITH ... filtered AS (...)` for f: its run's customers that pass its filters. rows=True adds the
-    columns a list shows (segment_name, list_reason, action); aggregates leave them out (no join)."""
+    columns a list shows (segment_name, list_reason, action); aggregates leave them out (no join).
+    row_ids=True adds `row_id`, the stored row's number (systematic samples)."""
     params = f.params()
     conditions = [c for key, c in _CONDITIONS if params[key] is not None and params[key] is not False]
     if params["country_codes"] is not None:  # the run's codes: the same countries, compared as integers
@@ -104,6 +105,7 @@ def cte(f: Filters, rows: bool = True) -> str:
         "\nWITH"
         + (_AT_RISK_CTES if at_risk else "")
         + "\nfiltered AS (\n    SELECT c.*"
+        + (", c.rowid AS row_id" if row_ids else "")
         + columns
         + "\n    WHERE c.run_id = $run_id"
         + where

@@ -16,6 +16,7 @@ import pandas as pd
 
 from dashboard import queries
 from dashboard.filters import Filters, as_filters
+from dashboard.queries import feature_stats as stats_query
 from dashboard.queries import result_cache
 from dashboard.queries.filtered import allowed, cte
 from segmentation.config import TRANSACTION_FEATURES
@@ -27,32 +28,6 @@ TOP_COUNTRIES_MAX = 10
 FEATURE_COLUMNS: tuple[str, ...] = TRANSACTION_FEATURES
 # Classic RFM groups in their usual order (best first); others follow alphabetically.
 RFM_ORDER: tuple[str, ...] = RFM_GROUPS
-
-# Each filtered customer's feature values as one list with the names beside it: the fixed columns for a
-# sales-lines run, the stored `features` array (named by runs.features) for a customer-table run. Static
-# text that follows cte(f) (its $params plus $columns), so one CTE serves every feature and filter.
-_LONG = """, run AS (
-    SELECT mode, features AS names FROM seg.runs WHERE id = $run_id
-),
-wide AS (
-    SELECT c.segment_id,
-           list_concat(CASE WHEN run.mode = 'customers' THEN run.names ELSE $columns END,
-                       $attribute_names::VARCHAR[], $derived_names::VARCHAR[]) AS names,
-           list_concat(CASE WHEN run.mode = 'customers' THEN c.features
-                ELSE [c.recency_days::DOUBLE, c.frequency::DOUBLE, c.monetary::DOUBLE, c.quantity::DOUBLE,
-                      c.avg_basket_value::DOUBLE, c.tenure_days::DOUBLE, c.distinct_products::DOUBLE,
-                      c.return_rate::DOUBLE] END,
-                       -- the numeric attributes (--attributes; NULLs for a customer without a row),
-                       -- then a sales run's derived features (--feature), from the model's inputs
-                       coalesce(c.attr_numbers, list_transform($attribute_names::VARCHAR[],
-                                                               lambda x: NULL::DOUBLE)),
-                       list_select(c.features, $derived_positions::INTEGER[])) AS vals
-    FROM filtered AS c, run
-),
-long AS (
-    SELECT segment_id, unnest(names) AS feature, unnest(vals) AS v FROM wide
-)
-"""
 
 
 def _ids(segment_ids: Iterable[int]) -> list[int]:
@@ -117,61 +92,18 @@ def _select(stats: pd.DataFrame, population: bool, columns: tuple[str, ...]) -> 
 
 
 PROFILE_COLUMNS = ("segment_id", "feature", "mean", "median", "p25", "p75", "min", "max")
-BOX_COLUMNS = ("segment_id", "feature", "n", "mean", "p05", "p25", "median", "p75", "p95")
+BOX_COLUMNS = ("segment_id", "feature", "n", "mean", "p05", "p25", "median", "p75", "p95", "q_n")
 
 
 def feature_stats(run: int | Filters, segment_ids: Iterable[int], population: bool) -> pd.DataFrame:
     """Per segment (and the population, -1, when asked) and feature of the (filtered) customers: n, mean,
-    min, max and the 5th, 25th, 50th, 75th and 95th percentiles. One query serves both the Compare table's
-    profiles and its box plots (each percentile list sorts the values once; two queries sorted them twice)."""
+    min, max and the 5th, 25th, 50th, 75th and 95th percentiles (q_n: how many values those came from, fewer
+    than n for a group over feature_stats.QUANTILE_SAMPLE customers). Serves the Compare table's profiles
+    and its box plots."""
     f = as_filters(run)
     ids = _ids(segment_ids)
     key = {**f.params(), "ids": ids, "population": bool(population)}
-    return result_cache.memo("feature_stats", key, lambda: _feature_stats(f, ids, population))
-
-
-def _feature_stats(f: Filters, ids: list[int], population: bool) -> pd.DataFrame:
-    return queries.fetch_df(
-        queries.sql(
-            cte(f, rows=False),
-            _LONG,
-            """, stats AS (
-            SELECT segment_id, feature, count(v) AS n, avg(v) AS mean, min(v) AS min, max(v) AS max,
-                   quantile_cont(v, [0.05, 0.25, 0.5, 0.75, 0.95]) AS q
-            FROM long WHERE list_contains($ids, segment_id) GROUP BY segment_id, feature
-            UNION ALL
-            SELECT -1, feature, count(v), avg(v), min(v), max(v),
-                   quantile_cont(v, [0.05, 0.25, 0.5, 0.75, 0.95])
-            FROM long WHERE $population GROUP BY feature
-        )
-        SELECT segment_id, feature, n, mean, min, max, q[1] AS p05, q[2] AS p25, q[3] AS median, q[4] AS p75,
-               q[5] AS p95
-        FROM stats ORDER BY segment_id, feature""",
-        ),
-        {
-            **f.params(),
-            "columns": list(FEATURE_COLUMNS),
-            "attribute_names": _attribute_names(f.run_id, "number"),
-            **_derived(f.run_id),
-            "ids": ids,
-            "population": bool(population),
-        },
-    )
-
-
-def _derived(run_id: int) -> dict[str, list]:
-    """A sales run's derived features (--feature): names and 1-based positions in runs.features; none for a
-    customer-table run, whose features list holds them already."""
-    row = queries.fetch_one("SELECT mode, features FROM seg.runs WHERE id = ?", [int(run_id)])
-    attributes = {a.name for a in allowed(run_id).attributes}
-    names: list[str] = []
-    positions: list[int] = []
-    if row is not None and row[0] != "customers":
-        for i, name in enumerate(row[1] or []):
-            if name not in FEATURE_COLUMNS and name not in attributes:
-                names.append(name)
-                positions.append(i + 1)
-    return {"derived_names": names, "derived_positions": positions}
+    return result_cache.memo("feature_stats", key, lambda: stats_query.feature_stats(f, ids, population))
 
 
 def _attribute_names(run_id: int, kind: str) -> list[str]:
@@ -258,7 +190,8 @@ def box_stats(run: int | Filters, segment_ids: Iterable[int], population: bool =
     """Box-plot quantiles per segment and feature, computed in DuckDB over the run's (filtered) customers.
 
     Columns: segment_id (-1 = population), feature, n, mean, p05, p25, median, p75, p95 (whiskers at the 5th
-    and 95th percentiles, so a few huge customers do not flatten the boxes). NULL values are skipped.
+    and 95th percentiles, so a few huge customers do not flatten the boxes), q_n (values the percentiles
+    came from). NULL values are skipped.
     """
     return _select(feature_stats(run, segment_ids, population), population, BOX_COLUMNS)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from decimal import Decimal
@@ -166,6 +167,27 @@ def test_pcm004_compare_callback_redraws_for_a_valid_selection(
     value, options, table, radar, boxes, cards, url = _update(pages, [1, 3], True, 1)
     assert "Everyone" in as_json(table) and url["query"].endswith("vs=everyone")
     assert "Everyone" in {t.name for t in boxes.data}
+
+
+def test_pcm004b_compare_says_when_percentiles_come_from_a_sample(
+    pages: dict[str, ModuleType], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exact percentiles: no note. Groups over QUANTILE_SAMPLE customers: one line names them and where
+    the sample shows (box plots only without filters: the table's percentiles are the run's stored ones)."""
+    from dashboard.queries import feature_stats, result_cache
+
+    result_cache.clear()
+    assert "evenly spaced sample" not in as_json(_update(pages, [1, 3], True, 1)[2])
+    monkeypatch.setattr(feature_stats, "QUANTILE_SAMPLE", 40)
+    result_cache.clear()
+    table = as_json(_update(pages, [1, 3], True, 1)[2])
+    note = table[table.find("The box plots") :][:300]
+    assert re.search(
+        r"The box plots of .*Everyone \(268 customers\).* an evenly spaced sample of about 3\d "
+        r"customers each; counts, means, minima and maxima use every customer",
+        note,
+    ), note
+    result_cache.clear()
 
 
 @pytest.mark.parametrize("segments", [*HOSTILE, list(range(50)), [str(i) for i in range(50)], []])

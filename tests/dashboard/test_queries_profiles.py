@@ -212,3 +212,40 @@ def test_prof009_segments_carry_description_and_action(small: Path) -> None:
     assert [tuple(r) for r in got[["segment_id", "name", "description", "action", "size"]].to_numpy()] == [
         tuple(e) for e in expected
     ]
+
+
+def test_prof011_large_groups_take_percentiles_from_an_evenly_spaced_sample(
+    small: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past QUANTILE_SAMPLE customers a group's percentiles come from every k-th stored row (k = size over
+    the limit, rounded up); counts, means, min and max stay exact. Checked with numpy on the stored rows."""
+    from dashboard.queries import feature_stats, result_cache
+
+    monkeypatch.setattr(feature_stats, "QUANTILE_SAMPLE", 40)
+    result_cache.clear()
+    with duckdb.connect(str(small), read_only=True) as con:
+        df = con.execute("SELECT rowid AS row_id, * FROM customers WHERE run_id = 1").df()
+    segs = sorted(df["segment_id"].unique())
+    got = profiles.box_stats(1, segs, population=True)
+    assert len(got) == (len(segs) + 1) * len(TRANSACTION_FEATURES)
+    for row in got.itertuples():
+        part = df if row.segment_id == -1 else df[df["segment_id"] == row.segment_id]
+        every = max(1, -(-len(part) // 40))
+        sample = part[part["row_id"] % every == 0]
+        v = part[row.feature].astype(float).dropna().to_numpy()
+        s = sample[row.feature].astype(float).dropna().to_numpy()
+        assert row.n == len(v) and row.mean == pytest.approx(v.mean()), row
+        assert row.q_n == len(s) and (row.q_n < row.n) == (every > 1), row
+        expected = np.quantile(s, [0.05, 0.25, 0.5, 0.75, 0.95])
+        assert [row.p05, row.p25, row.median, row.p75, row.p95] == pytest.approx(expected), row
+    assert (got["q_n"] < got["n"]).any()
+    full = profiles.feature_stats(1, segs, True)
+    assert full["min"].tolist() == pytest.approx(
+        [
+            (df if r.segment_id == -1 else df[df["segment_id"] == r.segment_id])[r.feature]
+            .astype(float)
+            .min()
+            for r in full.itertuples()
+        ]
+    )
+    result_cache.clear()
