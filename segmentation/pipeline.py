@@ -320,7 +320,7 @@ def _check_holdout(cfg: RunConfig, result: feat.FeatureResult, source: str) -> N
 
 def _duckdb_config(cfg: RunConfig, spill: str) -> dict[str, str | int | bool]:
     """The work connection: spills to the run's scratch folder, never loads or installs extensions; memory
-    from --memory-limit, else scratch.default_memory_limit() (a share of the machine's or cgroup's)."""
+    from --memory-limit, else scratch.run_memory_limit() (a share of the machine's, within the cgroup's)."""
     config: dict[str, str | int | bool] = {
         "temp_directory": spill,
         "autoinstall_known_extensions": False,
@@ -328,7 +328,7 @@ def _duckdb_config(cfg: RunConfig, spill: str) -> dict[str, str | int | bool]:
     }
     if cfg.threads:
         config["threads"] = cfg.threads
-    memory_limit = cfg.memory_limit or scratch.default_memory_limit()
+    memory_limit = cfg.memory_limit or scratch.run_memory_limit()
     if memory_limit:
         config["memory_limit"] = memory_limit
     return config

@@ -64,6 +64,12 @@ DUPLICATE_CUSTOMERS = "SELECT count(DISTINCT customer_id) FILTER (WHERE copies >
 # From here on customer_id and stock_key are whole numbers: keys into customer_keys and stock_keys, given
 # in the texts' sort order (so ordering by the key orders by the text). Every later grouping, window and
 # join compares 4-byte integers instead of strings; the texts come back only in what leaves DuckDB.
+# Exact duplicates are found in two steps instead of one GROUP BY over every column of every line (a hash
+# table of all lines that spilled past the memory limit): the hashes seen more than once, then only the lines
+# with such a hash grouped on every column. At 25M lines with 1.7 GiB: 7.3 s instead of 11.7 s, same rows.
+_LINE_COLUMNS = (
+    "invoice, stock_code, description, quantity, invoice_ts, unit_price, customer_id, country, line_total"
+)
 _ROW_RULES = """customer_id IS NOT NULL AND invoice_ts IS NOT NULL
       AND ($snapshot::DATE IS NULL OR invoice_ts < $snapshot::DATE)"""
 _DEDUPLICATE = (
@@ -78,12 +84,20 @@ SELECT stock_key, (row_number() OVER (ORDER BY stock_key))::INTEGER AS stock_ref
 FROM (SELECT DISTINCT coalesce(upper(trim(stock_code)), '') AS stock_key FROM lines WHERE @ROW_RULES)
 """,
     """
+CREATE OR REPLACE TEMP TABLE shared_hashes AS
+SELECT @LINE_HASH AS h FROM lines WHERE @ROW_RULES GROUP BY ALL HAVING count(*) > 1
+""",
+    """
 CREATE OR REPLACE TEMP TABLE dedup AS
 WITH d AS (
-    SELECT invoice, stock_code, description, quantity, invoice_ts, unit_price, customer_id, country,
-           line_total, min(rowid) AS first_row, count(*) AS copies
-    FROM lines
-    WHERE @ROW_RULES
+    -- a line whose hash no other line has is unique: it is its own first copy
+    SELECT @LINE_COLUMNS, rowid AS first_row, 1 AS copies
+    FROM lines WHERE @ROW_RULES AND @LINE_HASH NOT IN (SELECT h FROM shared_hashes)
+    UNION ALL
+    -- lines sharing a hash (copies, and the rare different lines whose hashes collide) are grouped on
+    -- every column, so only true copies merge
+    SELECT @LINE_COLUMNS, min(rowid) AS first_row, count(*) AS copies
+    FROM lines WHERE @ROW_RULES AND @LINE_HASH IN (SELECT h FROM shared_hashes)
     GROUP BY ALL
 )
 SELECT first_row AS line_id,
@@ -97,7 +111,9 @@ JOIN stock_keys s ON s.stock_key = coalesce(upper(trim(d.stock_code)), '')
 )
 # Statements run in order, each with the $snapshot parameter.
 DEDUPLICATE = tuple(
-    q.replace("@LINE_MONEY", LINE_MONEY)
+    q.replace("@LINE_HASH", "hash(@LINE_COLUMNS)")
+    .replace("@LINE_COLUMNS", _LINE_COLUMNS)
+    .replace("@LINE_MONEY", LINE_MONEY)
     .replace("@ROW_RULES", _ROW_RULES)
     .replace("@IS_RETURN", _IS_RETURN)
     .replace("@UNITS", _UNITS)

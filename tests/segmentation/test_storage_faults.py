@@ -285,6 +285,21 @@ def test_default_memory_limit_from_meminfo_and_cgroup(tmp_path: Path) -> None:
     assert scratch.default_memory_limit(tmp_path / "none", (tmp_path / "none2",)) is None
 
 
+def test_run_memory_limit_is_a_fourteenth_of_the_machine_within_the_cgroup(tmp_path: Path) -> None:
+    """A run's DuckDB default: 1/14 of physical memory, at least 1 GiB, at most 60% of the cgroup's."""
+    meminfo = tmp_path / "meminfo"
+    v2, v1 = tmp_path / "memory.max", tmp_path / "memory.limit_in_bytes"
+    v2.write_text("max\n")
+    meminfo.write_text(f"MemTotal:       {24 * 2**20} kB\n")  # 24 GiB
+    assert scratch.run_memory_limit(meminfo, (v2, v1)) == f"{24 * 1024 // 14}MiB"  # 1755MiB
+    meminfo.write_text(f"MemTotal:       {8 * 2**20} kB\n")  # 8 GiB: the 1 GiB floor
+    assert scratch.run_memory_limit(meminfo, (v2, v1)) == "1024MiB"
+    meminfo.write_text(f"MemTotal:       {64 * 2**20} kB\n")
+    v2.write_text(f"{2 * 2**30}\n")  # a container limited to 2 GiB: 60% of it
+    assert scratch.run_memory_limit(meminfo, (v2, v1)) == "1228MiB"
+    assert scratch.run_memory_limit(tmp_path / "none", (tmp_path / "none2",)) is None
+
+
 def test_a_run_connection_gets_the_default_memory_limit_on_this_machine(tmp_path: Path) -> None:
     total = next(
         int(line.split()[1]) * 1024 for line in open("/proc/meminfo") if line.startswith("MemTotal:")
@@ -294,7 +309,8 @@ def test_a_run_connection_gets_the_default_memory_limit_on_this_machine(tmp_path
         text = Path(path).read_text().strip() if Path(path).exists() else "max"
         if text != "max" and int(text) < 2**60:
             limits.append(int(text))
-    expected = f"{int(min(limits) * 0.6) // 2**20}MiB"
+    cap = int(min(limits) * 0.6) // 2**20
+    expected = f"{min(max(2**30, int(total / 14)) // 2**20, cap)}MiB"
     config = pipeline._duckdb_config(RunConfig(inputs=()), str(tmp_path))
     assert config["memory_limit"] == expected
     with duckdb.connect(config=config) as con:
