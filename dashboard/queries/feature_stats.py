@@ -63,10 +63,10 @@ def feature_stats(f: Filters, ids: list[int], population: bool) -> pd.DataFrame:
     if not exact:
         return pd.DataFrame(columns=list(COLUMNS))
     sizes = {int(r[0]): int(r[1]) for r in exact}
-    every = [_every(sizes.get(i, 0)) for i in ids]
+    every = [sample_every(sizes.get(i, 0)) for i in ids]
     sampled = queries.fetch_all(
         queries.sql(cte(f, rows=False, row_ids=True), _sampled(cols)),
-        {**params, "every": every or [1], "every_all": _every(sizes.get(POPULATION, 0))},
+        {**params, "every": every or [1], "every_all": sample_every(sizes.get(POPULATION, 0))},
     )
     quantiles = {int(r[0]): r[2:] for r in sampled}
     rows = []
@@ -85,7 +85,7 @@ def feature_stats(f: Filters, ids: list[int], population: bool) -> pd.DataFrame:
     return out.sort_values(["segment_id", "feature"], kind="stable").reset_index(drop=True)
 
 
-def _every(size: int) -> int:
+def sample_every(size: int) -> int:
     """Take every k-th customer of a group of `size` so at most QUANTILE_SAMPLE remain (1: all of them)."""
     return max(1, math.ceil(size / QUANTILE_SAMPLE))
 

@@ -14,7 +14,7 @@ import pandas as pd
 
 from dashboard import queries
 from dashboard.filters import Filters, as_filters
-from dashboard.queries import profiles
+from dashboard.queries import feature_stats, profiles
 from dashboard.queries.filtered import SAMPLE_MAX, cte
 
 BINS_MAX = 60
@@ -190,42 +190,33 @@ class Histogram:
         return [self.lo + i * width for i in range(self.bins + 1)]
 
 
-# One feature's value per customer: a fixed column chosen by $column (sales-lines run) or the stored
-# features array at $idx (customer-table run). No identifier comes from outside this text.
+# One feature's value per customer (with its stored row's number, for the sampled range): a fixed column of
+# a sales-lines run or the stored features array at $idx (customer-table run). The expression is chosen in
+# Python from this table of constants, so the scan reads one column; no identifier comes from outside.
+_VALUE_EXPRESSIONS: dict[str, str] = {column: f"{column}::DOUBLE" for column in profiles.FEATURE_COLUMNS}
 _VALUE = """, vals AS (
-    SELECT segment_id,
-           CASE WHEN $idx IS NOT NULL THEN features[$idx]
-                WHEN $column = 'recency_days' THEN recency_days::DOUBLE
-                WHEN $column = 'frequency' THEN frequency::DOUBLE
-                WHEN $column = 'monetary' THEN monetary::DOUBLE
-                WHEN $column = 'quantity' THEN quantity::DOUBLE
-                WHEN $column = 'avg_basket_value' THEN avg_basket_value::DOUBLE
-                WHEN $column = 'tenure_days' THEN tenure_days::DOUBLE
-                WHEN $column = 'distinct_products' THEN distinct_products::DOUBLE
-                WHEN $column = 'return_rate' THEN return_rate::DOUBLE
-           END AS v
-    FROM filtered
+    SELECT segment_id, row_id, @EXPR AS v FROM filtered
 )
 """
 
 
-def _source(f: Filters, feature: str) -> dict[str, Any] | None:
-    """The bound parameters that select `feature` of the filtered customers in cte(f) + _VALUE, or
-    None if the run has no such feature."""
+def _source(f: Filters, feature: str) -> tuple[str, dict[str, Any]] | None:
+    """The value expression of `feature` and the bound parameters that select it from the filtered
+    customers in cte(f) + _VALUE, or None if the run has no such feature."""
     run_id = f.run_id
     if not isinstance(feature, str) or feature not in profiles.features(run_id):
         return None
-    row = queries.fetch_one("SELECT mode, features FROM seg.runs WHERE id = ?", [int(run_id)])
-    if row is None:
+    row = queries.fetch_all("SELECT mode, features FROM seg.runs WHERE id = ?", [int(run_id)])
+    if not row:
         return None
-    mode, names = row[0], list(row[1] or ())
+    mode, names = row[0][0], list(row[0][1] or ())
     if mode == "customers":
         if feature not in names:
             return None
-        return {**f.params(), "idx": names.index(feature) + 1, "column": None}
-    if feature not in profiles.FEATURE_COLUMNS:
+        return "features[$idx]", {**f.params(), "idx": names.index(feature) + 1}
+    if feature not in _VALUE_EXPRESSIONS:
         return None
-    return {**f.params(), "idx": None, "column": feature}
+    return _VALUE_EXPRESSIONS[feature], dict(f.params())
 
 
 def histogram(run: int | Filters, feature: str, bins: int = 30, clip: bool = True) -> Histogram | None:
@@ -233,50 +224,48 @@ def histogram(run: int | Filters, feature: str, bins: int = 30, clip: bool = Tru
     DuckDB (None: unknown feature).
 
     With clip, the range is the 1st to 99th percentile and the tails fall into the end bins, so one
-    huge customer does not squeeze everyone else into a single bar.
+    huge customer does not squeeze everyone else into a single bar. The percentiles only place the bins:
+    past feature_stats.QUANTILE_SAMPLE customers they come from an evenly spaced sample of them (every
+    k-th stored row); min, max and every count are exact.
     """
     f = as_filters(run)
-    params = _source(f, feature)
-    if params is None:
+    source = _source(f, feature)
+    if source is None:
         return None
+    expression, params = source
+    values = cte(f, rows=False, row_ids=True) + _VALUE.replace("@EXPR", expression)
     bins = min(max(int(bins), 1), BINS_MAX)
-    bounds = queries.fetch_one(
-        queries.sql(
-            cte(f, rows=False),
-            _VALUE,
-            """SELECT min(v), max(v), quantile_cont(v, 0.01), quantile_cont(v, 0.99),
-                      count(*) FILTER (WHERE v IS NULL) FROM vals""",
-        ),
-        params,
+    ((n, missing),) = queries.fetch_all(
+        queries.sql(values, "SELECT count(v), count(*) FILTER (WHERE v IS NULL) FROM vals"), params
     )
-    assert bounds is not None
-    vmin, vmax, q01, q99, missing = bounds
+    ((vmin, vmax, q),) = queries.fetch_all(
+        queries.sql(
+            values,
+            """SELECT min(v), max(v), quantile_cont(v, [0.01, 0.99]) FILTER (WHERE row_id % $every = 0)
+               FROM vals""",
+        ),
+        {**params, "every": feature_stats.sample_every(int(n))},
+    )
     empty = pd.DataFrame({"bin": [], "segment_id": [], "customers": []})
     if vmin is None:
         return Histogram(feature, None, None, bins, False, 0, 0, int(missing or 0), empty)
+    q01, q99 = (q[0], q[1]) if q is not None else (vmin, vmax)
     lo, hi = (float(q01), float(q99)) if clip and q99 > q01 else (float(vmin), float(vmax))
     clipped = (lo, hi) != (float(vmin), float(vmax))
     if hi <= lo:
         hi = lo + 1.0
     counts = queries.fetch_df(
         queries.sql(
-            cte(f, rows=False),
-            _VALUE,
+            values,
             """SELECT least(greatest(floor((v - $lo) / ($hi - $lo) * $bins), 0), $bins - 1)::INTEGER AS bin,
-                      segment_id, count(*) AS customers
+                      segment_id, count(*) AS customers,
+                      count(*) FILTER (WHERE v < $lo) AS below, count(*) FILTER (WHERE v > $hi) AS above
                FROM vals WHERE v IS NOT NULL GROUP BY ALL ORDER BY bin, segment_id""",
         ),
         {**params, "lo": lo, "hi": hi, "bins": bins},
     )
-    tails = queries.fetch_one(
-        queries.sql(
-            cte(f, rows=False),
-            _VALUE,
-            "SELECT count(*) FILTER (WHERE v < $lo), count(*) FILTER (WHERE v > $hi) FROM vals",
-        ),
-        {**params, "lo": lo, "hi": hi},
-    )
-    below, above = (int(tails[0]), int(tails[1])) if tails else (0, 0)
+    below, above = int(counts["below"].sum()), int(counts["above"].sum())
+    counts = counts[["bin", "segment_id", "customers"]]
     return Histogram(feature, lo, hi, bins, clipped, below, above, int(missing or 0), counts)
 
 

@@ -24,8 +24,11 @@ COLUMNS = {
 }
 
 
-def pandas_bins(frame: pd.DataFrame, bins: int) -> pd.DataFrame:
-    """The histogram rules, done independently: 1st..99th percentile range, tails in the end bins."""
+def pandas_bins(
+    frame: pd.DataFrame, bins: int, money_range: tuple[float, float] | None = None
+) -> pd.DataFrame:
+    """The histogram rules, done independently: 1st..99th percentile range (revenue's given, when it is
+    computed from a sample), tails in the end bins."""
     out = []
     for feature, column in COLUMNS.items():
         part = frame[frame[column].notna()]
@@ -34,6 +37,8 @@ def pandas_bins(frame: pd.DataFrame, bins: int) -> pd.DataFrame:
         v = part[column].astype(float)
         whole = feature != "monetary"
         lo, hi = np.quantile(v, 0.01), np.quantile(v, 0.99)
+        if not whole and money_range is not None:
+            lo, hi = money_range
         if whole:
             lo, hi = np.floor(lo), np.ceil(hi)
             width = max(np.ceil((hi - lo + 1) / bins), 1.0)
@@ -74,6 +79,37 @@ def test_cus001_histograms_match_pandas(
     for feature, column in COLUMNS.items():
         assert got[got["feature"] == feature]["customers"].sum() == frame[column].notna().sum()
     assert got["bin"].between(0, 19).all()
+
+
+def test_cus001b_revenue_range_of_many_customers_from_an_evenly_spaced_sample(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past QUANTILE_SAMPLE customers revenue's binned 1st..99th percentile range comes from every k-th stored
+    row; every bin's count stays exact (pandas over all the customers with that range)."""
+    from dashboard.queries import feature_stats, result_cache
+
+    monkeypatch.setattr(feature_stats, "QUANTILE_SAMPLE", 40)
+    result_cache.clear()
+    with duckdb.connect(str(db), read_only=True) as con:
+        frame = con.execute("SELECT rowid AS row_id, * FROM customers WHERE run_id = 1").df()
+    money = frame["monetary"].dropna()
+    every = -(-len(money) // 40)
+    sample = frame.loc[(frame["row_id"] % every == 0) & frame["monetary"].notna(), "monetary"].astype(float)
+    assert every > 1 and 0 < len(sample) < len(money)
+    lo, hi = np.quantile(sample, 0.01), np.quantile(sample, 0.99)
+    got = distributions.histograms(Filters(run_id=1, segment_names=()), bins=20)
+    revenue = got[got["feature"] == "monetary"]
+    assert revenue["lo"].iloc[0] == pytest.approx(lo) and revenue["width"].iloc[0] == pytest.approx(
+        (hi - lo) / 20
+    )
+    assert revenue["vmin"].iloc[0] == pytest.approx(money.astype(float).min())
+    expected = pandas_bins(frame, 20, money_range=(lo, hi))
+    merged = got[["feature", "segment_id", "bin", "customers"]].merge(
+        expected, on=["feature", "segment_id", "bin"], how="outer", suffixes=("", "_pd")
+    )
+    assert len(merged) == len(got) == len(expected)
+    assert (merged["customers"] == merged["customers_pd"]).all()
+    result_cache.clear()
 
 
 def test_cus002_histograms_of_an_empty_selection_and_equal_values(db: Path) -> None:

@@ -113,6 +113,27 @@ def test_mod004_histogram_equals_numpy(small: Path, feature: str) -> None:
     assert len(hist.edges()) == 21 and hist.edges()[0] == pytest.approx(hist.lo)
 
 
+def test_mod004b_histogram_range_of_many_customers_from_an_evenly_spaced_sample(
+    small: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past QUANTILE_SAMPLE customers the clipped range's percentiles come from every k-th stored row;
+    the tails and every bin's count stay exact (numpy over all the customers)."""
+    from dashboard.queries import feature_stats
+
+    monkeypatch.setattr(feature_stats, "QUANTILE_SAMPLE", 40)
+    with duckdb.connect(str(small), read_only=True) as con:
+        df = con.execute("SELECT rowid AS row_id, * FROM customers WHERE run_id = 1").df()
+    v = df["monetary"].astype(float).to_numpy()
+    every = -(-len(v) // 40)
+    lo, hi = np.quantile(v[df["row_id"].to_numpy() % every == 0], [0.01, 0.99])
+    hist = mq.histogram(1, "monetary", bins=20)
+    assert hist is not None and every > 1
+    assert (hist.lo, hist.hi) == pytest.approx((lo, hi))
+    assert hist.below == int((v < lo).sum()) and hist.above == int((v > hi).sum())
+    got = {(int(r.bin), int(r.segment_id)): int(r.customers) for r in hist.counts.itertuples()}
+    assert got == reference_counts(v, df["segment_id"].to_numpy(), hist.lo, hist.hi, 20)
+
+
 def test_mod005_histogram_without_clipping_spans_min_to_max(small: Path) -> None:
     df = stored(small)
     hist = mq.histogram(1, "monetary", bins=10, clip=False)
