@@ -4,6 +4,7 @@ centroids ("why this segment"). The PCA scatters are in figures.pca."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,7 @@ from dashboard.figures.common import (
     feature_label,
     id_colors,
     plain,
+    plain_figure,
     segment_colors,
     segment_label,
     styled,
@@ -29,28 +31,31 @@ def radar_label(feature: str) -> str:
     return label + "<br>(inverted)" if feature in LOWER_IS_BETTER else label
 
 
-def profile_radar(scores: pd.DataFrame, names: dict[int, str], features: list[str]) -> go.Figure:
+def profile_radar(
+    scores: pd.DataFrame, names: dict[int, str], features: list[str]
+) -> dict[str, Any] | go.Figure:
     """A radar of each segment's median as a robust z-score (profiles.normalise); the population is 0.
 
     Outward is always better: features where lower is better (LOWER_IS_BETTER: recency, return rate) are
     drawn with the score's sign flipped and say so in their label. Values are shown clipped to +-3
-    population IQRs; the hover gives the (drawn) score and the real medians.
+    population IQRs; the hover gives the (drawn) score and the real medians. A plain figure dict
+    (common.plain_figure): every Compare change redraws it.
     """
     if scores.empty:
         return empty_figure("Pick segments to compare.")
     theta = [radar_label(f) for f in features] + [radar_label(features[0])]
     sign = pd.Series([-1.0 if f in LOWER_IS_BETTER else 1.0 for f in features], index=features)
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatterpolar(
-            r=[0.0] * len(theta),
-            theta=theta,
-            mode="lines",
-            name="Everyone (0)",
-            line={"color": POPULATION_COLOR, "dash": "dash", "width": 1.5},
-            hoverinfo="skip",
-        )
-    )
+    data: list[dict[str, Any]] = [
+        {
+            "type": "scatterpolar",
+            "r": [0.0] * len(theta),
+            "theta": theta,
+            "mode": "lines",
+            "name": "Everyone (0)",
+            "line": {"color": POPULATION_COLOR, "dash": "dash", "width": 1.5},
+            "hoverinfo": "skip",
+        }
+    ]
     biggest = 1.0
     colors = id_colors(names, scores["segment_id"])
     for segment_id, part in scores.groupby("segment_id", sort=True):
@@ -58,37 +63,46 @@ def profile_radar(scores: pd.DataFrame, names: dict[int, str], features: list[st
         raw = part["score"].astype(float) * sign
         shown = raw.clip(-3, 3)
         biggest = max(biggest, float(shown.abs().max(skipna=True) or 0))
-        custom = np.column_stack([raw.round(2), part["median"], part["population_median"]])
-        fig.add_trace(
-            go.Scatterpolar(
-                r=[*shown.fillna(0), float(shown.fillna(0).iloc[0])],
-                theta=theta,
-                customdata=np.vstack([custom, custom[:1]]),
-                mode="lines+markers",
-                fill="toself",
-                opacity=0.75,
-                name=plain(segment_label(names, segment_id)),
-                line={"color": colors[int(segment_id)], "width": 2},
-                hovertemplate="%{theta}: %{customdata[0]} IQR from everyone (outward = better)<br>median "
+        custom = [
+            [_json_number(v) for v in row]
+            for row in zip(raw.round(2), part["median"], part["population_median"], strict=True)
+        ]
+        r = [float(v) for v in shown.fillna(0)]
+        data.append(
+            {
+                "type": "scatterpolar",
+                "r": [*r, r[0]],
+                "theta": theta,
+                "customdata": [*custom, custom[0]],
+                "mode": "lines+markers",
+                "fill": "toself",
+                "opacity": 0.75,
+                "name": plain(segment_label(names, segment_id)),
+                "line": {"color": colors[int(segment_id)], "width": 2},
+                "hovertemplate": "%{theta}: %{customdata[0]} IQR from everyone (outward = better)<br>median "
                 "%{customdata[1]:,.4~g} vs %{customdata[2]:,.4~g}<extra></extra>",
-            )
+            }
         )
     span = float(np.ceil(biggest * 2) / 2)
+    annotations = []
     if any(f in LOWER_IS_BETTER for f in features):
-        fig.add_annotation(
-            text="Outward = better than everyone<br>(on inverted axes, lower is better)",
-            x=0.5,  # centred over the radar, in two lines: it fits a phone's or a half-width card
-            y=1,
-            yshift=30,  # above the top axis label
-            xref="paper",
-            yref="paper",
-            xanchor="center",
-            yanchor="bottom",
-            showarrow=False,
-            font={"size": 11, "color": "#6c757d"},
+        annotations.append(
+            {
+                "text": "Outward = better than everyone<br>(on inverted axes, lower is better)",
+                "x": 0.5,  # centred over the radar, in two lines: it fits a phone's or a half-width card
+                "y": 1,
+                "yshift": 30,  # above the top axis label
+                "xref": "paper",
+                "yref": "paper",
+                "xanchor": "center",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"size": 11, "color": "#6c757d"},
+            }
         )
-    fig.update_layout(
-        polar={
+    layout = {
+        "annotations": annotations,
+        "polar": {
             "radialaxis": {
                 "range": [-span, span],
                 "dtick": 1,
@@ -98,10 +112,16 @@ def profile_radar(scores: pd.DataFrame, names: dict[int, str], features: list[st
             "angularaxis": {"gridcolor": "#dee2e6"},
             "bgcolor": "rgba(0,0,0,0)",
         },
-        legend={"orientation": "h", "yanchor": "top", "y": -0.08, "xanchor": "center", "x": 0.5},
-        margin={"l": 120, "r": 120, "t": 80, "b": 40},  # room for the longest axis labels (Frequency)
-    )
-    return styled(fig, height=460)
+        "legend": {"orientation": "h", "yanchor": "top", "y": -0.08, "xanchor": "center", "x": 0.5},
+        "margin": {"l": 120, "r": 120, "t": 80, "b": 40},  # room for the longest axis labels (Frequency)
+    }
+    return plain_figure(data, layout, height=460)
+
+
+def _json_number(value: Any) -> float | None:
+    """A number for a plain figure's JSON: None for a missing one (NaN is not JSON)."""
+    number = float(value) if value is not None else float("nan")
+    return None if number != number else number
 
 
 SWEEP_PANELS: tuple[tuple[str, str], ...] = (

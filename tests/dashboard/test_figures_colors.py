@@ -154,7 +154,7 @@ def _radar(names: Mapping[int, str]) -> dict[str, str]:
             for f in features
         ]
     )
-    return _by_trace_name(figures.profile_radar(scores, dict(names), features))
+    return _by_trace_name(go.Figure(figures.profile_radar(scores, dict(names), features)))
 
 
 def _boxes(names: Mapping[int, str]) -> dict[str, str]:
@@ -173,7 +173,7 @@ def _boxes(names: Mapping[int, str]) -> dict[str, str]:
             for i in names
         ]
     )
-    return _by_trace_name(figures.profile_boxes(stats, dict(names), ["monetary"]))
+    return _by_trace_name(go.Figure(figures.profile_boxes(stats, dict(names), ["monetary"])))  # validates
 
 
 def _feature_histogram(names: Mapping[int, str]) -> dict[str, str]:

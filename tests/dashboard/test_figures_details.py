@@ -36,7 +36,7 @@ def radar_scores(recency: float, frequency: float, returns: float) -> pd.DataFra
 def test_radar_draws_lower_is_better_features_inverted() -> None:
     features = ["recency_days", "frequency", "return_rate"]
     # recent (fewer days than everyone), frequent and rarely returning: better on all three
-    fig = figures.profile_radar(radar_scores(-1.5, 2.0, -0.5), {0: "Champions"}, features)
+    fig = go.Figure(figures.profile_radar(radar_scores(-1.5, 2.0, -0.5), {0: "Champions"}, features))
     segment = next(t for t in fig.data if t.name == "Champions")
     assert list(segment.r) == [1.5, 2.0, 0.5, 1.5]  # all outward; the loop closes on the first
     assert list(segment.theta[:3]) == [
@@ -48,13 +48,13 @@ def test_radar_draws_lower_is_better_features_inverted() -> None:
     assert "outward = better" in segment.hovertemplate
     assert any("Outward = better" in a.text for a in fig.layout.annotations)
     # a lapsed segment points inward on recency
-    lapsed = figures.profile_radar(radar_scores(2.0, 0.0, 0.0), {0: "Dormant"}, features)
+    lapsed = go.Figure(figures.profile_radar(radar_scores(2.0, 0.0, 0.0), {0: "Dormant"}, features))
     assert next(t for t in lapsed.data if t.name == "Dormant").r[0] == -2.0
 
 
 def test_radar_without_inverted_features_says_nothing_about_inversion() -> None:
     scores = radar_scores(0, 1.0, 0).query("feature == 'frequency'")
-    fig = figures.profile_radar(scores, {0: "Loyal"}, ["frequency"])
+    fig = go.Figure(figures.profile_radar(scores, {0: "Loyal"}, ["frequency"]))
     assert next(t for t in fig.data if t.name == "Loyal").r[0] == 1.0
     assert not fig.layout.annotations
     assert figures.radar_label("monetary") == "Revenue"

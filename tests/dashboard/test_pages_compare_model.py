@@ -15,6 +15,7 @@ from typing import Any
 
 import dash
 import duckdb
+import plotly.graph_objects as go
 import pytest
 from flask.testing import FlaskClient
 
@@ -160,13 +161,14 @@ def test_pcm004_compare_callback_redraws_for_a_valid_selection(
     assert url == {"path": "/compare", "query": "run=1&segment=1&segment=3"}
     table_text = as_json(table)
     assert names[1] in table_text and names[3] in table_text and "Everyone" not in table_text
-    assert [t.name for t in radar.data][1:] == [names[1], names[3]]
+    assert [t.name for t in go.Figure(radar).data][1:] == [names[1], names[3]]
+    boxes = go.Figure(boxes)  # a plain figure dict: loading it validates every property
     assert {t.name for t in boxes.data} == {names[1], names[3]}
     assert len(cards.children) == 2
     assert not any(o["disabled"] for o in options)
     value, options, table, radar, boxes, cards, url = _update(pages, [1, 3], True, 1)
     assert "Everyone" in as_json(table) and url["query"].endswith("vs=everyone")
-    assert "Everyone" in {t.name for t in boxes.data}
+    assert "Everyone" in {t.name for t in go.Figure(boxes).data}
 
 
 def test_pcm004b_compare_says_when_percentiles_come_from_a_sample(
@@ -284,7 +286,7 @@ def test_pcm007_stored_names_are_plain_text_in_figures(
         (pca3d, "model-pca3d"),
         (model, "model-histogram"),
     ]:
-        figure = as_json(find(layout, graph_id).figure.to_plotly_json())
+        figure = as_json(go.Figure(find(layout, graph_id).figure).to_plotly_json())
         assert "<b>" not in figure and "<a " not in figure, graph_id
         assert escaped in figure, graph_id
     # Dash components get the stored text as a plain string child (React renders it as text).
