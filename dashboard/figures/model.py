@@ -132,55 +132,82 @@ SWEEP_PANELS: tuple[tuple[str, str], ...] = (
 )
 
 
-def k_sweep(df: pd.DataFrame, chosen_k: int | None) -> go.Figure:
-    """Four small line charts of the sweep's scores by k, the chosen k marked on each (star and line)."""
-    from plotly.subplots import make_subplots
-
+def k_sweep(df: pd.DataFrame, chosen_k: int | None) -> dict[str, Any] | go.Figure:
+    """Four small line charts of the sweep's scores by k, the chosen k marked on each (star and line). A
+    plain figure dict laid out as make_subplots would (common.plain_figure)."""
     if df.empty:
         return empty_figure("This run stores no k sweep.")
-    fig = make_subplots(
-        rows=2,
-        cols=2,
-        subplot_titles=[t for _, t in SWEEP_PANELS],
-        vertical_spacing=0.2,
-        horizontal_spacing=0.1,
-    )
-    for i, (column, _) in enumerate(SWEEP_PANELS):
-        row, col = i // 2 + 1, i % 2 + 1
-        fig.add_trace(
-            go.Scatter(
-                x=df["k"],
-                y=df[column],
-                mode="lines+markers",
-                name=column,
-                line={"color": PALETTE[0], "width": 2},
-                marker={"size": 7},
-                showlegend=False,
-                hovertemplate="k = %{x}: %{y:,.4~g}<extra></extra>",
-            ),
-            row=row,
-            col=col,
+    ks = [int(k) for k in df["k"].tolist()]
+    chosen = df[df["k"] == chosen_k]
+    layout: dict[str, Any] = {"annotations": [], "shapes": [], "margin": {"t": 70}}
+    data: list[dict[str, Any]] = []
+    width, height = (1 - 0.1) / 2, (1 - 0.2) / 2
+    for i, (column, title) in enumerate(SWEEP_PANELS):
+        row, col = divmod(i, 2)
+        suffix = str(i + 1) if i else ""
+        x0, top = col * (width + 0.1), 1 - row * (height + 0.2)
+        layout[f"xaxis{suffix}"] = {
+            "anchor": f"y{suffix}",
+            "domain": [x0, x0 + width],
+            "dtick": 1,
+            "title": {"text": "k"},
+        }
+        layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}", "domain": [max(top - height, 0.0), top]}
+        layout["annotations"].append(
+            {
+                "text": title,
+                "x": x0 + width / 2,
+                "y": top,
+                "xref": "paper",
+                "yref": "paper",
+                "xanchor": "center",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"size": 13},
+            }
         )
-        chosen = df[df["k"] == chosen_k]
+        axes = {"xaxis": f"x{suffix}", "yaxis": f"y{suffix}"}
+        data.append(
+            {
+                "type": "scatter",
+                "x": ks,
+                "y": [_json_number(v) for v in df[column].tolist()],
+                "mode": "lines+markers",
+                "name": column,
+                "line": {"color": PALETTE[0], "width": 2},
+                "marker": {"size": 7},
+                "showlegend": False,
+                "hovertemplate": "k = %{x}: %{y:,.4~g}<extra></extra>",
+                **axes,
+            }
+        )
         if not chosen.empty:
-            fig.add_trace(
-                go.Scatter(
-                    x=chosen["k"],
-                    y=chosen[column],
-                    mode="markers",
-                    name=f"chosen k = {chosen_k}",
-                    marker={"color": PALETTE[3], "size": 15, "symbol": "star"},
-                    showlegend=i == 0,
-                    hovertemplate="chosen k = %{x}: %{y:,.4~g}<extra></extra>",
-                ),
-                row=row,
-                col=col,
+            data.append(
+                {
+                    "type": "scatter",
+                    "x": [int(k) for k in chosen["k"].tolist()],
+                    "y": [_json_number(v) for v in chosen[column].tolist()],
+                    "mode": "markers",
+                    "name": f"chosen k = {chosen_k}",
+                    "marker": {"color": PALETTE[3], "size": 15, "symbol": "star"},
+                    "showlegend": i == 0,
+                    "hovertemplate": "chosen k = %{x}: %{y:,.4~g}<extra></extra>",
+                    **axes,
+                }
             )
-            fig.add_vline(x=chosen_k, line={"color": PALETTE[3], "dash": "dot", "width": 1}, row=row, col=col)
-    fig.update_xaxes(dtick=1, title_text="k")
-    fig.update_annotations(font={"size": 13})
-    fig.update_layout(margin={"t": 70})
-    return styled(fig, height=560)
+            layout["shapes"].append(
+                {
+                    "type": "line",
+                    "x0": chosen_k,
+                    "x1": chosen_k,
+                    "xref": f"x{suffix}",
+                    "y0": 0,
+                    "y1": 1,
+                    "yref": f"y{suffix} domain",
+                    "line": {"color": PALETTE[3], "dash": "dot", "width": 1},
+                }
+            )
+    return plain_figure(data, layout, height=560)
 
 
 def why_segment(

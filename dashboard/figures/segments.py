@@ -128,7 +128,7 @@ def profile_boxes(
         }
         layout[f"yaxis{suffix}"] = {
             "anchor": f"x{suffix}",
-            "domain": [top - height, top],
+            "domain": [max(top - height, 0.0), top],
             "tickfont": {"size": 10},
             **measures.axis_format(feature),
         }

@@ -142,7 +142,7 @@ def _pca(names: Mapping[int, str]) -> dict[str, str]:
             "is_outlier": [False] * len(ids),
         }
     )
-    return _by_trace_name(figures.pca_scatter(df, dims=2, names=names))
+    return _by_trace_name(go.Figure(figures.pca_scatter(df, dims=2, names=names)))
 
 
 def _radar(names: Mapping[int, str]) -> dict[str, str]:
@@ -194,7 +194,7 @@ def _explore_histograms(names: Mapping[int, str]) -> dict[str, str]:
 
 def _simulator(names: Mapping[int, str]) -> dict[str, str]:
     sample = pd.DataFrame({"segment_id": list(names), "pc1": [0.0] * len(names), "pc2": [0.0] * len(names)})
-    fig = figures.simulator_scatter(sample, dict(names), (0.0, 0.0), "#000000")
+    fig = go.Figure(figures.simulator_scatter(sample, dict(names), (0.0, 0.0), "#000000"))
     return {t.name: t.marker.color for t in fig.data[figures.SIMULATOR_POINT_TRACE + 1 :]}
 
 

@@ -177,10 +177,10 @@ def test_pca_scatters_use_the_titles() -> None:
         "PC2 (30% of variance: recency −, tenure +)",
         "PC3 (10% of variance: basket value +, recency +)",
     ]
-    flat = figures.pca_scatter(pca_sample(), dims=2, axis_titles=titles)
+    flat = go.Figure(figures.pca_scatter(pca_sample(), dims=2, axis_titles=titles))
     assert (flat.layout.xaxis.title.text, flat.layout.yaxis.title.text) == tuple(titles[:2])
     # in a turning 3-D scene long titles overlap: short ones on the axes, the full ones in a note below
-    cube = figures.pca_scatter(pca_sample(), dims=3, axis_titles=titles)
+    cube = go.Figure(figures.pca_scatter(pca_sample(), dims=3, axis_titles=titles))
     scene = cube.layout.scene
     assert [scene.xaxis.title.text, scene.yaxis.title.text, scene.zaxis.title.text] == [
         "PC1 (50%)",
@@ -188,11 +188,15 @@ def test_pca_scatters_use_the_titles() -> None:
         "PC3 (10%)",
     ]
     assert [a.text for a in cube.layout.annotations] == ["<br>".join(titles)]
-    sim = figures.simulator_scatter(pca_sample(), {0: "Loyal", 1: "New"}, (0.0, 0.0), "#000", titles)
+    sim = go.Figure(
+        figures.simulator_scatter(pca_sample(), {0: "Loyal", 1: "New"}, (0.0, 0.0), "#000", titles)
+    )
     assert sim.layout.xaxis.title.text == titles[0]
     # no titles given (or a run without explained variance): plain PCn
-    assert figures.pca_scatter(pca_sample(), dims=2).layout.xaxis.title.text == "PC1"
-    plain_cube = figures.pca_scatter(pca_sample(), dims=3, axis_titles=["PC1 (revenue +)", "PC2", "PC3"])
+    assert go.Figure(figures.pca_scatter(pca_sample(), dims=2)).layout.xaxis.title.text == "PC1"
+    plain_cube = go.Figure(
+        figures.pca_scatter(pca_sample(), dims=3, axis_titles=["PC1 (revenue +)", "PC2", "PC3"])
+    )
     assert plain_cube.layout.scene.xaxis.title.text == "PC1"
 
 

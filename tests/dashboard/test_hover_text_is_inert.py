@@ -31,7 +31,7 @@ def test_pca_hover_shows_ids_and_names_as_text() -> None:
         }
     )
     for dims in (2, 3):
-        fig = figures.pca_scatter(df, dims=dims, names={0: "<b>Loyal</b>", 1: "Promising"})
+        fig = go.Figure(figures.pca_scatter(df, dims=dims, names={0: "<b>Loyal</b>", 1: "Promising"}))
         for trace in fig.data:
             _no_markup(trace.customdata)
             _no_markup(trace.hovertemplate)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import dash
+import plotly.graph_objects as go
 import pytest
 from dash.exceptions import PreventUpdate
 
@@ -47,17 +48,17 @@ def test_the_button_draws_the_filtered_customers(
                 model.show_pca3d(clicks, "run=1")
         graph = model.show_pca3d(1, "run=1")
         assert graph.id == "model-pca3d"
-        assert {t.type for t in graph.figure.data} == {"scatter3d"}
-        assert sum(len(t.x) for t in graph.figure.data) == small_run[1].customers
+        assert {t.type for t in go.Figure(graph.figure).data} == {"scatter3d"}
+        assert sum(len(t.x) for t in go.Figure(graph.figure).data) == small_run[1].customers
         country = queries.fetch_all("SELECT country FROM seg.customers WHERE run_id = 1 LIMIT 1")[0][0]
         filtered = model.show_pca3d(2, f"run=1&country={country}")
         count = queries.fetch_all(
             "SELECT count(*) FROM seg.customers WHERE run_id = 1 AND country = ?", [country]
         )[0][0]
-        assert sum(len(t.x) for t in filtered.figure.data) == count < small_run[1].customers
+        assert sum(len(t.x) for t in go.Figure(filtered.figure).data) == count < small_run[1].customers
         for search in (EVIL, {"a": 1}, "x" * 30_000, None):  # junk: the run's customers, unfiltered
             junk = model.show_pca3d(1, search)
-            assert sum(len(t.x) for t in junk.figure.data) == small_run[1].customers
+            assert sum(len(t.x) for t in go.Figure(junk.figure).data) == small_run[1].customers
 
 
 def test_the_callback_over_http(small_app: dash.Dash) -> None:

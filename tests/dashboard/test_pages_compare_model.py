@@ -329,17 +329,17 @@ def test_pcm009_model_figures_mark_the_chosen_k_and_every_outlier(
 ) -> None:
     with small_app.server.test_request_context("/"), queries.using(small_run[0]):
         layout = dash.page_registry["dashboard.pages.model"]["layout"]()
-        sweep = find(layout, "model-sweep").figure
+        sweep = go.Figure(find(layout, "model-sweep").figure)
         stars = [t for t in sweep.data if t.marker.symbol == "star"]
         assert len(stars) == 4 and all(list(t.x) == [small_run[1].k] for t in stars)
-        pca2d = find(layout, "model-pca2d").figure
+        pca2d = go.Figure(find(layout, "model-pca2d").figure)
         outliers = [t for t in pca2d.data if t.name.startswith("Outliers")]
         assert len(outliers) == 1 and len(outliers[0].x) == small_run[1].outliers
         assert sum(len(t.x) for t in pca2d.data) == small_run[1].customers
         assert find(layout, "model-pca3d") is None  # drawn on request only
         pca3d = find(importlib.import_module("dashboard.pages.model").show_pca3d(1, "run=1"), "model-pca3d")
-        assert {t.type for t in pca3d.figure.data} == {"scatter3d"}
-        assert sum(len(t.x) for t in pca3d.figure.data) == small_run[1].customers
+        assert {t.type for t in go.Figure(pca3d.figure).data} == {"scatter3d"}
+        assert sum(len(t.x) for t in go.Figure(pca3d.figure).data) == small_run[1].customers
 
 
 @pytest.mark.parametrize("feature", [*HOSTILE, "monetary", "frequency"])
@@ -391,7 +391,7 @@ def test_pcm012_model_views_take_the_shared_filters(
     layout = dash.page_registry["dashboard.pages.model"]["layout"](run="1", country=country)
     text = as_json(layout)
     assert "Filtered customers" in text and f"Country: {country}" in text and "the whole run" in text
-    pca2d = find(layout, "model-pca2d").figure
+    pca2d = go.Figure(find(layout, "model-pca2d").figure)
     assert sum(len(t.x) for t in pca2d.data) == count
 
 
