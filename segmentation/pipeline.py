@@ -131,7 +131,10 @@ def _run(cfg: RunConfig, progress: Progress | None, work: Path) -> RunSummary:
     clock = PhaseClock()
     source = ", ".join(str(p) for p in cfg.inputs)
     spill = work / "spill"
-    con = duckdb.connect(config=_duckdb_config(cfg, str(spill)))
+    # a database file in the scratch folder, not memory: past the memory limit DuckDB then evicts the read
+    # lines' compressed blocks instead of spilling them (25M lines: cleaning 29 s instead of 44 s, peak about
+    # the same); the folder goes with the run
+    con = duckdb.connect(str(work / "work.duckdb"), config=_duckdb_config(cfg, str(spill)))
     # DuckDB's bar on long queries, only on a terminal (a redirected log would fill with bar redraws)
     con.execute("SET enable_progress_bar = ?", [cfg.progress and sys.stderr.isatty()])
     engine = contextlib.ExitStack()  # --engine spark: its session, ended with the run
