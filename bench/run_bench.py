@@ -4,7 +4,9 @@ For each size (input lines) it generates a seeded file once (cached in --work), 
 (`python -m segmentation.cli run FILE --quiet --timings`) and the peer (bench/peer_pandas.py) as separate
 processes, and prints wall time and peak RSS of each (measured from outside), ours' per-phase table, the
 ratios, and a summary against the targets. The peer is skipped where its time, scaled linearly from the
-last size it ran at, would exceed --peer-limit-seconds (and stopped if it actually runs past the limit).
+last size it ran at, would exceed --peer-limit-seconds (and stopped if it actually runs past the limit), or
+its peak memory, scaled the same way, would exceed the memory available; a peer that fails anyway (killed)
+is reported and the other figures still printed.
 On the 1M-line file (else the smallest size) ours is re-run at the peer's k and the assignments compared by
 adjusted Rand index.
 
@@ -78,9 +80,12 @@ def parse_size(text: str) -> int:
     return round(float(m[1]) * {"": 1, "k": 1_000, "m": 1_000_000}[m[2].lower()])
 
 
-def measure(cmd: list[str], work: Path, name: str, limit: float = 0) -> Measured:
+def measure(
+    cmd: list[str], work: Path, name: str, limit: float = 0, may_fail: bool = False
+) -> Measured | None:
     """Run cmd under a wrapper process that runs only it (so RUSAGE_CHILDREN is cmd's peak RSS); stop it
-    after `limit` seconds if limit > 0. Exits with the child's output if it fails."""
+    after `limit` seconds if limit > 0. Exits with the child's output if it fails, unless may_fail (the
+    peer): then it says so and returns None, so the figures of the other runs are still printed."""
     out, err = work / f"{name}.stdout", work / f"{name}.stderr"
     proc = subprocess.run(
         [sys.executable, "-c", _WRAPPER, str(limit), str(out), str(err), *cmd],
@@ -93,7 +98,12 @@ def measure(cmd: list[str], work: Path, name: str, limit: float = 0) -> Measured
     code, seconds, rss = proc.stdout.split()
     stdout, stderr = out.read_text(errors="replace"), err.read_text(errors="replace")
     if code not in ("0", "timeout"):
-        sys.exit(f"{' '.join(cmd)} failed (exit {code}):\n{stdout[-2000:]}\n{stderr[-3000:]}")
+        message = f"{' '.join(cmd)} failed (exit {code}):\n{stdout[-2000:]}\n{stderr[-3000:]}"
+        if not may_fail:
+            sys.exit(message)
+        killed = " (killed: on Linux usually the out-of-memory killer)" if code == "-9" else ""
+        print(f"  peer failed: exit {code}{killed} after {float(seconds):.0f} s", flush=True)
+        return None
     return Measured(float(seconds), float(rss), stdout, stderr, timed_out=code == "timeout")
 
 
@@ -128,6 +138,32 @@ def peer_skip_reason(last: tuple[int, float] | None, lines: int, limit: float, l
     if estimate is None or estimate <= limit:
         return None
     return f"peer skipped at {label} lines: estimated {estimate:,.0f} s > {limit:,.0f} s limit"
+
+
+def peer_memory_skip_reason(
+    last: tuple[int, float] | None, lines: int, available_mib: float | None, label: str
+) -> str | None:
+    """Why the peer is skipped at this size for memory: its last measured (lines, peak MiB) scaled linearly
+    by lines exceeds the memory available now (the kernel would kill it: at 25M lines it was, at 24 GB), or
+    None: run it."""
+    if last is None or available_mib is None:
+        return None
+    estimate = last[1] * lines / last[0]
+    if estimate <= available_mib:
+        return None
+    needed = f"estimated peak {estimate:,.0f} MiB > {available_mib:,.0f} MiB available"
+    return f"peer skipped at {label} lines: {needed}"
+
+
+def available_mib(meminfo: Path = Path("/proc/meminfo")) -> float | None:
+    """MemAvailable in MiB, None when it cannot be read (not Linux)."""
+    try:
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 def input_file(work: Path, lines: int, seed: int) -> tuple[Path, int, int, str]:
@@ -262,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     results: list[SizeResult] = []
     last_peer: tuple[int, float] | None = None
+    last_peer_peak: tuple[int, float] | None = None
     for requested in sorted(labels):
         label = labels[requested]
         source, lines, customers, how = input_file(args.work, requested, args.seed)
@@ -269,16 +306,22 @@ def main(argv: list[str] | None = None) -> int:
         ours = measure(
             fresh_ours_cmd(source, args.work / f"ours_{label}.duckdb", args.seed), args.work, f"ours_{label}"
         )
+        assert ours is not None  # ours may not fail: measure exits
         r = SizeResult(label, requested, source, lines, customers, ours, parse_phases(ours.stderr))
-        skip = peer_skip_reason(last_peer, lines, args.peer_limit_seconds, label)
+        skip = peer_skip_reason(last_peer, lines, args.peer_limit_seconds, label) or peer_memory_skip_reason(
+            last_peer_peak, lines, available_mib(), label
+        )
         if args.skip_peer:
             r.peer_note = "peer skipped (--skip-peer)"
         elif skip:
             r.peer_note = skip
         else:
             peer_cmd = [sys.executable, str(PEER), str(source), str(args.work / f"peer_{label}.csv")]
-            r.peer = measure(peer_cmd, args.work, f"peer_{label}", args.peer_limit_seconds)
-            last_peer = (lines, r.peer.seconds)
+            r.peer = measure(peer_cmd, args.work, f"peer_{label}", args.peer_limit_seconds, may_fail=True)
+            if r.peer is None:
+                r.peer_note = f"peer failed at {label} lines (see above)"
+            else:
+                last_peer, last_peer_peak = (lines, r.peer.seconds), (lines, r.peer.peak_mib)
         report_size(r)
         results.append(r)
     print(

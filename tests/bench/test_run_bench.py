@@ -103,6 +103,22 @@ def test_peer_skip_rule_scales_the_last_measured_time_by_lines(rb: ModuleType) -
     )
 
 
+def test_peer_memory_rule_scales_the_last_measured_peak_by_lines(rb: ModuleType, tmp_path: Path) -> None:
+    """At 25M lines the peer was killed by the kernel at 24 GB: a peak estimated past the available memory
+    skips it with a reason, and MemAvailable is read from /proc/meminfo's format."""
+    assert rb.peer_memory_skip_reason(None, 25_000_000, 20_000.0, "25M") is None
+    assert rb.peer_memory_skip_reason((5_000_000, 4_000.0), 25_000_000, None, "25M") is None
+    assert rb.peer_memory_skip_reason((5_000_000, 4_000.0), 25_000_000, 20_000.0, "25M") is None  # equal: run
+    assert (
+        rb.peer_memory_skip_reason((5_000_000, 4_789.0), 25_000_000, 23_000.0, "25M")
+        == "peer skipped at 25M lines: estimated peak 23,945 MiB > 23,000 MiB available"
+    )
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       24000000 kB\nMemAvailable:   2048000 kB\n")
+    assert rb.available_mib(meminfo) == 2000.0
+    assert rb.available_mib(tmp_path / "missing") is None
+
+
 def test_sizes_and_ids(rb: ModuleType) -> None:
     assert [rb.parse_size(s) for s in ("20k", "100k", "1M", "25M", "2500", "1.5M")] == [
         20_000,
@@ -118,3 +134,17 @@ def test_sizes_and_ids(rb: ModuleType) -> None:
         "12346",
         "A12.5",
     ]
+
+
+def test_a_killed_peer_is_reported_and_the_run_goes_on(
+    rb: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The peer killed by the kernel (exit -9) returns None with one line instead of ending the benchmark;
+    ours failing still ends it with the child's output."""
+    kill = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"]
+    assert rb.measure(kill, tmp_path, "peer_x", may_fail=True) is None
+    assert (
+        "peer failed: exit -9 (killed: on Linux usually the out-of-memory killer)" in capsys.readouterr().out
+    )
+    with pytest.raises(SystemExit, match="failed \\(exit 3\\)"):
+        rb.measure([sys.executable, "-c", "raise SystemExit(3)"], tmp_path, "ours_x")
