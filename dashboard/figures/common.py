@@ -174,6 +174,43 @@ def plain_figure(
     return {"data": data, "layout": layout}
 
 
+def panel_title(text: str, x: float, y: float, size: int = 13) -> dict[str, Any]:
+    """A small-multiple's title for a plain figure: centred at paper x, sitting on paper y (its top)."""
+    return {
+        "text": text,
+        "x": x,
+        "y": y,
+        "xref": "paper",
+        "yref": "paper",
+        "xanchor": "center",
+        "yanchor": "bottom",
+        "showarrow": False,
+        "font": {"size": size},
+    }
+
+
+def grid_domains(
+    panels: int, columns: int, h_space: float, v_space: float
+) -> list[tuple[list[float], list[float]]]:
+    """(x domain, y domain) of each of `panels` small multiples in rows of `columns`, top row first, as
+    plotly's make_subplots lays them out (for plain figure dicts)."""
+    rows = -(-panels // columns)
+    width = (1 - h_space * (columns - 1)) / columns
+    height = (1 - v_space * (rows - 1)) / rows
+    out = []
+    for i in range(panels):
+        row, col = divmod(i, columns)
+        x0, top = col * (width + h_space), 1 - row * (height + v_space)
+        out.append(([x0, x0 + width], [max(top - height, 0.0), top]))
+    return out
+
+
+def json_number(value: Any) -> float | None:
+    """A number for a plain figure's JSON: a float, None where missing (NaN is not JSON)."""
+    number = float(value) if value is not None else float("nan")
+    return None if number != number else number
+
+
 def styled(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
     """Apply the app template (and an optional title and height) to a figure; returns it."""
     fig.update_layout(template=TEMPLATE, title={"text": title or "", "x": 0, "xanchor": "left"})

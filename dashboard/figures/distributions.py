@@ -15,6 +15,7 @@ from dashboard.figures.common import (
     empty_figure,
     feature_label,
     id_colors,
+    panel_title,
     plain,
     plain_figure,
     segment_label,
@@ -100,19 +101,7 @@ def explore_histograms(df: pd.DataFrame, names: dict[int, str]) -> dict[str, Any
         if i % 2 == 0:
             yaxis["title"] = {"text": "Customers"}
         layout[f"xaxis{suffix}"], layout[f"yaxis{suffix}"] = xaxis, yaxis
-        layout["annotations"].append(
-            {
-                "text": EXPLORE_HISTOGRAM_LABELS[key],
-                "x": (x_dom[0] + x_dom[1]) / 2,
-                "y": y_dom[1],
-                "xref": "paper",
-                "yref": "paper",
-                "xanchor": "center",
-                "yanchor": "bottom",
-                "showarrow": False,
-                "font": {"size": 13},
-            }
-        )
+        layout["annotations"].append(panel_title(EXPLORE_HISTOGRAM_LABELS[key], sum(x_dom) / 2, y_dom[1]))
         part = df[df["feature"] == key]
         if part.empty:
             layout["annotations"].append(

@@ -16,7 +16,10 @@ from dashboard.figures.common import (
     POPULATION_COLOR,
     empty_figure,
     feature_label,
+    grid_domains,
     id_colors,
+    json_number,
+    panel_title,
     plain,
     plain_figure,
     segment_colors,
@@ -64,7 +67,7 @@ def profile_radar(
         shown = raw.clip(-3, 3)
         biggest = max(biggest, float(shown.abs().max(skipna=True) or 0))
         custom = [
-            [_json_number(v) for v in row]
+            [json_number(v) for v in row]
             for row in zip(raw.round(2), part["median"], part["population_median"], strict=True)
         ]
         r = [float(v) for v in shown.fillna(0)]
@@ -118,12 +121,6 @@ def profile_radar(
     return plain_figure(data, layout, height=460)
 
 
-def _json_number(value: Any) -> float | None:
-    """A number for a plain figure's JSON: None for a missing one (NaN is not JSON)."""
-    number = float(value) if value is not None else float("nan")
-    return None if number != number else number
-
-
 SWEEP_PANELS: tuple[tuple[str, str], ...] = (
     ("inertia", "Inertia (look for the elbow)"),
     ("silhouette", "Silhouette (higher is better)"),
@@ -141,37 +138,23 @@ def k_sweep(df: pd.DataFrame, chosen_k: int | None) -> dict[str, Any] | go.Figur
     chosen = df[df["k"] == chosen_k]
     layout: dict[str, Any] = {"annotations": [], "shapes": [], "margin": {"t": 70}}
     data: list[dict[str, Any]] = []
-    width, height = (1 - 0.1) / 2, (1 - 0.2) / 2
-    for i, (column, title) in enumerate(SWEEP_PANELS):
-        row, col = divmod(i, 2)
+    domains = grid_domains(len(SWEEP_PANELS), 2, 0.1, 0.2)
+    for i, ((column, title), (x_dom, y_dom)) in enumerate(zip(SWEEP_PANELS, domains, strict=True)):
         suffix = str(i + 1) if i else ""
-        x0, top = col * (width + 0.1), 1 - row * (height + 0.2)
         layout[f"xaxis{suffix}"] = {
             "anchor": f"y{suffix}",
-            "domain": [x0, x0 + width],
+            "domain": x_dom,
             "dtick": 1,
             "title": {"text": "k"},
         }
-        layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}", "domain": [max(top - height, 0.0), top]}
-        layout["annotations"].append(
-            {
-                "text": title,
-                "x": x0 + width / 2,
-                "y": top,
-                "xref": "paper",
-                "yref": "paper",
-                "xanchor": "center",
-                "yanchor": "bottom",
-                "showarrow": False,
-                "font": {"size": 13},
-            }
-        )
+        layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}", "domain": y_dom}
+        layout["annotations"].append(panel_title(title, sum(x_dom) / 2, y_dom[1]))
         axes = {"xaxis": f"x{suffix}", "yaxis": f"y{suffix}"}
         data.append(
             {
                 "type": "scatter",
                 "x": ks,
-                "y": [_json_number(v) for v in df[column].tolist()],
+                "y": [json_number(v) for v in df[column].tolist()],
                 "mode": "lines+markers",
                 "name": column,
                 "line": {"color": PALETTE[0], "width": 2},
@@ -186,7 +169,7 @@ def k_sweep(df: pd.DataFrame, chosen_k: int | None) -> dict[str, Any] | go.Figur
                 {
                     "type": "scatter",
                     "x": [int(k) for k in chosen["k"].tolist()],
-                    "y": [_json_number(v) for v in chosen[column].tolist()],
+                    "y": [json_number(v) for v in chosen[column].tolist()],
                     "mode": "markers",
                     "name": f"chosen k = {chosen_k}",
                     "marker": {"color": PALETTE[3], "size": 15, "symbol": "star"},

@@ -15,6 +15,7 @@ from dashboard.figures.common import (
     corner_annotation,
     empty_figure,
     id_colors,
+    json_number,
     plain,
     plain_figure,
     segment_colors,
@@ -150,7 +151,7 @@ def _coordinates(part: pd.DataFrame, three: bool) -> dict[str, list]:
 
 def _floats(values: pd.Series) -> list[float | None]:
     """A column as JSON numbers: floats, None where missing (NaN is not JSON)."""
-    return [None if v != v else v for v in values.astype(float).tolist()]
+    return [json_number(v) for v in values.astype(float).tolist()]
 
 
 def simulator_scatter(

@@ -3,7 +3,6 @@ per-feature boxes of the Compare page."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -15,7 +14,10 @@ from dashboard.figures.common import (
     VALUE_LABELS,
     empty_figure,
     feature_label,
+    grid_domains,
     id_colors,
+    json_number,
+    panel_title,
     plain,
     plain_figure,
     segment_colors,
@@ -107,44 +109,23 @@ def profile_boxes(
     if stats.empty or not features:
         return empty_figure("Pick segments to compare.")
     rows = int(np.ceil(len(features) / columns))
-    h_space, v_space = 0.06, (0.16 if rows > 1 else 0.1)
-    width = (1 - h_space * (columns - 1)) / columns
-    height = (1 - v_space * (rows - 1)) / rows
+    domains = grid_domains(len(features), columns, 0.06, 0.16 if rows > 1 else 0.1)
     order = sorted(stats["segment_id"].unique(), key=lambda s: (s < 0, s))
     colors = id_colors(names, order)
     labels = {int(s): plain(segment_label(names, s)) for s in order}
     by_feature = {f: part.set_index("segment_id") for f, part in stats.groupby("feature", sort=False)}
     layout: dict[str, Any] = {"annotations": []}
     data: list[dict[str, Any]] = []
-    for i, feature in enumerate(features):
-        row, col = divmod(i, columns)
+    for i, (feature, (x_dom, y_dom)) in enumerate(zip(features, domains, strict=True)):
         suffix = str(i + 1) if i else ""
-        x0 = col * (width + h_space)
-        top = 1 - row * (height + v_space)
-        layout[f"xaxis{suffix}"] = {
-            "anchor": f"y{suffix}",
-            "domain": [x0, x0 + width],
-            "showticklabels": False,
-        }
+        layout[f"xaxis{suffix}"] = {"anchor": f"y{suffix}", "domain": x_dom, "showticklabels": False}
         layout[f"yaxis{suffix}"] = {
             "anchor": f"x{suffix}",
-            "domain": [max(top - height, 0.0), top],
+            "domain": y_dom,
             "tickfont": {"size": 10},
             **measures.axis_format(feature),
         }
-        layout["annotations"].append(
-            {
-                "text": feature_label(feature),
-                "x": x0 + width / 2,
-                "y": top,
-                "xref": "paper",
-                "yref": "paper",
-                "xanchor": "center",
-                "yanchor": "bottom",
-                "showarrow": False,
-                "font": {"size": 12},
-            }
-        )
+        layout["annotations"].append(panel_title(feature_label(feature), sum(x_dom) / 2, y_dom[1], size=12))
         part = by_feature.get(feature)
         for segment_id in order if part is not None else ():
             if segment_id not in part.index:
@@ -155,7 +136,7 @@ def profile_boxes(
                 {
                     "type": "box",
                     "x": [label],
-                    **{key: [_number(s[column])] for key, column in _BOX_PARTS},
+                    **{key: [json_number(s[column])] for key, column in _BOX_PARTS},
                     "boxmean": True,
                     "name": label,
                     "legendgroup": str(segment_id),
@@ -183,12 +164,6 @@ _BOX_PARTS = (
     ("upperfence", "p95"),
     ("mean", "mean"),
 )
-
-
-def _number(value: Any) -> float | None:
-    """A statistic as JSON: a float, or None for a missing one (NaN is not JSON)."""
-    number = float(value) if value is not None else math.nan
-    return None if math.isnan(number) else number
 
 
 def rfm_heatmap(crosstab: pd.DataFrame, groups: list[str | None]) -> go.Figure:
