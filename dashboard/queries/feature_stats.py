@@ -5,8 +5,8 @@ Counts, means, minima and maxima are exact. Percentiles are exact for a group of
 customers; a larger group's come from every k-th of its customers in stored order (k = the group's size
 over QUANTILE_SAMPLE, rounded up; customers are stored by segment, country and id), and `q_n` says how
 many values they came from, so the page can say so. Why: DuckDB's exact percentiles hold every value of
-a group, which took about 0.9 s for eight features of a million customers and their population on one
-thread; the sample keeps Compare's answer near 0.1 s at any size.
+a group, which took 0.9-1.2 s for eight features of a million customers and their population on one
+thread; with the sample this query takes 0.15-0.25 s there, and its cost stops growing with the customers.
 
 One wide query per part (no list-and-unnest of every value): the SQL text holds fixed column names and
 integer list positions only; the feature names, read from the run, are matched to the columns in Python.
