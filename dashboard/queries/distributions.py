@@ -72,12 +72,10 @@ def histograms(f: Filters, bins: int = HISTOGRAM_BINS) -> pd.DataFrame:
 
 
 def _histograms(f: Filters, bins: int) -> pd.DataFrame:
-    cte = filtered.cte(f, rows=False)
+    cte = filtered.cte(f, rows=False, row_ids=True)
     ((with_revenue,),) = queries.fetch_all(cte + _MONEY_COUNT, f.params())
     every = feature_stats.sample_every(int(with_revenue))
-    rows = queries.fetch_all(
-        filtered.cte(f, rows=False, row_ids=True) + _MONEY_RANGE, {**f.params(), "every": every}
-    )
+    rows = queries.fetch_all(cte + _MONEY_RANGE, {**f.params(), "every": every})
     row = rows[0] if rows else None
     q, m_min, m_max = row if row is not None else (None, None, None)
     if q is None and m_min is not None:  # no sampled row had a revenue: bin the whole range

@@ -36,17 +36,21 @@ def feature_columns(run_id: int) -> list[tuple[str, str]]:
     features. Expressions are fixed column names or integer positions in a stored list, never a name."""
     row = queries.fetch_all("SELECT mode, features FROM seg.runs WHERE id = ?", [int(run_id)])
     mode, names = (row[0][0], list(row[0][1] or [])) if row else (None, [])
-    attributes = sorted(allowed(run_id).attributes, key=lambda a: a.slot)
-    numbers = [a.name for a in attributes if a.kind == "number"]
     if mode == "customers":
         out = [(name, f"c.features[{i + 1}]") for i, name in enumerate(names)]
     else:
         out = [(col, f"c.{col}::DOUBLE") for col in TRANSACTION_FEATURES]
-    out += [(name, f"c.attr_numbers[{i + 1}]") for i, name in enumerate(numbers)]
+    out += [(name, f"c.attr_numbers[{i + 1}]") for i, name in enumerate(attribute_names(run_id, "number"))]
     if mode != "customers":  # derived features: the run's model features that are not columns
-        known = set(TRANSACTION_FEATURES) | {a.name for a in attributes}
+        known = set(TRANSACTION_FEATURES) | {a.name for a in allowed(run_id).attributes}
         out += [(name, f"c.features[{i + 1}]") for i, name in enumerate(names) if name not in known]
     return out
+
+
+def attribute_names(run_id: int, kind: str) -> list[str]:
+    """The run's attribute names of one kind ('number' or 'category') in their list order (the slots of
+    attr_numbers or attr_texts)."""
+    return [a.name for a in sorted(allowed(run_id).attributes, key=lambda a: a.slot) if a.kind == kind]
 
 
 def feature_stats(f: Filters, ids: list[int], population: bool) -> pd.DataFrame:

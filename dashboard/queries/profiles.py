@@ -18,11 +18,11 @@ from dashboard import queries
 from dashboard.filters import Filters, as_filters
 from dashboard.queries import feature_stats as stats_query
 from dashboard.queries import result_cache
-from dashboard.queries.filtered import allowed, cte
+from dashboard.queries.filtered import cte
 from segmentation.config import TRANSACTION_FEATURES
 from segmentation.rfm_groups import RFM_GROUPS
 
-POPULATION = -1  # segment_profiles' segment id of the whole population
+POPULATION = stats_query.POPULATION  # segment_profiles' segment id of the whole population
 TOP_COUNTRIES_MAX = 10
 # The stored feature columns of a sales-lines run, in display order (segment_profiles uses these names).
 FEATURE_COLUMNS: tuple[str, ...] = TRANSACTION_FEATURES
@@ -106,12 +106,6 @@ def feature_stats(run: int | Filters, segment_ids: Iterable[int], population: bo
     return result_cache.memo("feature_stats", key, lambda: stats_query.feature_stats(f, ids, population))
 
 
-def _attribute_names(run_id: int, kind: str) -> list[str]:
-    """The run's attribute names of one kind ('number' or 'category') in their list order (the slots of
-    attr_numbers or attr_texts)."""
-    return [a.name for a in sorted(allowed(run_id).attributes, key=lambda a: a.slot) if a.kind == kind]
-
-
 # Per segment (and -1, the population) and category attribute: its commonest value and that value's share
 # of the segment's (filtered) customers; a customer without the value counts as "no value" (NULL).
 _CATEGORY_TOPS = """, long AS (
@@ -135,7 +129,7 @@ def category_tops(run: int | Filters) -> pd.DataFrame:
     stored by the run without filters, computed from the filtered customers otherwise. Columns: segment_id,
     attribute, value (None: no value), share. Empty when the run has no category attributes."""
     f = as_filters(run)
-    names = _attribute_names(f.run_id, "category")
+    names = stats_query.attribute_names(f.run_id, "category")
     if not names:
         return pd.DataFrame(columns=["segment_id", "attribute", "value", "share"])
     if f.is_default():
