@@ -190,33 +190,20 @@ class Histogram:
         return [self.lo + i * width for i in range(self.bins + 1)]
 
 
-# One feature's value per customer (with its stored row's number, for the sampled range): a fixed column of
-# a sales-lines run or the stored features array at $idx (customer-table run). The expression is chosen in
-# Python from this table of constants, so the scan reads one column; no identifier comes from outside.
-_VALUE_EXPRESSIONS: dict[str, str] = {column: f"{column}::DOUBLE" for column in profiles.FEATURE_COLUMNS}
+# One feature's value per customer, with its stored row's number (for the sampled range): the expression
+# comes from feature_stats.feature_columns (fixed columns and integer list positions, never a name).
 _VALUE = """, vals AS (
-    SELECT segment_id, row_id, @EXPR AS v FROM filtered
+    SELECT c.segment_id, c.row_id, @EXPR AS v FROM filtered AS c
 )
 """
 
 
-def _source(f: Filters, feature: str) -> tuple[str, dict[str, Any]] | None:
-    """The value expression of `feature` and the bound parameters that select it from the filtered
-    customers in cte(f) + _VALUE, or None if the run has no such feature."""
-    run_id = f.run_id
+def _expression(run_id: int, feature: str) -> str | None:
+    """The value expression of `feature` over the filtered customers `c`, or None if the run does not
+    profile such a feature (the Model page lists the profiled ones: profiles.features)."""
     if not isinstance(feature, str) or feature not in profiles.features(run_id):
         return None
-    row = queries.fetch_all("SELECT mode, features FROM seg.runs WHERE id = ?", [int(run_id)])
-    if not row:
-        return None
-    mode, names = row[0][0], list(row[0][1] or ())
-    if mode == "customers":
-        if feature not in names:
-            return None
-        return "features[$idx]", {**f.params(), "idx": names.index(feature) + 1}
-    if feature not in _VALUE_EXPRESSIONS:
-        return None
-    return _VALUE_EXPRESSIONS[feature], dict(f.params())
+    return dict(feature_stats.feature_columns(run_id)).get(feature)
 
 
 def histogram(run: int | Filters, feature: str, bins: int = 30, clip: bool = True) -> Histogram | None:
@@ -229,10 +216,10 @@ def histogram(run: int | Filters, feature: str, bins: int = 30, clip: bool = Tru
     k-th stored row); min, max and every count are exact.
     """
     f = as_filters(run)
-    source = _source(f, feature)
-    if source is None:
+    expression = _expression(f.run_id, feature)
+    if expression is None:
         return None
-    expression, params = source
+    params = f.params()
     values = cte(f, rows=False, row_ids=True) + _VALUE.replace("@EXPR", expression)
     bins = min(max(int(bins), 1), BINS_MAX)
     ((n, missing),) = queries.fetch_all(

@@ -154,3 +154,21 @@ def test_an_attribute_named_like_a_formula_is_a_neutralised_header() -> None:
     stream = ExportStream(["customer_id", "=SUM(A1)", "@cmd", "plan"], 0, iter([]))
     header = b"".join(export.csv_bytes(stream, export.Tally()))
     assert header.decode().strip() == "customer_id,'=SUM(A1),'@cmd,plan"
+
+
+def test_the_model_histogram_draws_a_numeric_attribute(attributes_run: tuple) -> None:
+    """The Model page lists every profiled feature, numeric attributes included; picking one draws its
+    histogram (numpy's binning of the joined ages), and customers without a row count as missing."""
+    from dashboard.queries import model as mq
+    from tests.dashboard.test_queries_model import reference_counts
+
+    db, joined = attributes_run
+    with queries.using(db):
+        assert "age" in profiles.features(1)
+        hist = mq.histogram(1, "age", bins=20)
+    has = joined[joined["age"].notna()]
+    ages = has["age"].astype(float).to_numpy()
+    assert hist is not None and hist.missing == int(joined["age"].isna().sum()) > 0
+    assert (hist.lo, hist.hi) == pytest.approx(tuple(np.quantile(ages, [0.01, 0.99])))
+    got = {(int(r.bin), int(r.segment_id)): int(r.customers) for r in hist.counts.itertuples()}
+    assert got == reference_counts(ages, has["segment_id"].to_numpy(), hist.lo, hist.hi, 20)
