@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from segmentation import scratch
+
 ROOT = Path(__file__).resolve().parent.parent
 PEER = Path(__file__).resolve().parent / "peer_pandas.py"
 LINES_PER_CUSTOMER = 25.47  # `segments generate`: 200,000 customers gave 5,094,517 lines
@@ -157,13 +159,8 @@ def peer_memory_skip_reason(
 
 def available_mib(meminfo: Path = Path("/proc/meminfo")) -> float | None:
     """MemAvailable in MiB, None when it cannot be read (not Linux)."""
-    try:
-        for line in meminfo.read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) / 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
+    available = scratch.meminfo_bytes("MemAvailable", meminfo)
+    return None if available is None else available / 2**20
 
 
 def input_file(work: Path, lines: int, seed: int) -> tuple[Path, int, int, str]:

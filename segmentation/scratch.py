@@ -124,10 +124,14 @@ def default_memory_limit(
     then kills the run instead of DuckDB spilling) and leaves little for the model's NumPy arrays.
     None when neither can be read.
     """
+    cap = _cap_mib(meminfo, cgroup_files)
+    return None if cap is None else f"{cap}MiB"
+
+
+def _cap_mib(meminfo: Path, cgroup_files: tuple[Path, ...]) -> int | None:
+    """MEMORY_SHARE of the machine's memory or of the cgroup's limit, whichever is lower, in MiB."""
     limits = [v for v in (meminfo_bytes("MemTotal", meminfo), *map(cgroup_limit, cgroup_files)) if v]
-    if not limits:
-        return None
-    return f"{int(min(limits) * MEMORY_SHARE) // 2**20}MiB"
+    return int(min(limits) * MEMORY_SHARE) // 2**20 if limits else None
 
 
 def run_memory_limit(
@@ -137,11 +141,11 @@ def run_memory_limit(
     that a laptop keeps working while a million customers are segmented (DuckDB spills past it), large
     enough that inputs of a few million lines never spill. None when no memory size can be read."""
     total = meminfo_bytes("MemTotal", meminfo)
-    cap = default_memory_limit(meminfo, cgroup_files)
-    if total is None or cap is None:
-        return cap
-    wanted = max(RUN_MEMORY_FLOOR, int(total * RUN_MEMORY_SHARE)) // 2**20
-    return f"{min(wanted, int(cap.removesuffix('MiB')))}MiB"
+    cap = _cap_mib(meminfo, cgroup_files)
+    if cap is None:
+        return None
+    wanted = cap if total is None else max(RUN_MEMORY_FLOOR, int(total * RUN_MEMORY_SHARE)) // 2**20
+    return f"{min(wanted, cap)}MiB"
 
 
 def meminfo_bytes(field: str, path: Path = Path("/proc/meminfo")) -> int | None:
