@@ -22,12 +22,15 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
 
 from segmentation.served_file import is_stray_wal_error
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 QUERY_TIMEOUT_S = 20.0  # a query running longer is interrupted (embedded DuckDB has no statement timeout)
 _MAX_CACHED_PATHS = 4  # per thread; tests and the CLI may touch several files
@@ -213,12 +216,15 @@ def bound(sql: str, params: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k in names}
 
 
-def _execute(sql: str, params: Mapping[str, Any] | list[Any] | None) -> duckdb.DuckDBPyConnection:
-    """Execute on this thread's connection; a file with no dashboard tables counts as empty."""
+def _execute(sql: str, params: Mapping[str, Any] | list[Any] | None, arrow: bool = False) -> Any:
+    """Execute on this thread's connection (the seam every query goes through); a file with no dashboard
+    tables counts as empty. arrow=True returns the result as an Arrow table (a relation's, no row copy)."""
     con = connection()
     if isinstance(params, Mapping):
         params = bound(sql, params)
     try:
+        if arrow:
+            return con.sql(sql, params=params).to_arrow_table()
         return con.execute(sql, params if params is not None else [])
     except duckdb.CatalogException:
         raise NoData("empty", current_db()) from None
@@ -241,6 +247,14 @@ def fetch_all(sql: str, params: Mapping[str, Any] | list[Any] | None = None) -> 
     con = connection()
     with _deadline(con, QUERY_TIMEOUT_S):
         return _execute(sql, params).fetchall()
+
+
+def fetch_arrow(sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+    """Run one bound query and return its result as an Arrow table: columns go to NumPy without a pandas
+    frame."""
+    con = connection()
+    with _deadline(con, QUERY_TIMEOUT_S):
+        return _execute(sql, params or {}, arrow=True)
 
 
 def fetch_one(sql: str, params: Mapping[str, Any] | list[Any] | None = None) -> tuple[Any, ...] | None:

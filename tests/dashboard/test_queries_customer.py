@@ -84,31 +84,55 @@ def test_cus001_histograms_match_pandas(
 def test_cus001b_revenue_range_of_many_customers_from_an_evenly_spaced_sample(
     db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Past QUANTILE_SAMPLE customers revenue's binned 1st..99th percentile range comes from every k-th stored
-    row; every bin's count stays exact (pandas over all the customers with that range)."""
+    """Past QUANTILE_SAMPLE customers revenue's binned 1st..99th percentile range comes from every k-th of the
+    filtered customers with a revenue, in stored order; every bin's count stays exact (pandas over all the
+    filtered customers with that range)."""
     from dashboard.queries import feature_stats, result_cache
 
-    monkeypatch.setattr(feature_stats, "QUANTILE_SAMPLE", 40)
+    monkeypatch.setattr(feature_stats, "QUANTILE_SAMPLE", 20)
     result_cache.clear()
+    f = Filters.from_query({"outliers": "exclude", "tenure_min": "30"}, filtered.allowed(1))
+    ids = set(filtered.export_frame(f)["customer_id"])
     with duckdb.connect(str(db), read_only=True) as con:
-        frame = con.execute("SELECT rowid AS row_id, * FROM customers WHERE run_id = 1").df()
-    money = frame["monetary"].dropna()
-    every = -(-len(money) // 40)
-    sample = frame.loc[(frame["row_id"] % every == 0) & frame["monetary"].notna(), "monetary"].astype(float)
-    assert every > 1 and 0 < len(sample) < len(money)
+        stored = con.execute("SELECT * FROM customers WHERE run_id = 1 ORDER BY rowid").df()
+    frame = stored[stored["customer_id"].isin(ids)]
+    money = frame["monetary"].dropna().astype(float)
+    every = -(-len(money) // 20)
+    sample = money.iloc[::every]
+    assert every > 1 and 0 < len(sample) < len(money) and len(frame) < len(stored)
     lo, hi = np.quantile(sample, 0.01), np.quantile(sample, 0.99)
-    got = distributions.histograms(Filters(run_id=1, segment_names=()), bins=20)
+    got = distributions.histograms(f, bins=20)
     revenue = got[got["feature"] == "monetary"]
     assert revenue["lo"].iloc[0] == pytest.approx(lo) and revenue["width"].iloc[0] == pytest.approx(
         (hi - lo) / 20
     )
-    assert revenue["vmin"].iloc[0] == pytest.approx(money.astype(float).min())
+    assert revenue["vmin"].iloc[0] == pytest.approx(money.min())
+    assert revenue["vmax"].iloc[0] == pytest.approx(money.max())
     expected = pandas_bins(frame, 20, money_range=(lo, hi))
     merged = got[["feature", "segment_id", "bin", "customers"]].merge(
         expected, on=["feature", "segment_id", "bin"], how="outer", suffixes=("", "_pd")
     )
     assert len(merged) == len(got) == len(expected)
     assert (merged["customers"] == merged["customers_pd"]).all()
+    result_cache.clear()
+
+
+@pytest.mark.parametrize("query", [{}, {"segment": ["0", "2"]}, {"country": ["Italy"], "preset": "at-risk"}])
+def test_cus001c_histograms_count_the_same_by_value_grid_or_by_row(
+    db: Path, monkeypatch: pytest.MonkeyPatch, query: dict[str, Any]
+) -> None:
+    """Whole-number columns are counted per (segment, value) when that grid is small and per row otherwise
+    (a huge range of values); segment ids with gaps are coded either way. Both give the same bins."""
+    from dashboard.queries import result_cache
+
+    result_cache.clear()
+    f = Filters.from_query(query, filtered.allowed(1))
+    by_grid = distributions.histograms(f, bins=20)
+    monkeypatch.setattr(distributions, "_DENSE_SPAN", 1)
+    result_cache.clear()
+    by_row = distributions.histograms(f, bins=20)
+    assert not by_grid.empty
+    pd.testing.assert_frame_equal(by_grid, by_row)
     result_cache.clear()
 
 
