@@ -19,45 +19,53 @@ from dashboard.figures.common import (
     plain,
     plain_figure,
     segment_label,
-    styled,
     whole_ticks,
 )
 
 
 def feature_histogram(
     counts: pd.DataFrame, edges: list[float], names: dict[int, str], feature: str
-) -> go.Figure:
+) -> dict[str, Any] | go.Figure:
     """Stacked bars of customers per bin and segment (queries.model.histogram), in segment colours; counts
-    (and whole-number features) tick on whole numbers only."""
+    (and whole-number features) tick on whole numbers only. A plain figure dict (common.plain_figure): every
+    feature pick and filter change redraws it."""
     if counts.empty or len(edges) < 2:
         return empty_figure("No values for this feature.")
     width = edges[1] - edges[0]
     colors = id_colors(names, counts["segment_id"])
-    fig = go.Figure()
-    for segment_id, part in counts.groupby("segment_id", sort=True):
-        bins = part["bin"].astype(int).to_numpy()
-        lo = np.array([edges[b] for b in bins])
-        fig.add_bar(
-            x=lo + width / 2,
-            y=part["customers"],
-            width=width,
-            name=plain(segment_label(names, segment_id)),
-            marker={"color": colors[int(segment_id)], "line": {"width": 0}},
-            customdata=np.column_stack([lo, lo + width]),
-            hovertemplate="%{customdata[0]:,.4~g} to %{customdata[1]:,.4~g}: %{y:,} customers<extra></extra>",
+    segment = counts["segment_id"].to_numpy(dtype=np.int64)
+    bin_all = counts["bin"].to_numpy(dtype=np.int64)
+    customers = counts["customers"].to_numpy(dtype=np.int64)
+    starts = np.asarray(edges, dtype=float)[bin_all]
+    data = []
+    for sid in sorted({int(x) for x in segment}):
+        own = segment == sid
+        lo = starts[own]
+        data.append(
+            {
+                "type": "bar",
+                "x": (lo + width / 2).tolist(),
+                "y": customers[own].tolist(),
+                "width": width,
+                "name": plain(segment_label(names, sid)),
+                "marker": {"color": colors[sid], "line": {"width": 0}},
+                "customdata": np.column_stack([lo, lo + width]).tolist(),
+                "hovertemplate": "%{customdata[0]:,.4~g} to %{customdata[1]:,.4~g}: %{y:,} customers"
+                "<extra></extra>",
+            }
         )
-    fig.update_layout(
-        barmode="stack",
-        bargap=0,
-        legend={"traceorder": "normal"},
-        xaxis={
+    layout = {
+        "barmode": "stack",
+        "bargap": 0,
+        "legend": {"traceorder": "normal"},
+        "xaxis": {
             "title": {"text": feature_label(feature)},
             **(whole_ticks(edges[-1] - edges[0]) if feature in WHOLE_FEATURES else {}),
             **measures.axis_format(feature),
         },
-        yaxis={"title": {"text": "Customers"}, **whole_ticks(_tallest(counts))},
-    )
-    return styled(fig, height=380)
+        "yaxis": {"title": {"text": "Customers"}, **whole_ticks(_tallest(counts))},
+    }
+    return plain_figure(data, layout, height=380)
 
 
 def _tallest(counts: pd.DataFrame) -> float:
@@ -93,6 +101,13 @@ def explore_histograms(df: pd.DataFrame, names: dict[int, str]) -> dict[str, Any
     data: list[dict[str, Any]] = []
     shown: set[int] = set()
     colors = id_colors(names, df["segment_id"])
+    # NumPy columns once: slicing the frame per panel and segment cost more than the rest of the figure
+    feature = df["feature"].to_numpy()
+    segment = df["segment_id"].to_numpy(dtype=np.int64)
+    bin_all = df["bin"].to_numpy(dtype=np.int64)
+    customers = df["customers"].to_numpy(dtype=np.int64)
+    lo_all, width_all = df["lo"].to_numpy(dtype=float), df["width"].to_numpy(dtype=float)
+    vmin_all, vmax_all = df["vmin"].to_numpy(dtype=float), df["vmax"].to_numpy(dtype=float)
     for i, key in enumerate(keys):
         suffix = str(i + 1) if i else ""
         x_dom, y_dom = _GRID_X[i % 2], _GRID_Y[i // 2]
@@ -102,8 +117,8 @@ def explore_histograms(df: pd.DataFrame, names: dict[int, str]) -> dict[str, Any
             yaxis["title"] = {"text": "Customers"}
         layout[f"xaxis{suffix}"], layout[f"yaxis{suffix}"] = xaxis, yaxis
         layout["annotations"].append(panel_title(EXPLORE_HISTOGRAM_LABELS[key], sum(x_dom) / 2, y_dom[1]))
-        part = df[df["feature"] == key]
-        if part.empty:
+        rows = np.flatnonzero(feature == key)
+        if rows.size == 0:
             layout["annotations"].append(
                 {
                     "text": "not in this run",
@@ -116,21 +131,22 @@ def explore_histograms(df: pd.DataFrame, names: dict[int, str]) -> dict[str, Any
                 }
             )
             continue
-        lo = float(part["lo"].iloc[0])
-        width = part["width"].iloc[0]
-        width = 1.0 if width is None or width != width else float(width)
-        vmin, vmax = float(part["vmin"].iloc[0]), float(part["vmax"].iloc[0])
-        last = int(part["bin"].max())
+        first = rows[0]
+        lo = float(lo_all[first])
+        width = 1.0 if np.isnan(width_all[first]) else float(width_all[first])
+        vmin, vmax = float(vmin_all[first]), float(vmax_all[first])
+        last = int(bin_all[rows].max())
         whole = key != "monetary"
-        yaxis.update(whole_ticks(_tallest(part)))
+        yaxis.update(whole_ticks(float(np.bincount(bin_all[rows], weights=customers[rows]).max())))
         if whole:
             xaxis.update(whole_ticks((last + 1) * width))
-        for segment_id, seg in part.groupby("segment_id", sort=True):
-            sid = int(segment_id)
-            bins = seg["bin"].astype(int).to_numpy()
+        for sid in sorted({int(x) for x in segment[rows]}):
+            own = rows[segment[rows] == sid]
+            bins = bin_all[own]
             starts = lo + bins * width
             labels = [
-                [_bin_label(b, s, width, last, vmin, vmax, whole)] for b, s in zip(bins, starts, strict=True)
+                [_bin_label(b, s, width, last, vmin, vmax, whole)]
+                for b, s in zip(bins.tolist(), starts.tolist(), strict=True)
             ]
             data.append(
                 {
@@ -138,7 +154,7 @@ def explore_histograms(df: pd.DataFrame, names: dict[int, str]) -> dict[str, Any
                     "x": (
                         starts + (width - 1) / 2 if whole else starts + width / 2
                     ).tolist(),  # whole: centred
-                    "y": seg["customers"].astype(int).tolist(),
+                    "y": customers[own].tolist(),
                     "width": width,
                     "name": plain(segment_label(names, sid)),
                     "legendgroup": str(sid),

@@ -258,10 +258,12 @@ def fetch_arrow(sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
 
 
 def fetch_one(sql: str, params: Mapping[str, Any] | list[Any] | None = None) -> tuple[Any, ...] | None:
-    """Run one bound query and return its first row (None if it has none)."""
+    """Run one bound query and return its first row (None if it has none). Every row is fetched: a result
+    left unfinished blocks the connection's next relation query (fetch_arrow)."""
     con = connection()
     with _deadline(con, QUERY_TIMEOUT_S):
-        return _execute(sql, params).fetchone()
+        rows = _execute(sql, params).fetchall()
+    return rows[0] if rows else None
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -178,7 +178,9 @@ def _boxes(names: Mapping[int, str]) -> dict[str, str]:
 
 def _feature_histogram(names: Mapping[int, str]) -> dict[str, str]:
     counts = pd.DataFrame({"segment_id": list(names), "bin": [0] * len(names), "customers": [5] * len(names)})
-    return _by_trace_name(figures.feature_histogram(counts, [0.0, 1.0, 2.0], dict(names), "monetary"))
+    return _by_trace_name(
+        go.Figure(figures.feature_histogram(counts, [0.0, 1.0, 2.0], dict(names), "monetary"))
+    )
 
 
 def _explore_histograms(names: Mapping[int, str]) -> dict[str, str]:

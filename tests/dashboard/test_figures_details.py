@@ -109,12 +109,14 @@ def test_whole_ticks_only_step_in_ones_where_plotly_would_use_halves() -> None:
 def test_model_histogram_of_few_customers_ticks_on_whole_numbers() -> None:
     counts = pd.DataFrame({"bin": [0, 1, 2, 2], "segment_id": [0, 0, 0, 1], "customers": [1, 2, 2, 1]})
     edges = [1.0, 1.5, 2.0, 2.5]  # frequency 1..2.5 in half-order bins
-    fig = figures.feature_histogram(counts, edges, {0: "A", 1: "B"}, "frequency")
+    fig = go.Figure(figures.feature_histogram(counts, edges, {0: "A", 1: "B"}, "frequency"))
     assert (fig.layout.yaxis.dtick, fig.layout.yaxis.tick0) == (1, 0)  # 3 customers at most
     assert (fig.layout.xaxis.dtick, fig.layout.xaxis.tick0) == (1, 0)  # orders are whole
-    revenue = figures.feature_histogram(counts, [0.0, 0.5, 1.0, 1.5], {0: "A", 1: "B"}, "monetary")
+    revenue = go.Figure(figures.feature_histogram(counts, [0.0, 0.5, 1.0, 1.5], {0: "A", 1: "B"}, "monetary"))
     assert revenue.layout.xaxis.dtick is None  # money is not whole
-    many = figures.feature_histogram(counts.assign(customers=400), edges, {0: "A", 1: "B"}, "frequency")
+    many = go.Figure(
+        figures.feature_histogram(counts.assign(customers=400), edges, {0: "A", 1: "B"}, "frequency")
+    )
     assert many.layout.yaxis.dtick is None  # plotly's own steps are whole there
 
 

@@ -136,6 +136,16 @@ def test_cus001c_histograms_count_the_same_by_value_grid_or_by_row(
     result_cache.clear()
 
 
+def test_cus001d_a_first_row_query_leaves_the_connection_free_for_the_histograms(db: Path) -> None:
+    """fetch_one reads every row: an unfinished result made the next Arrow fetch (the histograms) fail."""
+    from dashboard import queries
+    from dashboard.queries import result_cache
+
+    result_cache.clear()
+    assert queries.fetch_one("SELECT customer_id FROM seg.customers ORDER BY customer_id") is not None
+    assert not distributions.histograms(Filters(run_id=1, segment_names=())).empty
+
+
 def test_cus002_histograms_of_an_empty_selection_and_equal_values(db: Path) -> None:
     allowed = filtered.allowed(1)
     nobody = Filters.from_query({"country": "France", "tenure_min": "5000"}, allowed)
