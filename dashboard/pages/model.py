@@ -332,7 +332,9 @@ def cleaning_table(df: pd.DataFrame, currency: str | None = None) -> dbc.Table |
     return components.number_table(head, rows)
 
 
-def histogram_figure(f: Filters, feature: str | None, names: dict[int, str]) -> tuple[go.Figure, str]:
+def histogram_figure(
+    f: Filters, feature: str | None, names: dict[int, str]
+) -> tuple[dict[str, Any] | go.Figure, str]:
     """The histogram of one feature (checked against the run's features) over the filtered customers, and
     a note on its range."""
     hist = model_q.histogram(f, feature) if isinstance(feature, str) else None
@@ -357,7 +359,7 @@ def histogram_figure(f: Filters, feature: str | None, names: dict[int, str]) -> 
     prevent_initial_call=True,
 )
 @callback_errors.answers(lambda message: (figures.empty_figure(message), ""))
-def update_histogram(feature: Any, search: Any) -> tuple[go.Figure, str]:
+def update_histogram(feature: Any, search: Any) -> tuple[dict[str, Any] | go.Figure, str]:
     """Redraw the histogram for the chosen feature (untrusted: unknown names give an empty chart) over the
     page's filtered customers (the stored query, validated again)."""
     f, _ = filter_bar.filters_from_search(search)

@@ -347,7 +347,8 @@ def test_pcm009_model_figures_mark_the_chosen_k_and_every_outlier(
 def test_pcm010_histogram_callback_checks_the_feature(
     pages: dict[str, ModuleType], feature: Any, run: Any
 ) -> None:
-    figure, note = pages["model"].update_histogram(feature, run)
+    raw, note = pages["model"].update_histogram(feature, run)
+    figure = go.Figure(raw)
     if feature in ("monetary", "frequency"):
         assert figure.data and figure.layout.barmode == "stack" and "bins" in note
     else:
@@ -386,8 +387,8 @@ def test_pcm012_model_views_take_the_shared_filters(
             "SELECT country, count(*) FROM customers WHERE run_id = 1"
             " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1 OFFSET 1"
         ).fetchone()
-    figure, note = pages["model"].update_histogram("frequency", f"run=1&country={country}")
-    assert sum(sum(t.y) for t in figure.data) == count  # every filtered customer once, tails included
+    raw, note = pages["model"].update_histogram("frequency", f"run=1&country={country}")
+    assert sum(sum(t.y) for t in go.Figure(raw).data) == count  # every filtered customer once, tails included
     layout = dash.page_registry["dashboard.pages.model"]["layout"](run="1", country=country)
     text = as_json(layout)
     assert "Filtered customers" in text and f"Country: {country}" in text and "the whole run" in text
