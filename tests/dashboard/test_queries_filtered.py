@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from dashboard import queries
-from dashboard.filters import TENURE_BANDS, Filters
+from dashboard.filters import SORT_KEYS, TENURE_BANDS, Filters
 from dashboard.queries import NoData, QueryTimeout, aggregates, filtered
 from segmentation import store
 
@@ -145,9 +145,11 @@ def test_qry001_aggregates_match_pandas(
         assert list(countries_df["value"]) == sorted(countries_df["value"], reverse=True), label
 
 
+@pytest.mark.parametrize("late_rows", [filtered.LATE_ROWS, 0])  # rows in one query; built late
 def test_qry002_customer_pages_cover_the_filtered_set_in_order(
-    db: Path, frames: dict[int, pd.DataFrame]
+    db: Path, frames: dict[int, pd.DataFrame], monkeypatch: pytest.MonkeyPatch, late_rows: int
 ) -> None:
+    monkeypatch.setattr(filtered, "LATE_ROWS", late_rows)
     query = {"run": "1", "country": ["France", "Germany", "EIRE"]}
     expected = reference(frames[1], query).sort_values(["monetary", "customer_id"], ascending=[False, True])
     f = filtered.filters_from_query(query)
@@ -162,6 +164,35 @@ def test_qry002_customer_pages_cover_the_filtered_set_in_order(
         page += 1
     assert seen == list(expected["customer_id"])
     assert list(df.columns) == list(filtered.TABLE_COLUMNS)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"run": "1"},
+        {"run": "1", "preset": "at-risk"},
+        {"run": "1", "outliers": "only"},
+        {"run": "2", "preset": "at-risk", "country": ["France", "Germany"]},
+    ],
+)
+def test_qry002b_late_built_blocks_equal_whole_row_blocks(
+    db: Path, monkeypatch: pytest.MonkeyPatch, query: dict[str, Any]
+) -> None:
+    """Past LATE_ROWS customers a block is sorted on its keys and its rows built after: for every sort key,
+    both directions and several offsets the block is the one the single query gives (order, columns, list
+    reasons and actions)."""
+    f = filtered.filters_from_query(query)
+    total = filtered.count(f)
+    assert total > 0
+    for key in (None, *SORT_KEYS):
+        for descending in (None,) if key is None else (True, False):
+            for offset, limit in ((0, 100), (max(total - 3, 0), 50)):
+                monkeypatch.setattr(filtered, "LATE_ROWS", 10**9)
+                whole = filtered.customers_block(f, key, descending, offset, limit)[0]
+                monkeypatch.setattr(filtered, "LATE_ROWS", 0)
+                late = filtered.customers_block(f, key, descending, offset, limit)[0]
+                assert not whole.empty
+                pd.testing.assert_frame_equal(late, whole)
 
 
 def test_qry003_page_size_is_capped_and_page_clamped(db: Path) -> None:
