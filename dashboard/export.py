@@ -47,7 +47,7 @@ from dashboard.queries import NoData, QueryTimeout, filtered
 from segmentation import audit
 
 SIDECAR_SUFFIX = ".about.json"
-_DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r", "\0")
+_DANGEROUS_START = export_sql.FORMULA_START  # = + - @ TAB CR NUL
 XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit minus the header row
 XLSX_CHUNK_ROWS = 20_000  # rows formatted per query of an XLSX export (CSV: export_stream's default)
 CSV_CONTENT_TYPE = (

@@ -36,8 +36,8 @@ _INTEGER = {
 }
 _FLOAT = {"FLOAT", "DOUBLE"}
 _TIMESTAMP = {"TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS"}
-# Characters that make a spreadsheet run text as a formula (as SQL expressions of one character).
-_FORMULA_START = ("'-'", "'='", "'+'", "'@'", "chr(9)", "chr(13)", "chr(0)")
+# Characters that make a spreadsheet run text as a formula (export.neutralise uses the same tuple).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\0")
 _CONTROL_CHARS = [c for c in range(0x20) if c not in (0x09, 0x0A)]
 
 
@@ -63,9 +63,11 @@ def _ident(column: str) -> str:
 
 
 def _neutralised(v: str) -> str:
-    """SQL: the text with a leading apostrophe when it starts like a formula (export.neutralise)."""
-    starts = " OR ".join(f"starts_with({v}, {c})" for c in _FORMULA_START)
-    return f"CASE WHEN {starts} THEN '''' || {v} ELSE {v} END"
+    """SQL: the text with a leading apostrophe when it starts like a formula (export.neutralise). The first
+    character's code point against a list: seven starts_with calls took three times as long (1M values,
+    167 against 55 ms); ascii('') is 0 like a leading NUL's, hence the test for empty text."""
+    codes = ", ".join(str(ord(c)) for c in FORMULA_START)
+    return f"CASE WHEN {v} <> '' AND ascii({v}) IN ({codes}) THEN '''' || {v} ELSE {v} END"
 
 
 def _xml_escaped(v: str) -> str:

@@ -90,19 +90,23 @@ _CONDITIONS: tuple[tuple[str, str], ...] = (
 )
 
 
-def cte(f: Filters, rows: bool = True, row_ids: bool = False, among: bool = False) -> str:
+ROW_IDS_PARAM = "SELECT unnest($row_ids)"  # cte's `among` for stored row numbers bound as $row_ids
+
+
+def cte(f: Filters, rows: bool = True, row_ids: bool = False, among: str | None = None) -> str:
     """`WITH ... filtered AS (...)` for f: its run's customers that pass its filters. rows=True adds the
     columns a list shows (segment_name, list_reason, action); aggregates leave them out (no join).
     row_ids=True adds `row_id`, the stored row's number (systematic samples, late row building).
-    among=True keeps only the stored rows listed in $row_ids, found under f's filters by an earlier query,
-    instead of testing the filters again (their list columns still follow f's list)."""
+    among, a constant query of stored row numbers (ROW_IDS_PARAM, or a registered table's column), keeps
+    only those rows, found under f's filters by an earlier query, instead of testing the filters again
+    (their list columns still follow f's list)."""
     params = f.params()
     conditions = [c for key, c in _CONDITIONS if params[key] is not None and params[key] is not False]
     if params["country_codes"] is not None:  # the run's codes: the same countries, compared as integers
         conditions[conditions.index(_COUNTRY_TEXT)] = "list_contains($country_codes, c.country_code)"
     conditions += attribute_filters.conditions(f.attributes)
-    if among:
-        conditions = ["c.rowid IN (SELECT unnest($row_ids))"]
+    if among is not None:
+        conditions = [f"c.rowid IN ({among})"]
     at_risk = rows or bool(params["at_risk"])
     columns = _ROW_COLUMNS if rows else "\n    FROM seg.customers AS c"
     where = "".join(f"\n      AND ({c})" for c in conditions)
@@ -285,7 +289,7 @@ def _block(
         params,
     )
     return queries.fetch_df(
-        queries.sql(cte(f, among=True), "SELECT", _TABLE_SELECT, "FROM filtered", order),
+        queries.sql(cte(f, among=ROW_IDS_PARAM), "SELECT", _TABLE_SELECT, "FROM filtered", order),
         {**f.params(), "row_ids": [int(r[0]) for r in ids]},
     )
 

@@ -251,6 +251,32 @@ def test_stream008_chunks_keep_the_order_and_every_row(fixture_db: Path) -> None
     assert [row[0] for row in csv.reader(io.StringIO(got, newline=""))] == want
 
 
+@pytest.mark.parametrize("threads", ["1", "3"])
+def test_stream008b_an_export_reads_through_its_own_connection_with_the_export_threads(
+    fixture_db: Path, monkeypatch: pytest.MonkeyPatch, threads: str
+) -> None:
+    """An export runs on a connection of its own, locked down like the pages' (read-only, no file access),
+    with SEGMENTATION_EXPORT_THREADS DuckDB threads whatever the pages' share; its rows are the same."""
+    monkeypatch.setenv("SEGMENTATION_DB_THREADS", "1")
+    monkeypatch.setenv("SEGMENTATION_EXPORT_THREADS", threads)
+    with queries.using(fixture_db):
+        own = queries.export_connection()
+        try:
+            assert own is not queries.connection()
+            assert own.execute("SELECT current_setting('threads')").fetchall() == [(int(threads),)]
+            with pytest.raises(duckdb.Error):
+                own.execute("SELECT * FROM read_csv('/etc/hostname')").fetchall()
+            with pytest.raises(duckdb.Error):
+                own.execute("CREATE TABLE seg.x (i INTEGER)").fetchall()
+        finally:
+            own.close()
+        f = filtered.filters_from_query({"run": "2", "preset": "at-risk"})
+        want = [export.neutralise(i) for i in filtered.export_frame(f)["customer_id"]]
+        got = b"".join(p for p, _ in export.start_rows(f, None, "csv").pieces).decode()
+    queries.close_thread_connections()
+    assert want and [row[0] for row in csv.reader(io.StringIO(got, newline=""))] == want
+
+
 def test_stream009_cli_export_into_a_missing_folder_is_one_sentence(
     fixture_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
