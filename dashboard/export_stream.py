@@ -24,9 +24,11 @@ from dashboard.queries import filtered
 
 # Customers formatted per query: it bounds the memory of one step. On 1M customers (one thread, in-process,
 # the whole CSV), when each step joined its ids back by customer id: 50,000 took 5.5 s, 200,000 2.9-3.5 s
-# with 60 MB more peak memory, 1,000,000 (one step) 3.0 s and 335 MB more. Steps now pick their rows by
-# stored row number, which made the whole export 10-20% faster at the same size.
-EXPORT_CHUNK_ROWS = 200_000
+# with 60 MB more peak memory, 1,000,000 (one step) 3.0 s and 335 MB more. With steps picking their rows by
+# stored row number on a two-thread connection of their own (a gunicorn worker, bench/dashboard_latency.py):
+# 100,000 took 3.0-3.1 s and grew the worker by 160 MB, 150,000 2.4-2.7 s and 178 MB, 200,000 2.5 s and
+# 201 MB (that connection caches the file's blocks again: a 100k-row export alone grows it by 137 MB).
+EXPORT_CHUNK_ROWS = 150_000
 EXPORT_BATCH_ROWS = 8_192  # rows per Arrow batch handed to the writer
 _SELECT = ", ".join(f'"{c}"' for c in filtered.EXPORT_COLUMNS)
 _CHUNK_VIEW = "export_chunk_ids"  # the registered Arrow table of one chunk's row numbers
