@@ -184,6 +184,29 @@ def test_prof006_rfm_crosstab_equals_pandas(small: Path) -> None:
     assert columns == [g for g in profiles.RFM_ORDER if g in set(columns)]
 
 
+def test_prof006b_the_heatmap_shows_the_crosstab_of_the_stored_customers(small: Path, table: Path) -> None:
+    """The Compare heatmap's cells, built from NumPy grids: counts and shares (in %) of each segment x RFM
+    group equal pandas' crosstab of the stored customers; a run without RFM groups has one column."""
+    import plotly.graph_objects as go
+
+    from dashboard import figures
+
+    for path in (small, table):
+        with queries.using(path):
+            got = profiles.rfm_crosstab(1)
+            heat = go.Figure(figures.rfm_heatmap(got, profiles.rfm_columns(got))).data[0]
+            columns = profiles.rfm_columns(got)
+        df = stored(path)
+        groups = df["rfm_group"].astype(object).where(df["rfm_group"].notna(), "(none)")
+        expected = pd.crosstab(df["segment_id"], groups).reindex(
+            columns=["(none)" if c is None else c for c in columns], fill_value=0
+        )
+        assert np.array_equal(np.asarray(heat.customdata), expected.to_numpy())
+        shares = expected.to_numpy() / expected.to_numpy().sum(axis=1, keepdims=True) * 100
+        assert np.allclose(np.asarray(heat.z, dtype=float), np.round(shares, 1))
+        assert list(heat.x) == ["(no group)" if c is None else c for c in columns]
+
+
 def test_prof007_crosstab_of_a_run_without_rfm_groups(table: Path) -> None:
     got = profiles.rfm_crosstab(1)
     assert got["rfm_group"].isna().all() and int(got["customers"].sum()) == 300
