@@ -1,7 +1,7 @@
 """The rows of an export, formatted by DuckDB and streamed in bounded memory (CSV lines or XLSX rows).
 
-Two steps on a connection of its own (queries.export_connection: every core by default), so every query
-reads one file even if a re-run swaps a new one in:
+Two steps on a connection of its own (past PARALLEL_ROWS customers: queries.export_connection, every core
+by default) or a cursor of the thread's, so every query reads one file even if a re-run swaps a new one in:
 1. the filtered customers' stored row numbers in the export's order (a narrow sort: the sort key only);
 2. the rows, EXPORT_CHUNK_ROWS at a time, each chunk's rows picked by row number and formatted in SQL
    (dashboard/export_sql.py), handed over as Arrow batches whose text is one contiguous buffer.
@@ -30,6 +30,11 @@ from dashboard.queries import filtered
 # 201 MB (that connection caches the file's blocks again: a 100k-row export alone grows it by 137 MB).
 EXPORT_CHUNK_ROWS = 150_000
 EXPORT_BATCH_ROWS = 8_192  # rows per Arrow batch handed to the writer
+# Lists longer than this are formatted on a connection of their own with every core; shorter ones on a
+# cursor of the thread's connection, whose cache already holds the file's blocks: under the 50-user load
+# test the small exports' own connections read those blocks again on every download, taking CPU from the
+# pages.
+PARALLEL_ROWS = 100_000
 _SELECT = ", ".join(f'"{c}"' for c in filtered.EXPORT_COLUMNS)
 _CHUNK_VIEW = "export_chunk_ids"  # the registered Arrow table of one chunk's row numbers
 _CHUNK_ROWS = "SELECT row_id FROM export_chunk_ids"  # cte's `among`: the chunk's stored rows
@@ -86,7 +91,8 @@ def export_stream(
     rows_cte = filtered.cte(f, row_ids=True)
     attribute_items, attribute_names = filtered.attribute_export(f.run_id)
     select = _SELECT + attribute_items
-    cur = queries.export_connection()
+    size = filtered.count(f) if top is None else min(filtered.count(f), max(int(top), 0))
+    cur = queries.export_connection() if size > PARALLEL_ROWS else queries.connection().cursor()
     try:
         typed_sql = queries.sql(rows_cte, "SELECT", select, "FROM filtered LIMIT 0")
         typed = cur.sql(typed_sql, params=queries.bound(typed_sql, params))

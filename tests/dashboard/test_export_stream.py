@@ -255,10 +255,19 @@ def test_stream008_chunks_keep_the_order_and_every_row(fixture_db: Path) -> None
 def test_stream008b_an_export_reads_through_its_own_connection_with_the_export_threads(
     fixture_db: Path, monkeypatch: pytest.MonkeyPatch, threads: str
 ) -> None:
-    """An export runs on a connection of its own, locked down like the pages' (read-only, no file access),
-    with SEGMENTATION_EXPORT_THREADS DuckDB threads whatever the pages' share; its rows are the same."""
+    """A long export runs on a connection of its own, locked down like the pages' (read-only, no file
+    access), with SEGMENTATION_EXPORT_THREADS DuckDB threads whatever the pages' share; a short one on a
+    cursor of the thread's connection. The rows are the same either way."""
     monkeypatch.setenv("SEGMENTATION_DB_THREADS", "1")
     monkeypatch.setenv("SEGMENTATION_EXPORT_THREADS", threads)
+    opened: list[duckdb.DuckDBPyConnection] = []
+    real = queries.export_connection
+
+    def counted() -> duckdb.DuckDBPyConnection:
+        opened.append(real())
+        return opened[-1]
+
+    monkeypatch.setattr(queries, "export_connection", counted)
     with queries.using(fixture_db):
         own = queries.export_connection()
         try:
@@ -270,11 +279,16 @@ def test_stream008b_an_export_reads_through_its_own_connection_with_the_export_t
                 own.execute("CREATE TABLE seg.x (i INTEGER)").fetchall()
         finally:
             own.close()
+        opened.clear()
         f = filtered.filters_from_query({"run": "2", "preset": "at-risk"})
         want = [export.neutralise(i) for i in filtered.export_frame(f)["customer_id"]]
-        got = b"".join(p for p, _ in export.start_rows(f, None, "csv").pieces).decode()
+        short = b"".join(p for p, _ in export.start_rows(f, None, "csv").pieces).decode()
+        assert opened == [] and 0 < len(want) <= export_stream.PARALLEL_ROWS
+        monkeypatch.setattr(export_stream, "PARALLEL_ROWS", len(want) - 1)
+        long = b"".join(p for p, _ in export.start_rows(f, None, "csv").pieces).decode()
+        assert len(opened) == 1
     queries.close_thread_connections()
-    assert want and [row[0] for row in csv.reader(io.StringIO(got, newline=""))] == want
+    assert short == long and [row[0] for row in csv.reader(io.StringIO(long, newline=""))] == want
 
 
 def test_stream009_cli_export_into_a_missing_folder_is_one_sentence(
