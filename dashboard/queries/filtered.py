@@ -181,6 +181,7 @@ TABLE_COLUMNS: tuple[str, ...] = (
 EXPORT_COLUMNS: tuple[str, ...] = TABLE_COLUMNS
 _TABLE_SELECT = ", ".join(f'"{c}"' for c in TABLE_COLUMNS)
 _EXPORT_SELECT = ", ".join(f'"{c}"' for c in EXPORT_COLUMNS)
+_TABLE_ROWS = queries.sql("SELECT", _TABLE_SELECT, "FROM filtered AS c")  # a grid block's rows (late_rows)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -278,18 +279,31 @@ def _block(
             ),
             params,
         )
-    by_name = view.sort == "segment"  # the segment's name needs the rows' join
+    return late_rows(
+        f,
+        _TABLE_ROWS,
+        order,
+        "LIMIT $limit OFFSET $offset",
+        params,
+        sort_rows=view.sort == "segment",  # the segment's name needs the rows' join
+    )
+
+
+def late_rows(
+    f: Filters, select: str, order: str, window: str, params: Mapping[str, Any], sort_rows: bool = False
+) -> pd.DataFrame:
+    """`select` (constant text over `filtered AS c`) of the customers f keeps that fall in `window` (LIMIT
+    text) of `order`, built late: one query sorts only the sort keys and stored row numbers (with the list
+    columns when sort_rows, e.g. to sort by segment name), a second builds the rows of those customers
+    alone. params binds f's filters and the window's values."""
     ids = queries.fetch_all(
         queries.sql(
-            cte(f, rows=by_name, row_ids=True),
-            "SELECT row_id FROM filtered",
-            order,
-            "LIMIT $limit OFFSET $offset",
+            cte(f, rows=sort_rows, row_ids=True), "SELECT c.row_id FROM filtered AS c", order, window
         ),
         params,
     )
     return queries.fetch_df(
-        queries.sql(cte(f, among=ROW_IDS_PARAM), "SELECT", _TABLE_SELECT, "FROM filtered", order),
+        queries.sql(cte(f, row_ids=True, among=ROW_IDS_PARAM), select, order),
         {**f.params(), "row_ids": [int(r[0]) for r in ids]},
     )
 

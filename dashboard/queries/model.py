@@ -15,7 +15,7 @@ import pandas as pd
 from dashboard import queries
 from dashboard.filters import Filters, as_filters
 from dashboard.queries import feature_stats, profiles
-from dashboard.queries.filtered import ROW_IDS_PARAM, SAMPLE_MAX, cte
+from dashboard.queries.filtered import SAMPLE_MAX, cte, late_rows
 
 BINS_MAX = 60
 SCORE_COLUMNS: tuple[str, ...] = ("inertia", "silhouette", "davies_bouldin", "calinski_harabasz")
@@ -125,25 +125,15 @@ def pca_sample(run: int | Filters, n: int = SAMPLE_MAX) -> pd.DataFrame:
     narrow sort, then their rows."""
     limit = min(max(int(n), 0), SAMPLE_MAX)
     f = as_filters(run)
-    ids = queries.fetch_all(
-        queries.sql(
-            cte(f, rows=False, row_ids=True),
-            "SELECT c.row_id FROM filtered AS c",
-            _SAMPLE_ORDER,
-            "LIMIT $limit",
-        ),
-        {**f.params(), "limit": limit},
-    )
-    return queries.fetch_df(
-        queries.sql(
-            cte(f, row_ids=True, among=ROW_IDS_PARAM),
-            """SELECT c.customer_id, c.country, c.segment_id,
+    return late_rows(
+        f,
+        """SELECT c.customer_id, c.country, c.segment_id,
                   coalesce(c.segment_name, 'Segment ' || c.segment_id) AS segment_name,
                   coalesce(c.is_outlier, false) AS is_outlier, c.pc1, c.pc2, c.pc3, c.monetary
            FROM filtered AS c""",
-            _SAMPLE_ORDER,
-        ),
-        {**f.params(), "row_ids": [int(r[0]) for r in ids]},
+        _SAMPLE_ORDER,
+        "LIMIT $limit",
+        {**f.params(), "limit": limit},
     )
 
 
