@@ -15,6 +15,8 @@ integer list positions only; the feature names, read from the run, are matched t
 from __future__ import annotations
 
 import math
+from decimal import Decimal
+from typing import Any
 
 import pandas as pd
 
@@ -78,7 +80,9 @@ def feature_stats(f: Filters, ids: list[int], population: bool) -> pd.DataFrame:
         group = int(r[0])
         q = quantiles.get(group)
         for i, (name, _) in enumerate(cols):
-            n, mean, low, high = r[2 + 4 * i : 6 + 4 * i]
+            n, total, low, high = r[2 + 4 * i : 6 + 4 * i]
+            mean = _mean(total, int(n))
+            low, high = _float(low), _float(high)
             qs = q[2 * i] if q is not None else None
             q_n = int(q[2 * i + 1]) if q is not None else 0
             values = list(qs) if qs is not None else [None] * len(QUANTILES)
@@ -95,25 +99,44 @@ def sample_every(size: int) -> int:
 
 
 def _exact(cols: list[tuple[str, str]]) -> str:
-    """Every segment's row count and per feature count, mean, min and max, from one scan (the population's
-    follow from these: _combined)."""
-    select = ", ".join(f"count({e}), avg({e}), min({e}), max({e})" for _, e in cols)
+    """Every segment's row count and per feature count, sum, min and max, from one scan (the population's
+    follow from these: _combined). The aggregates read the stored columns as they are (a fixed column's
+    `::DOUBLE` is left off): integer and DECIMAL sums are exact, and on 1M customers one thread took 41 ms
+    instead of 65 ms for avg, min and max of the doubles."""
+    select = ", ".join(
+        f"count({x}), sum({x}), min({x}), max({x})" for x in (e.removesuffix("::DOUBLE") for _, e in cols)
+    )
     return f"""SELECT c.segment_id, count(*), {select} FROM filtered AS c GROUP BY c.segment_id
 """  # noqa: S608 - `select` holds fixed column names and integer positions only (feature_columns)
 
 
 def _combined(segments: list[tuple], features: int) -> tuple:
-    """The population's row (-1) from every segment's: counts add, the mean is the count-weighted mean,
-    min of the minima, max of the maxima (a second GROUPING SETS pass over the customers cost as much)."""
+    """The population's row (-1) from every segment's: counts and sums add, min of the minima, max of the
+    maxima (a second GROUPING SETS pass over the customers cost as much)."""
     out: list = [POPULATION, sum(int(r[1]) for r in segments)]
     for i in range(features):
         parts = [r[2 + 4 * i : 6 + 4 * i] for r in segments if r[2 + 4 * i]]
         n = sum(int(p[0]) for p in parts)
-        mean = sum(float(p[0]) * float(p[1]) for p in parts) / n if n else None
+        total = sum(p[1] for p in parts) if parts else None
         lows = [p[2] for p in parts if p[2] is not None]
         highs = [p[3] for p in parts if p[3] is not None]
-        out += [n, mean, min(lows) if lows else None, max(highs) if highs else None]
+        out += [n, total, min(lows) if lows else None, max(highs) if highs else None]
     return tuple(out)
+
+
+def _mean(total: Any, n: int) -> float | None:
+    """A sum over a count as a float; exact sums stay exact until the division (int / int rounds once,
+    DECIMAL divides to 28 digits), a double sum divides as a double."""
+    if total is None or n == 0:
+        return None
+    if isinstance(total, Decimal):
+        return float(total / Decimal(n))
+    return float(total / n) if isinstance(total, int) else float(total) / n
+
+
+def _float(value: Any) -> float | None:
+    """A minimum or maximum as a float (None for NULL)."""
+    return None if value is None else float(value)
 
 
 def _sampled(cols: list[tuple[str, str]]) -> str:

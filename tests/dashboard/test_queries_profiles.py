@@ -124,6 +124,26 @@ def test_prof002_means_and_medians_equal_pandas(small: Path) -> None:
     assert set(without["segment_id"]) == {segs[0]}
 
 
+def test_prof002b_money_means_are_the_exact_mean_rounded_once(small: Path) -> None:
+    """Compare's means of money come from exact DECIMAL sums (one rounding to a float), not from averaging
+    doubles: under a filter, each segment's and everyone's mean revenue equals the exact mean of the stored
+    values, computed here with Python's Decimal."""
+    from decimal import Decimal
+
+    from dashboard.filters import Filters
+    from dashboard.queries import feature_stats
+
+    df = stored(small)
+    df = df[df["tenure_days"] >= 30]
+    with queries.using(small):
+        ids = sorted(int(s) for s in df["segment_id"].unique())
+        got = feature_stats.feature_stats(Filters(run_id=1, tenure_min=30), ids, True)
+    money = got[got["feature"] == "monetary"].set_index("segment_id")["mean"]
+    for group, part in [*df.groupby("segment_id"), (feature_stats.POPULATION, df)]:
+        values = [Decimal(str(v)) for v in part["monetary"].dropna()]
+        assert money[int(group)] == float(sum(values) / Decimal(len(values))), group
+
+
 def test_prof003_unknown_segments_return_nothing(small: Path) -> None:
     assert profiles.profiles(1, [999], population=False).empty
     assert set(profiles.profiles(1, [999])["segment_id"]) == {-1}
