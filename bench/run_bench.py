@@ -129,8 +129,8 @@ def parse_phases(text: str) -> list[tuple[str, float, float]]:
 
 
 def peer_estimate(last: tuple[int, float] | None, lines: int) -> float | None:
-    """The peer's expected seconds at `lines`: the last measured (lines, seconds) scaled linearly; None
-    when there is no measurement yet (then it runs)."""
+    """The peer's expected seconds (or peak MiB) at `lines`: the last measured (lines, value) scaled
+    linearly; None when there is no measurement yet (then it runs)."""
     return None if last is None else last[1] * lines / last[0]
 
 
@@ -148,10 +148,8 @@ def peer_memory_skip_reason(
     """Why the peer is skipped at this size for memory: its last measured (lines, peak MiB) scaled linearly
     by lines exceeds the memory available now (the kernel would kill it: at 25M lines it was, at 24 GB), or
     None: run it."""
-    if last is None or available_mib is None:
-        return None
-    estimate = last[1] * lines / last[0]
-    if estimate <= available_mib:
+    estimate = peer_estimate(last, lines)
+    if estimate is None or available_mib is None or estimate <= available_mib:
         return None
     needed = f"estimated peak {estimate:,.0f} MiB > {available_mib:,.0f} MiB available"
     return f"peer skipped at {label} lines: {needed}"

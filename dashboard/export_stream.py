@@ -91,8 +91,8 @@ def export_stream(
     rows_cte = filtered.cte(f, row_ids=True)
     attribute_items, attribute_names = filtered.attribute_export(f.run_id)
     select = _SELECT + attribute_items
-    size = filtered.count(f) if top is None else min(filtered.count(f), max(int(top), 0))
-    cur = queries.export_connection() if size > PARALLEL_ROWS else queries.connection().cursor()
+    listed = filtered.count(f) if top is None else min(filtered.count(f), max(int(top), 0))
+    cur = queries.export_connection() if listed > PARALLEL_ROWS else queries.connection().cursor()
     try:
         typed_sql = queries.sql(rows_cte, "SELECT", select, "FROM filtered LIMIT 0")
         typed = cur.sql(typed_sql, params=queries.bound(typed_sql, params))

@@ -14,6 +14,7 @@ from dashboard.figures.common import (
     WHOLE_FEATURES,
     empty_figure,
     feature_label,
+    grid_domains,
     id_colors,
     panel_title,
     plain,
@@ -63,14 +64,14 @@ def feature_histogram(
             **(whole_ticks(edges[-1] - edges[0]) if feature in WHOLE_FEATURES else {}),
             **measures.axis_format(feature),
         },
-        "yaxis": {"title": {"text": "Customers"}, **whole_ticks(_tallest(counts))},
+        "yaxis": {"title": {"text": "Customers"}, **whole_ticks(_tallest(bin_all, customers))},
     }
     return plain_figure(data, layout, height=380)
 
 
-def _tallest(counts: pd.DataFrame) -> float:
-    """The most customers in one bin, all segments stacked (the count axis' span)."""
-    return float(counts.groupby("bin")["customers"].sum().max()) if not counts.empty else 0.0
+def _tallest(bins: np.ndarray, customers: np.ndarray) -> float:
+    """The most customers in one bin, all segments stacked (the count axis' span); bins are 0-based."""
+    return float(np.bincount(bins, weights=customers).max()) if bins.size else 0.0
 
 
 EXPLORE_HISTOGRAM_LABELS: dict[str, str] = {
@@ -81,10 +82,9 @@ EXPLORE_HISTOGRAM_LABELS: dict[str, str] = {
 }
 
 
-# Explore's 2x2 grid (row 1 on top), as make_subplots(rows=2, cols=2, horizontal_spacing=0.08,
-# vertical_spacing=0.16) lays it out: panel i uses axes x{i+1}/y{i+1} ("x"/"y" for the first).
-_GRID_X = ([0.0, 0.46], [0.54, 1.0])
-_GRID_Y = ([0.58, 1.0], [0.0, 0.42])
+# Explore's 2x2 grid (row 1 on top; horizontal spacing 0.08, vertical 0.16): panel i uses axes
+# x{i+1}/y{i+1} ("x"/"y" for the first).
+_GRID = grid_domains(len(EXPLORE_HISTOGRAM_LABELS), 2, 0.08, 0.16)
 
 
 def explore_histograms(df: pd.DataFrame, names: dict[int, str]) -> dict[str, Any] | go.Figure:
@@ -110,7 +110,7 @@ def explore_histograms(df: pd.DataFrame, names: dict[int, str]) -> dict[str, Any
     vmin_all, vmax_all = df["vmin"].to_numpy(dtype=float), df["vmax"].to_numpy(dtype=float)
     for i, key in enumerate(keys):
         suffix = str(i + 1) if i else ""
-        x_dom, y_dom = _GRID_X[i % 2], _GRID_Y[i // 2]
+        x_dom, y_dom = _GRID[i]
         xaxis: dict[str, Any] = {"anchor": f"y{suffix}", "domain": x_dom}
         yaxis: dict[str, Any] = {"anchor": f"x{suffix}", "domain": y_dom}
         if i % 2 == 0:
@@ -137,7 +137,7 @@ def explore_histograms(df: pd.DataFrame, names: dict[int, str]) -> dict[str, Any
         vmin, vmax = float(vmin_all[first]), float(vmax_all[first])
         last = int(bin_all[rows].max())
         whole = key != "monetary"
-        yaxis.update(whole_ticks(float(np.bincount(bin_all[rows], weights=customers[rows]).max())))
+        yaxis.update(whole_ticks(_tallest(bin_all[rows], customers[rows])))
         if whole:
             xaxis.update(whole_ticks((last + 1) * width))
         for sid in sorted({int(x) for x in segment[rows]}):

@@ -144,18 +144,17 @@ def summary(f: Filters, lean: bool = False) -> Summary:
         f.params(),
         lambda: queries.fetch_all(cte(f, rows=False) + sql, f.params()),
     )
-    at = {name: i for i, name in enumerate(_RESULT)}
     total = next((r for r in rows if r[0] == 3), None)
-    if total is None or total[at["customers"]] is None:  # no customer passes: one all-NULL total row
-        kpis = Kpis(0, 0.0, 0, 0, None, int(total[at["run_customers"]]) if total is not None else 0)
+    if total is None or total[_AT["customers"]] is None:  # no customer passes: one all-NULL total row
+        kpis = Kpis(0, 0.0, 0, 0, None, int(total[_AT["run_customers"]]) if total is not None else 0)
     else:
         kpis = Kpis(
-            int(total[at["customers"]]),
-            float(total[at["revenue"]]),
-            int(total[at["segments"]]),
-            int(total[at["outliers"]]),
-            _number(total[at["monetary"]]),
-            int(total[at["run_customers"]]),
+            int(total[_AT["customers"]]),
+            float(total[_AT["revenue"]]),
+            int(total[_AT["segments"]]),
+            int(total[_AT["outliers"]]),
+            _number(total[_AT["monetary"]]),
+            int(total[_AT["run_customers"]]),
         )
     by_country = [r for r in rows if r[0] == 2]
     countries = pd.DataFrame(
@@ -163,13 +162,13 @@ def summary(f: Filters, lean: bool = False) -> Summary:
             "country": [
                 (names.get(int(r[2])) if names else r[2]) if r[2] is not None else None for r in by_country
             ],
-            "customers": pd.Series([int(r[at["customers"]]) for r in by_country], dtype="int64"),
-            "revenue": pd.Series([float(r[at["revenue"]]) for r in by_country], dtype=float),
+            "customers": pd.Series([int(r[_AT["customers"]]) for r in by_country], dtype="int64"),
+            "revenue": pd.Series([float(r[_AT["revenue"]]) for r in by_country], dtype=float),
         }
     )
     countries["country"] = countries["country"].astype(object)
     per_segment = {int(r[1]): r for r in rows if r[0] == 1 and r[1] is not None}
-    return Summary(kpis, _segments(f.run_id, per_segment, at), countries)
+    return Summary(kpis, _segments(f.run_id, per_segment), countries)
 
 
 # The summary query's columns, in order.
@@ -191,6 +190,7 @@ _RESULT = (
     "mean_value_at_risk",
     "run_customers",
 )
+_AT = {name: i for i, name in enumerate(_RESULT)}  # column name -> position in a result row
 
 
 def _number(value: Any) -> float | None:
@@ -198,13 +198,13 @@ def _number(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _segments(run_id: int, per_segment: dict[int, tuple[Any, ...]], at: dict[str, int]) -> pd.DataFrame:
+def _segments(run_id: int, per_segment: dict[int, tuple[Any, ...]]) -> pd.DataFrame:
     """Every segment of the run (zeros included, by id) with its aggregates and shares of the set's total."""
     meta = segment_meta(run_id)
     ids = [int(i) for i in meta["segment_id"]]
     found = [per_segment.get(i) for i in ids]
-    customers = [int(r[at["customers"]]) if r is not None else 0 for r in found]
-    revenue = [float(r[at["revenue"]] or 0.0) if r is not None else 0.0 for r in found]
+    customers = [int(r[_AT["customers"]]) if r is not None else 0 for r in found]
+    revenue = [float(r[_AT["revenue"]] or 0.0) if r is not None else 0.0 for r in found]
     total_customers, total_revenue = sum(customers), sum(revenue)
     out: dict[str, Any] = {
         "segment_id": pd.Series(ids, dtype="int64"),
@@ -217,11 +217,13 @@ def _segments(run_id: int, per_segment: dict[int, tuple[Any, ...]], at: dict[str
         "revenue_share": pd.Series(
             [r / total_revenue if total_revenue else 0.0 for r in revenue], dtype=float
         ),
-        "outliers": pd.Series([int(r[at["outliers"]]) if r is not None else 0 for r in found], dtype="int64"),
+        "outliers": pd.Series(
+            [int(r[_AT["outliers"]]) if r is not None else 0 for r in found], dtype="int64"
+        ),
     }
     for column in (*_SEGMENT_MEANS, *_SEGMENT_VALUES):
         out[column] = pd.Series(
-            [_number(r[at[column]]) if r is not None else None for r in found], dtype=float
+            [_number(r[_AT[column]]) if r is not None else None for r in found], dtype=float
         )
     return pd.DataFrame(out, columns=[*_SEGMENT_COLUMNS, *_SEGMENT_MEANS, *_SEGMENT_VALUES])
 

@@ -101,12 +101,13 @@ def cte(f: Filters, rows: bool = True, row_ids: bool = False, among: str | None 
     only those rows, found under f's filters by an earlier query, instead of testing the filters again
     (their list columns still follow f's list)."""
     params = f.params()
-    conditions = [c for key, c in _CONDITIONS if params[key] is not None and params[key] is not False]
-    if params["country_codes"] is not None:  # the run's codes: the same countries, compared as integers
-        conditions[conditions.index(_COUNTRY_TEXT)] = "list_contains($country_codes, c.country_code)"
-    conditions += attribute_filters.conditions(f.attributes)
     if among is not None:
         conditions = [f"c.rowid IN ({among})"]
+    else:
+        conditions = [c for key, c in _CONDITIONS if params[key] is not None and params[key] is not False]
+        if params["country_codes"] is not None:  # the run's codes: the same countries, compared as integers
+            conditions[conditions.index(_COUNTRY_TEXT)] = "list_contains($country_codes, c.country_code)"
+        conditions += attribute_filters.conditions(f.attributes)
     at_risk = rows or bool(params["at_risk"])
     columns = _ROW_COLUMNS if rows else "\n    FROM seg.customers AS c"
     where = "".join(f"\n      AND ({c})" for c in conditions)
@@ -274,10 +275,7 @@ def _block(
     params = {**f.params(), "limit": min(max(int(limit), 1), PAGE_SIZE_MAX), "offset": max(int(offset), 0)}
     if total <= LATE_ROWS:
         return queries.fetch_df(
-            queries.sql(
-                cte(f), "SELECT", _TABLE_SELECT, "FROM filtered", order, "LIMIT $limit OFFSET $offset"
-            ),
-            params,
+            queries.sql(cte(f), _TABLE_ROWS, order, "LIMIT $limit OFFSET $offset"), params
         )
     return late_rows(
         f,
